@@ -1,0 +1,271 @@
+"""The public JSON API v1: routes, their authorisation, and the OpenAPI document that lists them.
+
+Each endpoint is a small coroutine that reads who is asking, calls a domain action through
+`Samla.change` (commit, then publish) or reads the store, and answers JSON. Features add
+their endpoints with `@endpoint(...)` in their own module under live/api_*.py."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from live import auth
+from live.errors import read_json, refusal_response
+from live.services import Samla
+from live.socket import event_stream
+from rooms import accounts, sessions
+from rooms.errors import Refused
+from rooms.models import Session, iso
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    who: str
+    handler: Handler
+    body: dict[str, Any] | None
+    status: int
+
+
+_endpoints: list[Endpoint] = []
+
+
+def endpoint(
+    method: str, path: str, summary: str, *, who: str, body: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Callable[[Handler], Handler]:
+    """Registers an API route; refusals from the domain become the API's error shape."""
+
+    def register(fn: Handler) -> Handler:
+        async def guarded(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except Refused as exc:
+                return refusal_response(exc)
+
+        _endpoints.append(Endpoint(method, path, summary, who, guarded, body, status))
+        return fn
+
+    return register
+
+
+def samla_of(request: Request) -> Samla:
+    app_samla: Samla = request.app.state.samla
+    return app_samla
+
+
+def session_json(session: Session, moderator_token: str | None = None,
+                 join_url: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": session.id,
+        "code": session.code,
+        "title": session.title,
+        "status": session.status,
+        "attributes": session.attributes,
+        "created_at": iso(session.created_at),
+    }
+    if moderator_token is not None:
+        out["moderator_token"] = moderator_token
+    if join_url is not None:
+        out["join_url"] = join_url
+    return out
+
+
+def join_url(request: Request, session: Session) -> str:
+    return str(request.url_for("join_page", code=session.code))
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": required or []}
+
+
+_STR = {"type": "string"}
+
+
+# -- auth ---------------------------------------------------------------------------------
+
+
+@endpoint("POST", "/api/v1/auth/token", "Sign in as an organiser; returns an API token",
+          who="anyone", body=_obj({"email": _STR, "password": _STR}, ["email", "password"]))
+async def create_token(request: Request) -> Response:
+    body = await read_json(request)
+    samla = samla_of(request)
+    async with samla.store.write() as db:
+        signed = await accounts.sign_in(db, body.get("email"), body.get("password"), "api")
+    return JSONResponse({"token": signed.token})
+
+
+@endpoint("DELETE", "/api/v1/auth/token", "Revoke this API token", who="organiser", status=204)
+async def revoke_token(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.write() as db:
+        who = await auth.from_bearer(db, request)
+        auth.require_organiser(who)
+        assert who.login_id is not None
+        await accounts.sign_out(db, who.login_id)
+    await samla.hub.announce_logout(who.login_id)
+    return Response(status_code=204)
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+_ATTRIBUTE = _obj({"key": _STR, "label": _STR, "choices": {"type": "array", "items": _STR}},
+                  ["key", "choices"])
+
+
+@endpoint("POST", "/api/v1/sessions", "Create a session", who="organiser", status=201,
+          body=_obj({"title": _STR, "attributes": {"type": "array", "items": _ATTRIBUTE}},
+                    ["title"]))
+async def create_session(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
+    body = await read_json(request)
+    created = await samla.change(
+        lambda db: sessions.create_session(
+            db, title=body.get("title"), organiser_id=organiser_id,
+            attributes=body.get("attributes"),
+        )
+    )
+    session = created.session
+    return JSONResponse(
+        session_json(session, created.moderator_token, join_url(request, session)), 201
+    )
+
+
+@endpoint("GET", "/api/v1/sessions", "The signed-in organiser's sessions", who="organiser")
+async def list_sessions(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
+        found = await db.scalars(
+            select(Session).where(Session.organiser_id == organiser_id)
+            .order_by(Session.created_at.desc())  # type: ignore[attr-defined]
+        )
+        listed = [session_json(s) for s in found]
+    return JSONResponse({"sessions": listed})
+
+
+async def _member_session(request: Request, db: Any) -> tuple[auth.Identity, Session]:
+    who = await auth.from_bearer(db, request)
+    session = await sessions.session_by_id(db, request.path_params["sid"])
+    return who, session
+
+
+@endpoint("GET", "/api/v1/sessions/{sid}", "A session with its rooms, polls and boards",
+          who="member")
+async def get_session(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, session = await _member_session(request, db)
+        auth.member_role(who, session)
+        described = await sessions.describe(db, session)
+    return JSONResponse(described)
+
+
+@endpoint("POST", "/api/v1/sessions/{sid}/close", "Close a session: it is kept, read-only",
+          who="moderator")
+async def close_session(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, session = await _member_session(request, db)
+        auth.require_moderator(who, session)
+    closed = await samla.change(lambda db: sessions.close_session(db, session.id))
+    return JSONResponse({"id": closed.id, "status": closed.status,
+                         "closed_at": iso(closed.closed_at)})
+
+
+@endpoint("DELETE", "/api/v1/sessions/{sid}", "Delete a session and everything in it",
+          who="organiser", status=204)
+async def delete_session(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.write() as db:
+        who, session = await _member_session(request, db)
+        auth.require_owner(who, session)
+        await sessions.delete_session(db, session.id)
+    await samla.hub.announce_deleted(session.id)
+    return Response(status_code=204)
+
+
+@endpoint("POST", "/api/v1/join", "Join a session by its code", who="anyone", status=201,
+          body=_obj({"code": _STR, "name": _STR, "attributes": {"type": "object"}}, ["code"]))
+async def join(request: Request) -> Response:
+    body = await read_json(request)
+    samla = samla_of(request)
+    joined = await samla.change(
+        lambda db: sessions.join(
+            db, code=body.get("code"), name=body.get("name"), attributes=body.get("attributes")
+        )
+    )
+    p = joined.participant
+    return JSONResponse(
+        {"participant_id": p.id, "token": joined.token, "session_id": p.session_id,
+         "name": p.name, "attributes": p.attributes},
+        201,
+    )
+
+
+# -- the document -------------------------------------------------------------------------
+
+
+def openapi() -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    paths: dict[str, Any] = {}
+    for e in _endpoints:
+        op: dict[str, Any] = {
+            "summary": e.summary,
+            "description": f"Who may call it: {e.who}.",
+            "responses": {
+                str(e.status): {"description": "Done"},
+                "4XX": {"description": "Refused", "content": error},
+            },
+        }
+        if e.who != "anyone":
+            op["security"] = [{"bearer": []}]
+        if e.body is not None:
+            op["requestBody"] = {"required": True,
+                                 "content": {"application/json": {"schema": e.body}}}
+        params = [seg[1:-1] for seg in e.path.split("/") if seg.startswith("{")]
+        if params:
+            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": _STR}
+                                for p in params]
+        paths.setdefault(e.path, {})[e.method.lower()] = op
+    paths["/api/v1/sessions/{sid}/events"] = {"get": {
+        "summary": "WebSocket: JSON events, a snapshot first, then versioned events",
+        "security": [{"bearer": []}],
+        "parameters": [{"name": "sid", "in": "path", "required": True, "schema": _STR}],
+        "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
+    }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Samla API", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _obj({"error": _obj({"code": _STR, "message": _STR},
+                                                     ["code", "message"])}, ["error"])},
+        },
+    }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi())
+
+
+def routes() -> list[BaseRoute]:
+    out: list[BaseRoute] = [
+        Route(e.path, e.handler, methods=[e.method]) for e in _endpoints
+    ]
+    out.append(Route("/api/v1/openapi.json", openapi_json, methods=["GET"]))
+    out.append(WebSocketRoute("/api/v1/sessions/{sid}/events", event_stream))
+    return out

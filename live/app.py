@@ -1,0 +1,132 @@
+"""The app factory: routes, middleware, and a lifespan that opens the store, then the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from live import api, views
+from live.broker import broker_for
+from live.errors import error_body
+from live.hub import Hub
+from live.ratelimit import Limiter
+from live.services import Samla
+from live.settings import Settings
+from live.store import Store, migrate
+from live.templating import ROOT, Templates
+
+log = logging.getLogger("samla")
+
+COOKIE_NAME = "samla"
+COOKIE_MAX_AGE = 30 * 24 * 3600
+# No inline script, no third party: htmx and its ws extension are served from /static.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # moderator links carry their key in the URL
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "invalid", 401: "unauthorized", 403: "forbidden"}
+    if request.url.path.startswith("/api/"):
+        code = codes.get(exc.status_code, "invalid")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+    if exc.status_code == 404:
+        return views.page(request, "error.html", 404, message="This page does not exist.")
+    return PlainTextResponse(str(exc.detail), exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s", request.url.path, exc_info=exc)
+    message = "Something went wrong on our side; please try again."
+    if request.url.path.startswith("/api/"):
+        return JSONResponse(error_body("error", message), 500)
+    return PlainTextResponse(message, 500)
+
+
+async def health(request: Request) -> Response:
+    samla: Samla = request.app.state.samla
+    return JSONResponse({"ok": True, "sockets": samla.hub.count_local()})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    templates = Templates()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.migrate:
+            await asyncio.to_thread(migrate, settings.database_url)
+        store = Store(settings.database_url)
+        broker = broker_for(settings.redis_url)
+        hub = Hub(store, broker, templates, tick=settings.tick,
+                  outbox_limit=settings.outbox_limit,
+                  reconcile_interval=settings.reconcile_interval)
+        try:
+            await hub.start()
+            app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
+            yield
+        finally:
+            await hub.stop()
+            await store.close()
+
+    routes = [
+        *api.routes(),
+        *views.routes(),
+        Route("/healthz", health),
+        Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie=COOKIE_NAME,
+            max_age=COOKIE_MAX_AGE,
+            same_site="lax",
+            https_only=False,
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )

@@ -1,0 +1,171 @@
+"""Who is asking: identity from a Bearer token or the signed cookie, and what it may do."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from rooms import accounts, sessions
+from rooms.errors import Refused, forbidden
+from rooms.models import Participant, Role, Session
+
+Kind = Literal["organiser", "moderator", "participant"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: Kind
+    token: str
+    organiser_id: str | None = None
+    login_id: str | None = None
+    session_id: str | None = None  # the one session a moderator or participant token is for
+    participant: Participant | None = None
+
+
+def bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()[:200]
+
+
+async def identify(db: AsyncSession, token: str) -> Identity | None:
+    """The identity a token stands for; None for an unknown, ended or malformed token."""
+    if token.startswith("o_"):
+        login = await accounts.login_by_token(db, token)
+        if login is not None:
+            return Identity("organiser", token, organiser_id=login.organiser_id, login_id=login.id)
+    elif token.startswith("m_"):
+        session = await sessions.session_by_moderator_token(db, token)
+        if session is not None:
+            return Identity("moderator", token, session_id=session.id)
+    elif token.startswith("p_"):
+        participant = await sessions.participant_by_token(db, token)
+        if participant is not None:
+            return Identity(
+                "participant", token, session_id=participant.session_id, participant=participant
+            )
+    return None
+
+
+async def from_bearer(db: AsyncSession, conn: HTTPConnection) -> Identity:
+    token = bearer(conn)
+    if token is None:
+        raise Refused("unauthorized", "Send a token: Authorization: Bearer <token>.")
+    who = await identify(db, token)
+    if who is None:
+        raise Refused("unauthorized", "That token is unknown or has been revoked.")
+    return who
+
+
+# -- the browser's signed cookie ----------------------------------------------------------
+# It holds the tokens this browser was given: {"o": organiser login, "m": {sid: moderator
+# token}, "p": {sid: participant token}, "csrf": form secret}. Starlette signs it with
+# SECRET_KEY; the tokens themselves are checked against the store on every use.
+
+
+def cookie(conn: HTTPConnection) -> dict[str, Any]:
+    jar: dict[str, Any] = conn.session
+    return jar
+
+
+def remember(conn: HTTPConnection, kind: Literal["m", "p"], session_id: str, token: str) -> None:
+    jar = cookie(conn)
+    tokens = dict(jar.get(kind) or {})
+    tokens[session_id] = token
+    # A browser seldom holds more than a few sessions; the cookie must stay under 4 KB.
+    jar[kind] = dict(list(tokens.items())[-8:])
+
+
+async def browser_identities(db: AsyncSession, conn: HTTPConnection, session_id: str | None
+                             ) -> list[Identity]:
+    """Every identity the cookie carries that is still valid (for one session, if given)."""
+    jar = cookie(conn)
+    tokens: list[str] = []
+    if isinstance(jar.get("o"), str):
+        tokens.append(jar["o"])
+    for kind in ("m", "p"):
+        held = jar.get(kind)
+        if isinstance(held, dict):
+            tokens += [t for sid, t in held.items()
+                       if isinstance(t, str) and (session_id is None or sid == session_id)]
+    found = [await identify(db, t) for t in tokens]
+    return [who for who in found if who is not None]
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    jar = cookie(conn)
+    if not isinstance(jar.get("csrf"), str):
+        jar["csrf"] = secrets.token_urlsafe(24)
+    token: str = jar["csrf"]
+    return token
+
+
+def csrf_ok(conn: HTTPConnection, sent: Any) -> bool:
+    expected = cookie(conn).get("csrf")
+    return isinstance(sent, str) and isinstance(expected, str) and hmac.compare_digest(
+        sent, expected
+    )
+
+
+def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
+    """An exact allow-list; without one, only the origin Samla itself is served on."""
+    origin = conn.headers.get("origin")
+    if not origin:
+        return False
+    origin = origin.rstrip("/")
+    if allowed:
+        return origin in allowed
+    host = conn.headers.get("host", "")
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc == host
+
+
+# -- what an identity may do in a session ---------------------------------------------------
+
+
+def role_in(who: Identity, session: Session) -> Role | None:
+    if who.kind == "participant":
+        return "participant" if who.session_id == session.id else None
+    if who.kind == "moderator":
+        return "moderator" if who.session_id == session.id else None
+    if session.organiser_id is not None and who.organiser_id == session.organiser_id:
+        return "moderator"
+    return None
+
+
+def member_role(who: Identity, session: Session) -> Role:
+    role = role_in(who, session)
+    if role is None:
+        raise forbidden("This token is not for this session.")
+    return role
+
+
+def require_moderator(who: Identity, session: Session) -> None:
+    if role_in(who, session) != "moderator":
+        raise forbidden("Only this session's moderators may do that.")
+
+
+def require_participant(who: Identity, session: Session) -> Participant:
+    if who.participant is None or who.session_id != session.id:
+        raise forbidden("Only participants of this session may do that; join it first.")
+    return who.participant
+
+
+def require_organiser(who: Identity) -> str:
+    if who.kind != "organiser" or who.organiser_id is None:
+        raise forbidden("Only an organiser may do that; sign in with POST /api/v1/auth/token.")
+    return who.organiser_id
+
+
+def require_owner(who: Identity, session: Session) -> None:
+    organiser_id = require_organiser(who)
+    if session.organiser_id != organiser_id:
+        raise forbidden("Only the organiser who created this session may do that.")

@@ -1,0 +1,163 @@
+"""The Redis broker: pub/sub fan-out and presence shared by every instance.
+
+One subscriber connection per process carries every channel this instance shows. When
+Redis goes away the reader reconnects with backoff; once the link is back it subscribes
+again, restores this instance's presence and asks the hub to resnapshot its sockets,
+because whatever was published meanwhile is gone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from live.broker import CHANNEL_PREFIX, PRESENCE_TTL, Deliver, Resync
+
+log = logging.getLogger("samla.broker")
+
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 3.0
+
+
+def _presence_key(session_id: str) -> str:
+    return f"{CHANNEL_PREFIX}presence:{session_id}"
+
+
+class RedisBroker:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # Short timeouts: a dead Redis must be noticed in seconds, not minutes.
+        self._redis = Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5
+        )
+        self._channels: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._deliver: Deliver | None = None
+        self._resync: Resync | None = None
+        self._held: dict[str, set[str]] = {}
+        self.connected = asyncio.Event()
+
+    async def start(self, deliver: Deliver, resync: Resync) -> None:
+        self._deliver, self._resync = deliver, resync
+        try:
+            await self._redis.ping()
+        except RedisError as exc:
+            raise RuntimeError(
+                f"Redis at {self.url} cannot be reached ({exc}); start it or unset REDIS_URL"
+            ) from exc
+        self._reader = asyncio.create_task(self._read_forever(), name="samla-redis-reader")
+        await asyncio.wait_for(self.connected.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._redis.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        if self._pubsub is not None and self.connected.is_set():
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None and self.connected.is_set():
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        try:
+            await self._redis.publish(channel, payload)
+        except (RedisError, OSError) as exc:
+            # The change is committed already; other instances find it by comparing
+            # versions with the store, so a lost publish costs seconds, never data.
+            log.warning("publish to %s failed: %s", channel, exc)
+
+    async def _read_forever(self) -> None:
+        backoff = BACKOFF_FIRST
+        lost = False
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*self._channels) if self._channels else await pubsub.ping()
+                self._pubsub = pubsub
+                self.connected.set()
+                if lost:
+                    log.info("Redis link is back; resynchronising")
+                    lost = False
+                    await self._restore_presence()
+                    if self._resync is not None:
+                        await self._resync()
+                backoff = BACKOFF_FIRST
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        channel = message["channel"]
+                        if self._deliver is not None:
+                            self._deliver(
+                                channel.decode() if isinstance(channel, bytes) else channel,
+                                message["data"],
+                            )
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                raise
+            except (RedisError, OSError) as exc:
+                if not lost:
+                    log.warning("Redis link lost (%s); reconnecting", exc)
+                lost = True
+                self.connected.clear()
+                self._pubsub = None
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+
+    async def set_present(self, session_id: str, members: set[str], present: bool) -> None:
+        held = self._held.setdefault(session_id, set())
+        key = _presence_key(session_id)
+        try:
+            if present:
+                held |= members
+                expires = time.time() + PRESENCE_TTL
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.zadd(key, dict.fromkeys(members, expires))
+                    pipe.expire(key, int(PRESENCE_TTL) * 2)
+                    await pipe.execute()
+            else:
+                held -= members
+                await self._redis.zrem(key, *members)
+        except (RedisError, OSError) as exc:
+            log.warning("presence update failed: %s", exc)
+        if not held:
+            self._held.pop(session_id, None)
+
+    async def refresh_present(self, sessions: dict[str, set[str]]) -> None:
+        self._held = {sid: set(members) for sid, members in sessions.items() if members}
+        await self._restore_presence()
+
+    async def _restore_presence(self) -> None:
+        expires = time.time() + PRESENCE_TTL
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id, members in self._held.items():
+                    key = _presence_key(session_id)
+                    pipe.zadd(key, dict.fromkeys(members, expires))
+                    pipe.expire(key, int(PRESENCE_TTL) * 2)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("presence refresh failed: %s", exc)
+
+    async def count_present(self, session_id: str) -> int:
+        try:
+            return int(await self._redis.zcount(_presence_key(session_id), time.time(), "+inf"))
+        except (RedisError, OSError):
+            return len(self._held.get(session_id, ()))

@@ -1,0 +1,109 @@
+"""The `samla` command: serve, add organisers, fill the store with a demo event."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from live.settings import ConfigError, Settings
+
+# Frames larger than this are refused with 1009; no field of Samla comes near it.
+WS_MAX_SIZE = 64 * 1024
+
+
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, object]:
+    """How Samla runs under uvicorn; shared by `serve`, the tests and the benchmark."""
+    return {
+        "host": host,
+        "port": port,
+        "ws": "websockets-sansio",  # the cheapest ASGI WebSocket implementation, measured
+        "ws_max_size": WS_MAX_SIZE,
+        # Compression costs memory per socket and invites decompression bombs.
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "lifespan": "on",
+        "log_level": "info",
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from live.app import create_app
+
+    uvicorn.run(create_app(settings), **uvicorn_options(settings, host, port))  # type: ignore[arg-type]
+
+
+async def _add_organiser(settings: Settings, email: str, password: str) -> None:
+    from live.store import Store, migrate
+
+    await asyncio.to_thread(migrate, settings.database_url)
+    store = Store(settings.database_url)
+    try:
+        from rooms import accounts
+
+        async with store.write() as db:
+            await accounts.add_organiser(db, email, password)
+    finally:
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="samla", description="Live interaction for hybrid conferences.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run Samla")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=None)
+    p_org = sub.add_parser("organiser", help="manage organiser accounts")
+    org_sub = p_org.add_subparsers(dest="action", required=True)
+    p_add = org_sub.add_parser("add", help="create an organiser; the password is read from stdin")
+    p_add.add_argument("email")
+    p_demo = sub.add_parser("demo", help="fill the store with a demo event and print its links")
+    p_demo.add_argument("--base-url", default=None, help="where Samla is served, for the links")
+    p_demo.add_argument("--serve", action="store_true", help="serve Samla right after")
+    p_demo.add_argument("--host", default="127.0.0.1")
+    p_demo.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"samla: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        serve(settings, args.host, args.port or settings.port)
+        return 0
+    if args.command == "organiser":
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        from rooms.errors import Refused
+
+        try:
+            asyncio.run(_add_organiser(settings, args.email, password))
+        except Refused as exc:
+            print(f"samla: {exc.message}", file=sys.stderr)
+            return 1
+        print(f"Organiser {args.email.strip().lower()} added.")
+        return 0
+    if args.command == "demo":
+        from live.demo import fill
+
+        port = args.port or settings.port
+        base = (args.base_url or f"http://{args.host}:{port}").rstrip("/")
+        print(asyncio.run(fill(settings, base)))
+        if args.serve:
+            serve(settings, args.host, port)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

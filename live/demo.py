@@ -1,0 +1,96 @@
+"""`samla demo`: a believable Swedish dialogue conference in mid-flow, and the links to it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from live.settings import Settings
+from live.store import Store, migrate
+from rooms import accounts, sessions
+from rooms.models import Organiser, Session
+
+DEMO_EMAIL = "arrangor@samla.demo"
+EVENT = "Samverkansforum 2026 — samverkan i en föränderlig tid"
+ATTRIBUTES = [
+    {"key": "sektor", "label": "Sektor",
+     "choices": ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"]},
+    {"key": "niva", "label": "Nivå", "choices": ["Lokal", "Regional", "Nationell"]},
+]
+SESSIONS = [
+    "Välkommen och inledning",
+    "Gruppsamtal: att inleda samverkan",
+    "Strategisk samverkan",
+    "Utvärdera och revidera",
+]
+FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Mohammed", "Elin", "Per",
+         "Fatima", "Anders", "Ida", "Nils", "Amina", "Olof", "Linnea", "Ali", "Emma", "Gustav"]
+LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
+        "Persson", "Svensson", "Gustafsson", "Lindberg", "Hassan", "Berg", "Holm", "Ek"]
+PARTICIPANTS = 60
+
+
+@dataclass
+class Demo:
+    base: str
+    password: str
+    links: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [
+            f"Samla demo: {EVENT}",
+            "",
+            f"Organiser page: {self.base}/organiser",
+            f"  sign in as {DEMO_EMAIL} with password {self.password}",
+            "",
+        ]
+        for title, join, moderate, present in self.links:
+            lines += [f"{title}", f"  join:      {join}", f"  moderator: {moderate}",
+                      f"  presenter: {present}", ""]
+        return "\n".join(lines)
+
+
+async def _organiser(store: Store, password: str) -> str:
+    async with store.write() as db:
+        found = await db.scalar(select(Organiser).where(Organiser.email == DEMO_EMAIL))
+        if found is None:
+            found = await accounts.add_organiser(db, DEMO_EMAIL, password)
+        else:
+            found.password_hash = PasswordHasher().hash(password)
+            db.add(found)
+        return found.id
+
+
+async def fill(settings: Settings, base: str) -> str:
+    await asyncio.to_thread(migrate, settings.database_url)
+    store = Store(settings.database_url)
+    rng = random.Random(2026)
+    demo = Demo(base, secrets.token_urlsafe(9))
+    try:
+        organiser_id = await _organiser(store, demo.password)
+        for title in SESSIONS:
+            async with store.write() as db:
+                created = (await sessions.create_session(
+                    db, title=f"{title}", organiser_id=organiser_id, attributes=ATTRIBUTES
+                )).value
+                session: Session = created.session
+                for _ in range(PARTICIPANTS if title == SESSIONS[1] else PARTICIPANTS // 3):
+                    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.85 else None
+                    answers = {"sektor": rng.choice(ATTRIBUTES[0]["choices"]),
+                               "niva": rng.choice(ATTRIBUTES[1]["choices"])}
+                    await sessions.join(db, code=session.code, name=name, attributes=answers)
+                await sessions.bump_version(db, session.id, 1)
+            demo.links.append((
+                f"{title} (code {session.code})",
+                f"{base}/j/{session.code}",
+                f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
+                f"{base}/s/{session.id}/presenter",
+            ))
+    finally:
+        await store.close()
+    return demo.text()

@@ -1,0 +1,510 @@
+"""The hub: who is connected to what, coalescing, rendering once per audience, outboxes.
+
+Publishing side: committed changes are gathered per session and sent through the broker
+at most once per tick, bursts collapsed by event key. Receiving side: every instance
+releases a session's events in version order, renders each stale panel once per audience
+and puts the same frame in every socket's bounded outbox. A socket whose outbox overflows
+drops what it had and gets a snapshot; so does every socket of a session whose instance
+finds itself behind the store (a lost message, a Redis restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from live.broker import CONTROL_CHANNEL, Broker, session_channel
+from rooms.panels import PRESENCE, Audience, Panel, Viewer, panels_for, place, summary_for
+from live.store import Store
+from live.templating import Templates
+from rooms import sessions
+from rooms.models import Event, Role
+from rooms.sessions import describe
+
+log = logging.getLogger("samla.hub")
+
+# A session's events waiting for an earlier version are released anyway, after a fresh
+# snapshot, once the gap has lasted this long (the earlier message was lost).
+GAP_PATIENCE = 1.5
+# How long a rendered snapshot may be reused for other sockets of the same audience.
+SNAPSHOT_REUSE = 0.5
+# Close codes the htmx ws extension understands: it reconnects on 1012 and 1013 only.
+WS_1008_POLICY_VIOLATION = 1008
+WS_1012_SERVICE_RESTART = 1012
+WS_1013_TRY_AGAIN_LATER = 1013
+
+Send = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open socket: who it is, what it shows, and what waits to be sent to it."""
+
+    session_id: str
+    role: Role
+    kind: str  # "html" or "json"
+    locale: str
+    send: Send
+    close: Close
+    participant_id: str | None = None
+    login_id: str | None = None
+    room_id: str | None = None
+    version: int = -1  # the newest session version this socket has been sent
+    outbox: deque[str] = field(default_factory=deque)
+    direct: deque[str] = field(default_factory=deque)  # replies to this socket's own messages
+    needs_snapshot: bool = True
+    closing: tuple[int, str] | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def audience(self) -> Audience:
+        return Audience(self.session_id, self.role, self.room_id, self.locale)
+
+    def sees(self, event: Event) -> bool:
+        if event.roles is not None and self.role not in event.roles:
+            return False
+        return event.room_id is None or self.role != "participant" or event.room_id == self.room_id
+
+
+@dataclass(eq=False)
+class Watch:
+    """One session as this instance shows it."""
+
+    connections: set[Connection] = field(default_factory=set)
+    watermark: int = 0  # every version up to this one has been released here
+    pending: dict[int, list[Event]] = field(default_factory=dict)
+    gap_since: float | None = None
+    store_version_seen: int = 0  # the store's version at the previous reconcile round
+    present: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass(eq=False)
+class Outgoing:
+    """A session's committed changes waiting for the next tick."""
+
+    versions: list[int] = field(default_factory=list)
+    events: dict[str, tuple[int, Event]] = field(default_factory=dict)
+    presence: bool = False
+    scheduled: bool = False
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        broker: Broker,
+        templates: Templates,
+        *,
+        tick: float = 0.1,
+        outbox_limit: int = 64,
+        reconcile_interval: float = 4.0,
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.templates = templates
+        self.tick = tick
+        self.outbox_limit = outbox_limit
+        self.reconcile_interval = reconcile_interval
+        self._watches: dict[str, Watch] = {}
+        self._outgoing: dict[str, Outgoing] = {}
+        self._last_flush: dict[str, float] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        # Shared snapshot parts by audience and version, so that a whole session
+        # resnapshotted at once is rendered once per audience; short-lived, because
+        # the count of who is here changes without a version.
+        self._snapshots: dict[tuple[Audience, int], tuple[float, str]] = {}
+        self.stats = {"published": 0, "received": 0, "frames": 0, "snapshots": 0, "renders": 0}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._deliver, self.resync_all)
+        await self.broker.subscribe(CONTROL_CHANNEL)
+        self._tasks = [
+            asyncio.create_task(self._process_inbox(), name="samla-hub-inbox"),
+            asyncio.create_task(self._reconcile_forever(), name="samla-hub-reconcile"),
+        ]
+
+    async def stop(self) -> None:
+        for watch in self._watches.values():
+            for conn in list(watch.connections):
+                self.close(conn, WS_1012_SERVICE_RESTART, "Samla is restarting")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.broker.stop()
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def publish(self, session_id: str, first_version: int, events: tuple[Event, ...]) -> None:
+        """Queues a committed change (its events carry versions first_version, +1, …)."""
+        out = self._outgoing.setdefault(session_id, Outgoing())
+        for offset, event in enumerate(events):
+            version = first_version + offset
+            out.versions.append(version)
+            out.events[event.key or f"#{version}"] = (version, event)
+        self._schedule(session_id, out)
+
+    def _nudge_presence(self, session_id: str) -> None:
+        out = self._outgoing.setdefault(session_id, Outgoing())
+        out.presence = True
+        self._schedule(session_id, out)
+
+    def _schedule(self, session_id: str, out: Outgoing) -> None:
+        if out.scheduled:
+            return
+        out.scheduled = True
+        # Leading edge: a lone change goes out on the next turn of the loop; in a burst
+        # the next flush waits for the tick, collecting everything that came meanwhile.
+        delay = max(0.0, self._last_flush.get(session_id, 0.0) + self.tick - time.monotonic())
+        task = asyncio.create_task(self._flush(session_id, delay))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, session_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        out = self._outgoing.pop(session_id, None)
+        if out is None:
+            return
+        self._last_flush[session_id] = time.monotonic()
+        wire: list[list[Any]] = []
+        for version, event in sorted(out.events.values(), key=lambda pair: pair[0]):
+            data = event.data
+            fill = summary_for(event.type)
+            if fill is not None:
+                try:
+                    async with self.store.read() as db:
+                        data = await fill(db, session_id, event)
+                except Exception:
+                    log.exception("summary of %s failed", event.type)
+            roles = sorted(event.roles) if event.roles is not None else None
+            wire.append([version, event.type, data, event.room_id, roles])
+        message = {"s": session_id, "v": out.versions, "e": wire, "p": out.presence}
+        self.stats["published"] += 1
+        await self.broker.publish(session_channel(session_id), json.dumps(message).encode())
+
+    async def announce_logout(self, login_id: str) -> None:
+        payload = json.dumps({"logout": login_id}).encode()
+        await self.broker.publish(CONTROL_CHANNEL, payload)
+
+    async def announce_deleted(self, session_id: str) -> None:
+        payload = json.dumps({"deleted": session_id}).encode()
+        await self.broker.publish(CONTROL_CHANNEL, payload)
+
+    # -- connections -----------------------------------------------------------------------
+
+    async def attach(self, conn: Connection) -> None:
+        watch = self._watches.get(conn.session_id)
+        if watch is None:
+            watch = Watch()
+            self._watches[conn.session_id] = watch
+            # Subscribe before reading the version: nothing committed after it is missed.
+            await self.broker.subscribe(session_channel(conn.session_id))
+            async with self.store.read() as db:
+                found = await sessions.versions(db, [conn.session_id])
+            watch.watermark = watch.store_version_seen = found.get(conn.session_id, 0)
+        if conn.participant_id is not None:
+            async with self.store.read() as db:
+                conn.room_id = await place(db, conn.session_id, conn.participant_id)
+            watch.present[conn.participant_id] += 1
+            if watch.present[conn.participant_id] == 1:
+                await self.broker.set_present(conn.session_id, {conn.participant_id}, True)
+                self._nudge_presence(conn.session_id)
+        watch.connections.add(conn)
+        conn.needs_snapshot = True
+        conn.wake.set()
+
+    async def detach(self, conn: Connection) -> None:
+        watch = self._watches.get(conn.session_id)
+        if watch is None or conn not in watch.connections:
+            return
+        watch.connections.discard(conn)
+        pid = conn.participant_id
+        if pid is not None:
+            watch.present[pid] -= 1
+            if watch.present[pid] <= 0:
+                del watch.present[pid]
+                await self.broker.set_present(conn.session_id, {pid}, False)
+                self._nudge_presence(conn.session_id)
+        if not watch.connections:
+            del self._watches[conn.session_id]
+            await self.broker.unsubscribe(session_channel(conn.session_id))
+
+    def push(self, conn: Connection, frame: str) -> None:
+        """Queues a frame; a socket that has fallen too far behind gets a snapshot instead."""
+        if conn.needs_snapshot:
+            return  # the coming snapshot carries this change too
+        if len(conn.outbox) >= self.outbox_limit:
+            conn.outbox.clear()
+            conn.needs_snapshot = True
+        else:
+            conn.outbox.append(frame)
+        conn.wake.set()
+
+    def push_direct(self, conn: Connection, frame: str) -> None:
+        """Queues a reply to this socket's own message; it survives a coming snapshot."""
+        if frame and len(conn.direct) < self.outbox_limit:
+            conn.direct.append(frame)
+            conn.wake.set()
+
+    async def render_panels(self, viewer: Viewer) -> str:
+        """Every panel of the viewer's role, for a page's first paint."""
+        async with self.store.read() as db:
+            parts = []
+            for p in panels_for(viewer.audience.role):
+                context = await p.load(db, viewer)
+                if PRESENCE in p.triggers:
+                    context["here"] = await self.broker.count_present(viewer.audience.session_id)
+                parts.append(self.templates.render(
+                    p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
+                ))
+        return "".join(parts)
+
+    async def render_for(self, conn: Connection, p: Panel) -> str:
+        async with self.store.read() as db:
+            return await self._render(db, p, Viewer(conn.audience, conn.participant_id))
+
+    def close(self, conn: Connection, code: int, reason: str) -> None:
+        conn.closing = (code, reason)
+        conn.wake.set()
+
+    async def serve(self, conn: Connection) -> None:
+        """The socket's writer: sends its snapshot, then its outbox, until it closes."""
+        while True:
+            await conn.wake.wait()
+            conn.wake.clear()
+            if conn.closing is not None:
+                await conn.close(*conn.closing)
+                return
+            if conn.needs_snapshot:
+                conn.needs_snapshot = False
+                conn.outbox.clear()
+                await conn.send(await self.snapshot(conn))
+                self.stats["snapshots"] += 1
+            while conn.outbox and conn.closing is None:
+                await conn.send(conn.outbox.popleft())
+                self.stats["frames"] += 1
+            while conn.direct and conn.closing is None:
+                await conn.send(conn.direct.popleft())
+
+    async def snapshot(self, conn: Connection) -> str:
+        """Everything the socket shows, as of one consistent read of the store."""
+        async with self.store.read() as db:
+            session = await sessions.session_by_id(db, conn.session_id)
+            conn.version = session.version
+            viewer = Viewer(conn.audience, conn.participant_id)
+            if conn.kind == "json":
+                body: dict[str, Any] = {"type": "snapshot", "version": session.version}
+                body["session"] = await describe(db, session)
+                body["here"] = await self.broker.count_present(conn.session_id)
+                body["you"] = {"role": conn.role, "participant_id": conn.participant_id,
+                               "room_id": conn.room_id}
+                for p in panels_for(conn.role):
+                    if p.json:
+                        body[p.name] = await p.load(db, viewer)
+                return json.dumps(body)
+            key = (conn.audience, session.version)
+            now = time.monotonic()
+            cached = self._snapshots.get(key)
+            if cached is not None and now - cached[0] < SNAPSHOT_REUSE:
+                shared = cached[1]
+            else:
+                shared = "".join(
+                    [await self._render(db, p, viewer) for p in panels_for(conn.role)
+                     if not p.personal]
+                )
+                if len(self._snapshots) > 512:
+                    self._snapshots.clear()
+                self._snapshots[key] = (now, shared)
+            personal = [
+                await self._render(db, p, viewer) for p in panels_for(conn.role) if p.personal
+            ]
+            return shared + "".join(personal)
+
+    async def _render(self, db: Any, p: Panel, viewer: Viewer) -> str:
+        context = await p.load(db, viewer)
+        if PRESENCE in p.triggers:
+            context["here"] = await self.broker.count_present(viewer.audience.session_id)
+        self.stats["renders"] += 1
+        return self.templates.render(
+            p.template, viewer.audience.locale, oob=True, viewer=viewer, **context
+        )
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _deliver(self, channel: str, payload: bytes) -> None:
+        self._inbox.put_nowait((channel, payload))
+
+    async def _process_inbox(self) -> None:
+        while True:
+            channel, payload = await self._inbox.get()
+            try:
+                message = json.loads(payload)
+                if channel == CONTROL_CHANNEL:
+                    self._control(message)
+                else:
+                    await self._receive(message)
+            except Exception:
+                log.exception("a message on %s could not be handled", channel)
+
+    def _control(self, message: dict[str, Any]) -> None:
+        for watch in self._watches.values():
+            for conn in watch.connections:
+                if message.get("logout") and conn.login_id == message["logout"]:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "signed out")
+                if message.get("deleted") and conn.session_id == message["deleted"]:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "session deleted")
+
+    async def _receive(self, message: dict[str, Any]) -> None:
+        session_id = message["s"]
+        watch = self._watches.get(session_id)
+        if watch is None:
+            return
+        self.stats["received"] += 1
+        by_version: dict[int, list[Event]] = defaultdict(list)
+        for version, type_, data, room_id, roles in message["e"]:
+            by_version[version].append(
+                Event(type_, data, room_id=room_id, roles=frozenset(roles) if roles else None)
+            )
+        for version in message["v"]:
+            if version > watch.watermark:
+                watch.pending.setdefault(version, []).extend(by_version.get(version, ()))
+        released: list[tuple[int, Event]] = []
+        while watch.watermark + 1 in watch.pending:
+            watch.watermark += 1
+            released.extend((watch.watermark, e) for e in watch.pending.pop(watch.watermark))
+        watch.gap_since = (watch.gap_since or time.monotonic()) if watch.pending else None
+        if released or message.get("p"):
+            await self._fan_out(session_id, watch, released, bool(message.get("p")))
+
+    async def _fan_out(
+        self, session_id: str, watch: Watch, released: list[tuple[int, Event]], presence: bool
+    ) -> None:
+        events = [e for _, e in released]
+        if any(e.type == "participants.moved" for e in events):
+            await self._relocate(session_id, watch)
+        # The JSON stream: each event once, serialised once, to every socket that may see it.
+        json_conns = [c for c in watch.connections if c.kind == "json" and not c.needs_snapshot]
+        for version, event in released:
+            frame: str | None = None
+            for conn in json_conns:
+                if version > conn.version and conn.sees(event):
+                    frame = frame or json.dumps({"type": event.type, "version": version,
+                                                 **event.data})
+                    conn.version = version
+                    self.push(conn, frame)
+        # The browser: stale panels, rendered once per audience.
+        triggers = [*events, Event(PRESENCE)] if presence else events
+        groups: dict[Audience, list[Connection]] = defaultdict(list)
+        for conn in watch.connections:
+            if conn.kind == "html" and not conn.needs_snapshot:
+                groups[conn.audience].append(conn)
+        if not groups:
+            return
+        async with self.store.read() as db:
+            for audience, conns in groups.items():
+                visible = [e for e in triggers if conns[0].sees(e)]
+                stale = [p for p in panels_for(audience.role) if p.stale(visible)]
+                if not stale:
+                    continue
+                viewer = Viewer(audience, None)
+                shared = "".join(
+                    [await self._render(db, p, viewer) for p in stale if not p.personal]
+                )
+                for conn in conns:
+                    frame = shared + await self._personal(db, conn, stale, visible)
+                    if frame:
+                        self.push(conn, frame)
+
+    async def _personal(
+        self, db: Any, conn: Connection, stale: list[Panel], events: list[Event]
+    ) -> str:
+        mine = [
+            p for p in stale if p.personal and any(
+                e.type in p.triggers and e.data.get("participant_id") in (None, conn.participant_id)
+                for e in events
+            )
+        ]
+        viewer = Viewer(conn.audience, conn.participant_id)
+        return "".join([await self._render(db, p, viewer) for p in mine])
+
+    async def _relocate(self, session_id: str, watch: Watch) -> None:
+        """After people were moved between rooms, every moved socket starts over."""
+        async with self.store.read() as db:
+            for conn in watch.connections:
+                if conn.participant_id is None:
+                    continue
+                room = await place(db, session_id, conn.participant_id)
+                if room != conn.room_id:
+                    conn.room_id = room
+                    conn.needs_snapshot = True
+                    conn.wake.set()
+
+    # -- repair ----------------------------------------------------------------------------
+
+    async def resync_all(self) -> None:
+        """The broker link was lost and is back: whatever was published meanwhile is gone."""
+        await self.broker.refresh_present(self._local_presence())
+        async with self.store.read() as db:
+            found = await sessions.versions(db, list(self._watches))
+        for session_id, watch in list(self._watches.items()):
+            await self.broker.subscribe(session_channel(session_id))
+            self._resnapshot(watch, found.get(session_id, watch.watermark))
+            self._nudge_presence(session_id)
+
+    def _resnapshot(self, watch: Watch, version: int) -> None:
+        watch.watermark = max(watch.watermark, version)
+        watch.pending = {v: e for v, e in watch.pending.items() if v > watch.watermark}
+        watch.gap_since = time.monotonic() if watch.pending else None
+        for conn in watch.connections:
+            conn.outbox.clear()
+            conn.needs_snapshot = True
+            conn.wake.set()
+
+    def _local_presence(self) -> dict[str, set[str]]:
+        return {sid: set(w.present) for sid, w in self._watches.items() if w.present}
+
+    async def reconcile(self) -> None:
+        """Compares each shown session's version with the store; a session whose newer
+        version was not heard of since the previous round (its instance died before
+        publishing, a message was lost) is resnapshotted."""
+        if not self._watches:
+            return
+        await self.broker.refresh_present(self._local_presence())
+        async with self.store.read() as db:
+            found = await sessions.versions(db, list(self._watches))
+        now = time.monotonic()
+        self._last_flush = {s: t for s, t in self._last_flush.items() if now - t < 60}
+        for session_id, watch in list(self._watches.items()):
+            stored = found.get(session_id)
+            if stored is None:
+                for conn in watch.connections:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "session deleted")
+                continue
+            gap_too_long = watch.gap_since is not None and now - watch.gap_since > GAP_PATIENCE
+            if gap_too_long or watch.store_version_seen > watch.watermark:
+                log.info("session %s is behind the store; resnapshotting", session_id)
+                self._resnapshot(watch, stored)
+            watch.store_version_seen = stored
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_interval)
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("reconciling with the store failed")
+
+    def count_local(self) -> int:
+        return sum(len(w.connections) for w in self._watches.values())

@@ -1,0 +1,127 @@
+"""Samla's configuration: one frozen object read from the environment once, at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./samla.db"
+SECRET_FILE_NAME = "samla.secret"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, malformed or unsafe; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # the store; postgresql+asyncpg://… at scale
+    database_url: str = DEFAULT_DATABASE_URL
+    # redis://… for fan-out, presence and rate limits across instances; None: in-process
+    redis_url: str | None = None
+    # signs cookies; must be the same on every instance
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # origins allowed to open WebSockets and post forms; empty: the origin Samla is served on
+    allowed_origins: tuple[str, ...] = ()
+    # the port of `samla serve` and the Procfile
+    port: int = 8000
+    # a closed session is deleted this many days after it closed; 0 keeps it
+    retention_days: int = 90
+    # how often each instance compares its sessions' versions with the store (seconds)
+    reconcile_interval: float = 4.0
+    # how long events of one session are gathered into one broker message (seconds)
+    tick: float = 0.1
+    # updates a socket may have waiting before it is dropped to a snapshot
+    outbox_limit: int = 64
+    # apply migrations on start
+    migrate: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        database_url = env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+        _check_database_url(database_url)
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"REDIS_URL {redis_url!r} is not a Redis URL: use redis://host:6379/0 "
+                "or leave it unset for the in-process broker"
+            )
+        secret_key = env.get("SECRET_KEY", "").strip() or _kept_secret(database_url)
+        if len(secret_key) < 16:
+            raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
+        origins = tuple(
+            o.strip().rstrip("/") for o in env.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"ALLOWED_ORIGINS entry {origin!r} must be an origin like https://samla.example"
+                )
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret_key,
+            allowed_origins=origins,
+            port=_int(env, "PORT", 8000, low=1, high=65535),
+            retention_days=_int(env, "RETENTION_DAYS", 90, low=0, high=36500),
+        )
+
+
+def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{key}={value} is out of range ({low}–{high})")
+    return value
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL {url!r} cannot be parsed: use {DEFAULT_DATABASE_URL} "
+            "or postgresql+asyncpg://user:password@host/db"
+        ) from None
+    if parsed.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ConfigError(
+            f"DATABASE_URL driver {parsed.drivername!r} is not supported: "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+
+
+def _kept_secret(database_url: str) -> str:
+    """The secret generated once and kept beside the SQLite file, so restarts keep logins."""
+    parsed = make_url(database_url)
+    if parsed.drivername != "sqlite+aiosqlite":
+        raise ConfigError(
+            "SECRET_KEY must be set when the store is not a local SQLite file: "
+            "every instance must sign with the same key"
+        )
+    if not parsed.database or parsed.database == ":memory:":
+        return secrets.token_urlsafe(32)
+    path = Path(parsed.database).resolve().parent / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret

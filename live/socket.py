@@ -1,0 +1,201 @@
+"""The WebSocket endpoints: the browser's (HTML fragments for htmx) and the JSON event stream.
+
+Both authorise on the handshake, send a snapshot first, then live updates from the hub.
+Every message a client sends is validated and authorised; a bad one gets an error frame
+and the socket stays usable. Close codes follow the htmx ws extension, which reconnects
+only on 1006, 1011, 1012 and 1013: 1008 refuses, 1013 asks to come back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from live import auth
+from live.hub import WS_1008_POLICY_VIOLATION, Connection
+from live.services import Samla
+from live.templating import pick_language
+from rooms import sessions
+from rooms.errors import Refused
+from rooms.models import ROLES, Role
+from rooms.panels import Actor, action_for, panel_named
+
+log = logging.getLogger("samla.socket")
+
+TYPE_MAX = 40
+# Messages a participant may send per minute over all sockets, beyond each feature's own
+# limits: generous for people, a wall for scripts.
+MESSAGES_PER_MINUTE = "240/minute"
+
+
+async def browser_socket(ws: WebSocket) -> None:
+    """/s/{sid}/ws?view=participant|moderator|presenter — the htmx page's live connection."""
+    samla: Samla = ws.app.state.samla
+    if not auth.origin_allowed(ws, samla.settings.allowed_origins):
+        await ws.close(WS_1008_POLICY_VIOLATION)  # before accept: the handshake is refused
+        return
+    session_id = ws.path_params["sid"]
+    view = ws.query_params.get("view", "participant")
+    locale = pick_language(ws.headers.get("accept-language"), auth.cookie(ws).get("lang"))
+    async with samla.store.read() as db:
+        try:
+            session = await sessions.session_by_id(db, session_id)
+        except Refused:
+            session = None
+        people = await auth.browser_identities(db, ws, session_id) if session else []
+    conn = None
+    if session is not None and view in ROLES:
+        conn = _connection_for(ws, session, people, view, "html", locale)
+    await _run(ws, samla, conn)
+
+
+async def event_stream(ws: WebSocket) -> None:
+    """/api/v1/sessions/{sid}/events — JSON events for integrations and the load tool."""
+    samla: Samla = ws.app.state.samla
+    token = auth.bearer(ws)
+    session_id = ws.path_params["sid"]
+    async with samla.store.read() as db:
+        try:
+            session = await sessions.session_by_id(db, session_id)
+        except Refused:
+            session = None
+        if token is not None:
+            found = await auth.identify(db, token)
+            people = [found] if found else []
+        elif auth.origin_allowed(ws, samla.settings.allowed_origins):
+            people = await auth.browser_identities(db, ws, session_id) if session else []
+        else:
+            # Cookies ride along with a browser's socket from any page: no Origin, no entry.
+            await ws.close(WS_1008_POLICY_VIOLATION)
+            return
+    conn = None
+    if session is not None:
+        view = ws.query_params.get("view")
+        for who in people:
+            role = auth.role_in(who, session)
+            if role is not None:
+                wanted = view if view in ROLES and role == "moderator" else role
+                conn = _connection_for(ws, session, [who], wanted, "json", "en")
+                break
+    await _run(ws, samla, conn)
+
+
+def _connection_for(
+    ws: WebSocket, session: Any, people: list[auth.Identity], view: str, kind: str, locale: str
+) -> Connection | None:
+    """The connection for the first identity allowed to show `view` of this session."""
+    for who in people:
+        role = auth.role_in(who, session)
+        if role is None or (view == "participant") != (role == "participant"):
+            continue
+        shown: Role = "presenter" if view == "presenter" else role
+        return Connection(
+            session_id=session.id,
+            role=shown,
+            kind=kind,
+            locale=locale,
+            send=ws.send_text,
+            close=lambda code, reason: ws.close(code, reason),
+            participant_id=who.participant.id if who.participant else None,
+            login_id=who.login_id,
+        )
+    return None
+
+
+async def _run(ws: WebSocket, samla: Samla, conn: Connection | None) -> None:
+    await ws.accept()
+    if conn is None:
+        # Accepted and then closed, so the browser sees 1008 and does not retry.
+        await ws.close(WS_1008_POLICY_VIOLATION, "not a member of this session")
+        return
+    hub = samla.hub
+    await hub.attach(conn)
+    writer = asyncio.create_task(hub.serve(conn))
+    writer.add_done_callback(lambda _: _stop_reading(ws))
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            await _handle(samla, conn, message)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # a client going away is not an error
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        await hub.detach(conn)
+
+
+def _stop_reading(ws: WebSocket) -> None:
+    """The writer ended (it closed the socket, or sending failed): end the reader too."""
+    if ws.client_state == WebSocketState.CONNECTED:
+        task = asyncio.ensure_future(ws.close(WS_1008_POLICY_VIOLATION))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+
+async def _handle(samla: Samla, conn: Connection, message: dict[str, Any]) -> None:
+    try:
+        body = _parse(message)
+        kind = body["type"]
+        if kind == "ping":
+            samla.hub.push_direct(conn, _ok(conn, "pong"))
+            return
+        act = action_for(kind)
+        if act is None:
+            raise Refused("invalid", f"Unknown message type {kind!r}.")
+        if conn.role not in act.roles:
+            raise Refused("forbidden", "You may not do that here.")
+        if conn.participant_id is not None:
+            await samla.limiter.hit(
+                "message", MESSAGES_PER_MINUTE, conn.participant_id,
+                "You are sending messages too fast; wait a moment.",
+            )
+        actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
+        await samla.change(lambda db: act.handle(db, actor, body))
+        reply = panel_named(act.reply) if act.reply else None
+        if conn.kind == "html" and reply is not None:
+            samla.hub.push_direct(conn, await samla.hub.render_for(conn, reply))
+        elif conn.kind == "json":
+            samla.hub.push_direct(conn, _ok(conn, kind))
+    except Refused as exc:
+        samla.hub.push_direct(conn, _error(samla, conn, exc.code, exc.message))
+    except Exception:
+        log.exception("a %s message could not be handled", conn.kind)
+        samla.hub.push_direct(
+            conn, _error(samla, conn, "error", "Something went wrong; please try again.")
+        )
+
+
+def _parse(message: dict[str, Any]) -> dict[str, Any]:
+    text = message.get("text")
+    if text is None:
+        raise Refused("invalid", "Send messages as JSON text, not binary.")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise Refused("invalid", "That message is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Refused("invalid", "A message must be a JSON object with a type.")
+    kind = body.get("type")
+    if not isinstance(kind, str) or not 0 < len(kind) <= TYPE_MAX:
+        raise Refused("invalid", "A message must have a type.")
+    body.pop("HEADERS", None)  # what the htmx extension adds about the sending element
+    return body
+
+
+def _ok(conn: Connection, what: str) -> str:
+    if conn.kind == "json":
+        return json.dumps({"type": "ack", "for": what})
+    return ""
+
+
+def _error(samla: Samla, conn: Connection, code: str, message: str) -> str:
+    if conn.kind == "json":
+        return json.dumps({"type": "error", "error": {"code": code, "message": message}})
+    text = samla.templates.gettext(conn.locale, message)
+    return samla.templates.render("_notice.html", conn.locale, oob=True, notice=text, kind="error")

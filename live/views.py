@@ -1,0 +1,337 @@
+"""The browser's pages: joining by code, the participant, moderator and presenter views,
+the organiser's sign-in and dashboard. Forms carry a CSRF token; pages show the same live
+panels the socket later brings forward."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+from urllib.parse import quote
+
+import segno
+from markupsafe import Markup
+from sqlalchemy import func, select
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from live import auth
+from live.services import Samla
+from live.socket import browser_socket
+from live.templating import LANGUAGES, pick_language
+from rooms import accounts, sessions
+from rooms.errors import Refused
+from rooms.models import Participant, Role, Session
+from rooms.panels import Audience, Viewer
+
+# Form bodies are small; anything larger is refused before it is parsed.
+FORM_MAX = 64 * 1024
+
+
+def _samla(request: Request) -> Samla:
+    samla: Samla = request.app.state.samla
+    return samla
+
+
+def _lang(request: Request) -> str:
+    return pick_language(request.headers.get("accept-language"), auth.cookie(request).get("lang"))
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    samla = _samla(request)
+    lang = _lang(request)
+    html = samla.templates.render(
+        template, lang, request=request, csrf=auth.csrf_token(request), **context
+    )
+    return HTMLResponse(html, status)
+
+
+def refused_page(request: Request, exc: Refused) -> HTMLResponse:
+    from live.errors import STATUS
+
+    return page(request, "error.html", STATUS[exc.code], message=exc.message)
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, once its size, origin and CSRF token have been checked."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_MAX:
+        raise Refused("too_large", "That form is too large.")
+    origin = request.headers.get("origin")
+    if origin is not None and not auth.origin_allowed(request, _samla(request).settings.allowed_origins):
+        raise Refused("forbidden", "This form was sent from another site.")
+    form = await request.form(max_files=0, max_fields=100, max_part_size=FORM_MAX)
+    if not auth.csrf_ok(request, form.get("csrf")):
+        raise Refused("forbidden", "The form has expired; reload the page and try again.")
+    return form
+
+
+async def _panels(samla: Samla, viewer: Viewer) -> Markup:
+    return Markup(await samla.hub.render_panels(viewer))  # noqa: S704 (rendered, autoescaped)
+
+
+# -- joining ------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    code = request.query_params.get("code")
+    if code:
+        return RedirectResponse(request.url_for("join_page", code=code.strip()[:20]), 303)
+    return page(request, "home.html")
+
+
+async def join_page(request: Request) -> Response:
+    samla = _samla(request)
+    try:
+        async with samla.store.read() as db:
+            session = await sessions.session_by_code(db, request.path_params["code"])
+            held = await auth.browser_identities(db, request, session.id)
+    except Refused as exc:
+        return refused_page(request, exc)
+    if any(who.kind == "participant" for who in held):
+        return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
+    if request.method == "GET":
+        return page(request, "join.html", session=session, values={}, error=None)
+    try:
+        form = await _form(request)
+        answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
+        joined = await samla.change(
+            lambda db: sessions.join(
+                db, code=session.code, name=form.get("name"), attributes=answers
+            )
+        )
+    except Refused as exc:
+        if exc.code in ("invalid",):
+            values = dict(form) if "form" in locals() else {}
+            return page(request, "join.html", 422, session=session, values=values,
+                        error=exc.message)
+        return refused_page(request, exc)
+    auth.remember(request, "p", session.id, joined.token)
+    return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
+
+
+async def qr_code(request: Request) -> Response:
+    samla = _samla(request)
+    try:
+        async with samla.store.read() as db:
+            session = await sessions.session_by_id(db, request.path_params["sid"])
+    except Refused as exc:
+        return refused_page(request, exc)
+    url = str(request.url_for("join_page", code=session.code))
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(
+        buf, kind="svg", scale=8, border=2, xmldecl=False, title=f"QR code: {url}"
+    )
+    return Response(buf.getvalue(), media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- the live views -----------------------------------------------------------------------
+
+
+async def _viewer_for(
+    request: Request, want: Role
+) -> tuple[Session, Viewer] | Response:
+    samla = _samla(request)
+    sid = request.path_params["sid"]
+    try:
+        async with samla.store.read() as db:
+            session = await sessions.session_by_id(db, sid)
+            held = await auth.browser_identities(db, request, sid)
+    except Refused as exc:
+        return refused_page(request, exc)
+    for who in held:
+        role = auth.role_in(who, session)
+        if role is None or (want == "participant") != (role == "participant"):
+            continue
+        pid = who.participant.id if who.participant else None
+        async with samla.store.read() as db:
+            from rooms.panels import place
+
+            room = await place(db, sid, pid) if pid else None
+        return session, Viewer(Audience(sid, want, room, _lang(request)), pid)
+    if want == "participant":
+        return RedirectResponse(request.url_for("join_page", code=session.code), 303)
+    if not auth.cookie(request).get("o"):
+        return RedirectResponse(
+            str(request.url_for("login_page")) + "?next=" + quote(request.url.path), 303
+        )
+    return refused_page(request, Refused("forbidden", "Only this session's moderators may see this."))
+
+
+async def _live_page(request: Request, role: Role, template: str) -> Response:
+    found = await _viewer_for(request, role)
+    if isinstance(found, Response):
+        return found
+    session, viewer = found
+    samla = _samla(request)
+    url = str(request.url_for("join_page", code=session.code))
+    return page(request, template, session=session, viewer=viewer, join_url=url,
+                panels=await _panels(samla, viewer),
+                ws_url=f"/s/{session.id}/ws?view={role}")
+
+
+async def participant_page(request: Request) -> Response:
+    return await _live_page(request, "participant", "session.html")
+
+
+async def moderator_page(request: Request) -> Response:
+    return await _live_page(request, "moderator", "moderator.html")
+
+
+async def presenter_page(request: Request) -> Response:
+    return await _live_page(request, "presenter", "presenter.html")
+
+
+async def moderate_link(request: Request) -> Response:
+    """The moderator link: its key is kept in this browser's cookie, then dropped from the URL."""
+    samla = _samla(request)
+    key = request.query_params.get("key", "")[:200]
+    async with samla.store.read() as db:
+        session = await sessions.session_by_moderator_token(db, key)
+    if session is None or session.id != request.path_params["sid"]:
+        return refused_page(request, Refused("forbidden", "This moderator link is not valid."))
+    auth.remember(request, "m", session.id, key)
+    return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
+
+
+async def close_page(request: Request) -> Response:
+    samla = _samla(request)
+    found = await _viewer_for(request, "moderator")
+    if isinstance(found, Response):
+        return found
+    session, _ = found
+    try:
+        await _form(request)
+        await samla.change(lambda db: sessions.close_session(db, session.id))
+    except Refused as exc:
+        return refused_page(request, exc)
+    return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
+
+
+# -- organisers ---------------------------------------------------------------------------
+
+
+async def login_page(request: Request) -> Response:
+    samla = _samla(request)
+    target = request.query_params.get("next", "/organiser")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/organiser"
+    if request.method == "GET":
+        return page(request, "login.html", error=None, next=target, email="")
+    try:
+        form = await _form(request)
+        async with samla.store.write() as db:
+            signed = await accounts.sign_in(db, form.get("email"), form.get("password"), "web")
+    except Refused as exc:
+        if exc.code == "unauthorized":
+            return page(request, "login.html", 401, error=exc.message, next=target,
+                        email=str(form.get("email", ""))[:254])
+        return refused_page(request, exc)
+    auth.cookie(request)["o"] = signed.token
+    return RedirectResponse(target, 303)
+
+
+async def logout(request: Request) -> Response:
+    samla = _samla(request)
+    try:
+        await _form(request)
+    except Refused as exc:
+        return refused_page(request, exc)
+    token = auth.cookie(request).pop("o", None)
+    if isinstance(token, str):
+        async with samla.store.write() as db:
+            login = await accounts.login_by_token(db, token)
+            if login is not None:
+                await accounts.sign_out(db, login.id)
+        if login is not None:
+            await samla.hub.announce_logout(login.id)
+    return RedirectResponse("/", 303)
+
+
+async def _organiser(request: Request) -> str | None:
+    samla = _samla(request)
+    token = auth.cookie(request).get("o")
+    if not isinstance(token, str):
+        return None
+    async with samla.store.read() as db:
+        login = await accounts.login_by_token(db, token)
+    return login.organiser_id if login else None
+
+
+async def organiser_page(request: Request) -> Response:
+    samla = _samla(request)
+    organiser_id = await _organiser(request)
+    if organiser_id is None:
+        return RedirectResponse(str(request.url_for("login_page")) + "?next=/organiser", 303)
+    created: dict[str, str] | None = None
+    error = None
+    if request.method == "POST":
+        try:
+            form = await _form(request)
+            raw_attrs = _attributes_from_form(str(form.get("attributes", "")))
+            made = await samla.change(
+                lambda db: sessions.create_session(
+                    db, title=form.get("title"), organiser_id=organiser_id, attributes=raw_attrs
+                )
+            )
+            link = str(request.url_for("moderate_link", sid=made.session.id))
+            created = {"title": made.session.title, "link": f"{link}?key={made.moderator_token}",
+                       "sid": made.session.id}
+        except Refused as exc:
+            error = exc.message
+    async with samla.store.read() as db:
+        rows = (await db.execute(
+            select(Session, func.count(Participant.id))  # type: ignore[arg-type]
+            .outerjoin(Participant, Participant.session_id == Session.id)  # type: ignore[arg-type]
+            .where(Session.organiser_id == organiser_id)
+            .group_by(Session.id)  # type: ignore[arg-type]
+            .order_by(Session.created_at.desc())  # type: ignore[attr-defined]
+        )).all()
+    listed = [{"session": s, "participants": n} for s, n in rows]
+    return page(request, "organiser.html", 422 if error else 200, listed=listed,
+                created=created, error=error)
+
+
+def _attributes_from_form(text: str) -> list[dict[str, Any]]:
+    """One attribute a line: `key: Label = choice, choice, …` (the organiser's form)."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines()[:20]:
+        if not line.strip():
+            continue
+        head, sep, choices = line.partition("=")
+        if not sep:
+            raise Refused("invalid", f"Write each attribute as key: Label = choice, choice ({line[:40]!r}).")
+        key, _, label = head.partition(":")
+        out.append({"key": key.strip().lower(), "label": (label or key).strip(),
+                    "choices": [c.strip() for c in choices.split(",") if c.strip()]})
+    return out
+
+
+async def set_language(request: Request) -> Response:
+    lang = request.path_params["lang"]
+    if lang in LANGUAGES:
+        auth.cookie(request)["lang"] = lang
+    back = request.query_params.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    return RedirectResponse(back, 303)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, name="home"),
+        Route("/j/{code}", join_page, methods=["GET", "POST"], name="join_page"),
+        Route("/s/{sid}", participant_page, name="participant_page"),
+        Route("/s/{sid}/qr.svg", qr_code, name="qr_code"),
+        Route("/s/{sid}/moderate", moderate_link, name="moderate_link"),
+        Route("/s/{sid}/moderator", moderator_page, name="moderator_page"),
+        Route("/s/{sid}/presenter", presenter_page, name="presenter_page"),
+        Route("/s/{sid}/close", close_page, methods=["POST"], name="close_page"),
+        WebSocketRoute("/s/{sid}/ws", browser_socket),
+        Route("/login", login_page, methods=["GET", "POST"], name="login_page"),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/organiser", organiser_page, methods=["GET", "POST"], name="organiser_page"),
+        Route("/lang/{lang}", set_language, name="set_language"),
+    ]

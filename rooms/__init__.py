@@ -1,0 +1,7 @@
+"""Samla's domain: sessions, participants, breakout rooms, polls, boards, Q&A and the archive.
+
+Importing the package registers every feature's tables on the shared metadata."""
+
+from rooms import accounts, models, sessions
+
+__all__ = ["accounts", "models", "sessions"]

@@ -1,0 +1,78 @@
+"""Organiser accounts and their logins: Argon2 passwords, server-side revocable tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.errors import Refused, invalid
+from rooms.models import EMAIL_MAX, Login, Organiser, digest, new_secret
+from rooms.text import clean
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 1024
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()
+# Verifying against this when the email is unknown keeps the answer's timing the same.
+_DUMMY_HASH = _hasher.hash("samla-no-such-organiser")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    login: Login
+    token: str
+
+
+def _email(raw: Any) -> str:
+    email = clean(raw, "The email address", EMAIL_MAX).lower()
+    if not _EMAIL.match(email):
+        raise invalid("That is not an email address.")
+    return email
+
+
+async def add_organiser(db: AsyncSession, email: Any, password: Any) -> Organiser:
+    address = _email(email)
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise invalid(f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    if await db.scalar(select(Organiser).where(Organiser.email == address)):
+        raise Refused("conflict", f"An organiser with {address} already exists.")
+    organiser = Organiser(email=address, password_hash=_hasher.hash(password))
+    db.add(organiser)
+    await db.flush()
+    return organiser
+
+
+async def sign_in(
+    db: AsyncSession, email: Any, password: Any, kind: Literal["web", "api"]
+) -> SignedIn:
+    refused = Refused("unauthorized", "That email and password do not match an organiser.")
+    if not isinstance(email, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
+        raise refused
+    organiser = await db.scalar(select(Organiser).where(Organiser.email == email.strip().lower()))
+    try:
+        _hasher.verify(organiser.password_hash if organiser else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if organiser is None:
+        raise refused
+    token = new_secret("o")
+    login = Login(organiser_id=organiser.id, token_hash=digest(token), kind=kind)
+    db.add(login)
+    await db.flush()
+    return SignedIn(login, token)
+
+
+async def login_by_token(db: AsyncSession, token: str) -> Login | None:
+    if not token.startswith("o_"):
+        return None
+    return await db.scalar(select(Login).where(Login.token_hash == digest(token)))
+
+
+async def sign_out(db: AsyncSession, login_id: str) -> None:
+    await db.execute(delete(Login).where(Login.id == login_id))

@@ -1,0 +1,120 @@
+"""The stored rows every feature stands on: organisers, their logins, sessions, participants."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+T = TypeVar("T")
+
+Role = Literal["participant", "moderator", "presenter"]
+ROLES: tuple[Role, ...] = ("participant", "moderator", "presenter")
+
+# Field limits (characters, after trimming), shared by the API, the forms and the sockets.
+NAME_MAX = 80
+TITLE_MAX = 200
+EMAIL_MAX = 254
+ATTRIBUTE_KEY_MAX = 40
+ATTRIBUTE_LABEL_MAX = 120
+ATTRIBUTE_CHOICES_MAX = 30
+ATTRIBUTES_MAX = 10
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def new_secret(prefix: str) -> str:
+    """A bearer secret; the prefix says its kind, so a token is never tried against the wrong table."""
+    return f"{prefix}_{secrets.token_urlsafe(24)}"
+
+
+def digest(secret: str) -> str:
+    """Secrets are stored as their SHA-256: they are long and random, so no salt or stretching."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Organiser(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    email: str = Field(unique=True, max_length=EMAIL_MAX)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Login(SQLModel, table=True):
+    """One signed-in browser or one API token of an organiser; deleting it ends it everywhere."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    organiser_id: str = Field(foreign_key="organiser.id", ondelete="CASCADE", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    kind: str = Field(max_length=8)  # "web" or "api"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Session(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    code: str = Field(unique=True, max_length=12)
+    title: str = Field(max_length=TITLE_MAX)
+    status: str = Field(default="open", max_length=8)  # "open" or "closed"
+    # Raised in the same transaction as every change, so an instance can tell it is behind.
+    version: int = Field(default=0)
+    organiser_id: str | None = Field(
+        default=None, foreign_key="organiser.id", ondelete="SET NULL", index=True
+    )
+    moderator_token_hash: str = Field(unique=True, max_length=64)
+    attributes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class Participant(SQLModel, table=True):
+    __table_args__ = (Index("ix_participant_session_joined", "session_id", "joined_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    session_id: str = Field(foreign_key="session.id", ondelete="CASCADE")
+    token_hash: str = Field(unique=True, max_length=64)
+    name: str | None = Field(default=None, max_length=NAME_MAX)
+    attributes: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed change, told to everyone who shows it.
+
+    `key` lets a burst collapse: of the events sharing a key within one tick only the
+    last is sent. `room_id` limits who is told (None: the whole session); `roles` limits
+    it to some audiences (None: all)."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    room_id: str | None = None
+    roles: frozenset[Role] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a domain action returns: its value for the caller, its events for everyone else."""
+
+    session_id: str
+    value: T
+    events: tuple[Event, ...] = ()

@@ -1,0 +1,288 @@
+"""Sessions and the people in them: creating, joining by code, closing, deleting."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.errors import Refused, invalid, not_found
+from rooms.models import (
+    ROLES,
+    ATTRIBUTE_CHOICES_MAX,
+    ATTRIBUTE_KEY_MAX,
+    ATTRIBUTE_LABEL_MAX,
+    ATTRIBUTES_MAX,
+    NAME_MAX,
+    TITLE_MAX,
+    Event,
+    Outcome,
+    Participant,
+    Session,
+    digest,
+    iso,
+    new_secret,
+    utcnow,
+)
+from rooms.panels import PRESENCE, Actor, Viewer, action, panel
+from rooms.text import clean, optional
+
+CODE_DIGITS = 6
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Each feature adds what it shows of a session to its description (rooms, polls, boards).
+Part = Callable[[AsyncSession, str], Awaitable[list[dict[str, Any]]]]
+_parts: dict[str, Part] = {}
+
+
+def describe_part(name: str) -> Callable[[Part], Part]:
+    def register(fn: Part) -> Part:
+        _parts[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class Created:
+    session: Session
+    moderator_token: str
+
+
+@dataclass(frozen=True)
+class Joined:
+    participant: Participant
+    token: str
+
+
+async def create_session(
+    db: AsyncSession, *, title: Any, organiser_id: str | None, attributes: Any = None
+) -> Outcome[Created]:
+    clean_title = clean(title, "The title", TITLE_MAX)
+    asked = _clean_attributes(attributes)
+    token = new_secret("m")
+    session = Session(
+        code=await _free_code(db),
+        title=clean_title,
+        organiser_id=organiser_id,
+        moderator_token_hash=digest(token),
+        attributes=asked,
+    )
+    db.add(session)
+    await db.flush()
+    return Outcome(session.id, Created(session, token), (Event("session.created"),))
+
+
+async def _free_code(db: AsyncSession) -> str:
+    for _ in range(20):
+        code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+        taken = await db.scalar(select(func.count()).where(Session.code == code))
+        if not taken:
+            return code
+    raise Refused("conflict", "No free join code was found; try again.")
+
+
+def _clean_attributes(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > ATTRIBUTES_MAX:
+        raise invalid(f"attributes must be a list of at most {ATTRIBUTES_MAX}.")
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise invalid("Each attribute must be an object with key, label and choices.")
+        key = clean(item.get("key"), "An attribute key", ATTRIBUTE_KEY_MAX)
+        if not _KEY.match(key) or key in seen:
+            raise invalid(
+                f"Attribute key {key!r} must be unique, lower-case letters, digits or _."
+            )
+        seen.add(key)
+        label = clean(item.get("label", key), "An attribute label", ATTRIBUTE_LABEL_MAX)
+        choices = item.get("choices")
+        if not isinstance(choices, list) or not 1 <= len(choices) <= ATTRIBUTE_CHOICES_MAX:
+            raise invalid(
+                f"Attribute {key!r} needs between 1 and {ATTRIBUTE_CHOICES_MAX} choices."
+            )
+        labels = [clean(c, "A choice", ATTRIBUTE_LABEL_MAX) for c in choices]
+        if len(set(labels)) != len(labels):
+            raise invalid(f"Attribute {key!r} has the same choice twice.")
+        out.append({"key": key, "label": label, "choices": labels})
+    return out
+
+
+async def session_by_id(db: AsyncSession, session_id: str) -> Session:
+    session = await db.get(Session, session_id)
+    if session is None:
+        raise not_found("session")
+    return session
+
+
+async def session_by_code(db: AsyncSession, code: Any) -> Session:
+    if not isinstance(code, str):
+        raise invalid("The code must be text.")
+    digits = re.sub(r"[\s#-]", "", code)
+    session = await db.scalar(select(Session).where(Session.code == digits)) if digits else None
+    if session is None:
+        raise not_found("session with that code")
+    return session
+
+
+async def writable(db: AsyncSession, session_id: str) -> Session:
+    """The session, if it still takes changes; every write in a session starts here."""
+    session = await session_by_id(db, session_id)
+    if session.status != "open":
+        raise Refused("session_closed", "This session is closed; it can be read but not changed.")
+    return session
+
+
+async def join(
+    db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
+) -> Outcome[Joined]:
+    session = await session_by_code(db, code)
+    if session.status != "open":
+        raise Refused("session_closed", "This session has ended; it takes no new participants.")
+    clean_name = optional(name, "The name", NAME_MAX)
+    given = _clean_answers(session, attributes)
+    token = new_secret("p")
+    participant = Participant(
+        session_id=session.id, token_hash=digest(token), name=clean_name, attributes=given
+    )
+    db.add(participant)
+    await db.flush()
+    event = Event("participant.joined", {"participant_id": participant.id, "name": clean_name})
+    return Outcome(session.id, Joined(participant, token), (event,))
+
+
+def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
+    if raw is None or raw == {}:
+        return {}
+    if not isinstance(raw, dict):
+        raise invalid("attributes must be an object of key: choice.")
+    asked = {a["key"]: a for a in session.attributes}
+    out: dict[str, str] = {}
+    for key, choice in raw.items():
+        if key not in asked:
+            raise invalid(f"This session does not ask for {str(key)[:40]!r}.")
+        if choice in (None, ""):
+            continue
+        if choice not in asked[key]["choices"]:
+            raise invalid(f"{str(choice)[:60]!r} is not one of the choices for {key!r}.")
+        out[key] = choice
+    return out
+
+
+async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outcome[str | None]:
+    await writable(db, participant.session_id)
+    participant.name = optional(name, "The name", NAME_MAX)
+    db.add(participant)
+    event = Event(
+        "participant.renamed", {"participant_id": participant.id, "name": participant.name}
+    )
+    return Outcome(participant.session_id, participant.name, (event,))
+
+
+async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
+    session = await writable(db, session_id)
+    session.status = "closed"
+    session.closed_at = utcnow()
+    db.add(session)
+    return Outcome(session.id, session, (Event("session.closed"),))
+
+
+async def delete_session(db: AsyncSession, session_id: str) -> None:
+    """Removes the session and, through the schema's cascades, everything in it."""
+    await session_by_id(db, session_id)
+    await db.execute(delete(Session).where(Session.id == session_id))
+
+
+async def bump_version(db: AsyncSession, session_id: str, steps: int) -> int:
+    """Raises the session's version by `steps` in the caller's transaction; returns the new one."""
+    version = await db.scalar(
+        update(Session)
+        .where(Session.id == session_id)
+        .values(version=Session.version + steps)
+        .returning(Session.version)
+    )
+    if version is None:
+        raise not_found("session")
+    return int(version)
+
+
+async def versions(db: AsyncSession, session_ids: list[str]) -> dict[str, int]:
+    rows = await db.execute(select(Session.id, Session.version).where(Session.id.in_(session_ids)))
+    return {sid: int(v) for sid, v in rows.all()}
+
+
+async def participant_by_token(db: AsyncSession, token: str) -> Participant | None:
+    if not token.startswith("p_"):
+        return None
+    return await db.scalar(select(Participant).where(Participant.token_hash == digest(token)))
+
+
+async def session_by_moderator_token(db: AsyncSession, token: str) -> Session | None:
+    if not token.startswith("m_"):
+        return None
+    return await db.scalar(select(Session).where(Session.moderator_token_hash == digest(token)))
+
+
+async def participant_count(db: AsyncSession, session_id: str) -> int:
+    return int(
+        await db.scalar(select(func.count()).where(Participant.session_id == session_id)) or 0
+    )
+
+
+async def describe(db: AsyncSession, session: Session) -> dict[str, Any]:
+    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it."""
+    out: dict[str, Any] = {
+        "id": session.id,
+        "code": session.code,
+        "title": session.title,
+        "status": session.status,
+        "version": session.version,
+        "attributes": session.attributes,
+        "created_at": iso(session.created_at),
+        "closed_at": iso(session.closed_at),
+        "participants": await participant_count(db, session.id),
+        "rooms": [],
+        "polls": [],
+        "boards": [],
+    }
+    for name, part in _parts.items():
+        out[name] = await part(db, session.id)
+    return out
+
+
+# -- live panels ------------------------------------------------------------------------------
+
+
+@panel("presence", "sessions/_presence.html", roles=ROLES,
+       triggers={PRESENCE, "participant.joined"})
+async def presence_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """How many are here right now (the hub adds `here`) and how many joined in all."""
+    return {"joined": await participant_count(db, viewer.audience.session_id)}
+
+
+@panel("session-status", "sessions/_status.html", roles=ROLES, triggers={"session.closed"})
+async def status_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    return {"session": await session_by_id(db, viewer.audience.session_id)}
+
+
+@panel("you", "sessions/_you.html", roles={"participant"}, triggers={"participant.renamed"},
+       personal=True)
+async def you_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    participant = await db.get(Participant, viewer.participant_id) if viewer.participant_id else None
+    return {"participant": participant}
+
+
+@action("rename", roles={"participant"}, reply="you")
+async def rename_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
+    participant = await db.get(Participant, actor.participant_id)
+    if participant is None:
+        raise not_found("participant")
+    return await rename(db, participant, message.get("name"))
