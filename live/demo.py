@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.settings import Settings
 from live.store import Store, migrate
@@ -33,6 +35,11 @@ FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Mohammed", 
 LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
         "Persson", "Svensson", "Gustafsson", "Lindberg", "Hassan", "Berg", "Holm", "Ek"]
 PARTICIPANTS = 60
+
+# What each feature adds to the demo: a coroutine given a write transaction and the demo
+# sessions by title (their participants already joined), in programme order.
+DemoStep = Callable[[AsyncSession, dict[str, Session]], Awaitable[None]]
+DEMO_STEPS: list[DemoStep] = []
 
 
 @dataclass
@@ -73,6 +80,7 @@ async def fill(settings: Settings, base: str) -> str:
     demo = Demo(base, secrets.token_urlsafe(9))
     try:
         organiser_id = await _organiser(store, demo.password)
+        made: dict[str, Session] = {}
         for title in SESSIONS:
             async with store.write() as db:
                 created = (await sessions.create_session(
@@ -85,12 +93,16 @@ async def fill(settings: Settings, base: str) -> str:
                                "niva": rng.choice(ATTRIBUTES[1]["choices"])}
                     await sessions.join(db, code=session.code, name=name, attributes=answers)
                 await sessions.bump_version(db, session.id, 1)
+                made[title] = session
             demo.links.append((
                 f"{title} (code {session.code})",
                 f"{base}/j/{session.code}",
                 f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
                 f"{base}/s/{session.id}/presenter",
             ))
+        for step in DEMO_STEPS:
+            async with store.write() as db:
+                await step(db, made)
     finally:
         await store.close()
     return demo.text()

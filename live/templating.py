@@ -51,6 +51,10 @@ class Templates:
         translations = self._translations.get(lang, gettext.NullTranslations())
         env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
         env.globals["lang"] = lang
+        # Each feature may bring its own stylesheet; the pages link them all.
+        env.globals["stylesheets"] = sorted(
+            p.name for p in (ROOT / "static").glob("*.css") if p.name != "samla.css"
+        )
         return env
 
     def gettext(self, lang: str, message: str) -> str:

@@ -1,0 +1,49 @@
+# Samla's development commands. `make run` serves Samla; `make test` passes the tests on a
+# fresh machine, installing what they need (redis-server, chromium) when it is missing.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: run demo test check lint format system bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/samla serve
+
+demo: $(STAMP)
+	$(BIN)/samla demo --serve
+
+# What the tests drive for real: a Redis server and Debian's Chromium.
+system:
+	@if ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server chromium >/dev/null; \
+	fi
+
+check: $(STAMP)
+	$(BIN)/ruff format --check live rooms tests bench
+	$(BIN)/ruff check live rooms tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format live rooms tests bench
+	$(BIN)/ruff check --fix live rooms tests bench
+
+test: $(STAMP) system check
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,322 @@
+"""Fixtures: a real Samla served by uvicorn on 127.0.0.1, a real redis-server, API factories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from live.app import create_app
+from live.cli import uvicorn_options
+from live.settings import Settings
+from live.store import Store
+from rooms import accounts
+
+ORGANISER_EMAIL = "organiser@samla.test"
+ORGANISER_PASSWORD = "a long test password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- redis ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed; `make test` installs it")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- a served Samla ---------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """One Samla instance served by uvicorn in a thread of the test process."""
+
+    settings: Settings
+    port: int
+    app: Any = None
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def samla(self) -> Any:
+        return self.app.state.samla
+
+    def start(self) -> None:
+        self.app = create_app(self.settings)
+        options = uvicorn_options(self.settings, "127.0.0.1", self.port)
+        options["log_level"] = "warning"
+        options["timeout_graceful_shutdown"] = 1
+        self.server = uvicorn.Server(uvicorn.Config(self.app, **options))  # type: ignore[arg-type]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("Samla did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=15)
+
+
+def make_settings(tmp_path: Path, redis_url: str | None = None, **overrides: Any) -> Settings:
+    base = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'samla.db'}",
+        redis_url=redis_url,
+        secret_key="test-secret-key-long-enough",
+        reconcile_interval=1.0,
+        tick=0.05,
+    )
+    return replace(base, **overrides)
+
+
+@pytest.fixture(params=[pytest.param("memory", id="memory")])
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """Overridden with both backends by tests that are about the broker."""
+    return str(request.param)
+
+
+@pytest.fixture
+def served_factory(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def start(redis_url: str | None = None, **overrides: Any) -> Served:
+        settings = make_settings(tmp_path, redis_url, **overrides)
+        served = Served(settings, free_port())
+        served.start()
+        started.append(served)
+        return served
+
+    yield start
+    for served in reversed(started):
+        served.stop()
+
+
+@pytest.fixture
+def served(served_factory: Callable[..., Served], broker_kind: str,
+           request: pytest.FixtureRequest) -> Served:
+    redis_url = None
+    if broker_kind == "redis":
+        redis_url = request.getfixturevalue("redis_server").url
+    return served_factory(redis_url)
+
+
+# -- the API ----------------------------------------------------------------------------------
+
+
+class Api:
+    """A thin client of the public API, with the factories tests build on."""
+
+    def __init__(self, served: Served, client: httpx.AsyncClient) -> None:
+        self.served = served
+        self.client = client
+        self._organiser: str | None = None
+
+    async def organiser_token(self) -> str:
+        if self._organiser is None:
+            store: Store = self.served.samla.store
+            async with store.write() as db:
+                from sqlalchemy import select
+
+                from rooms.models import Organiser
+
+                found = await db.scalar(select(Organiser).where(Organiser.email == ORGANISER_EMAIL))
+                if found is None:
+                    await accounts.add_organiser(db, ORGANISER_EMAIL, ORGANISER_PASSWORD)
+            r = await self.client.post(
+                "/api/v1/auth/token",
+                json={"email": ORGANISER_EMAIL, "password": ORGANISER_PASSWORD},
+            )
+            assert r.status_code == 200, r.text
+            self._organiser = r.json()["token"]
+        return self._organiser
+
+    async def call(self, method: str, path: str, token: str | None = None,
+                   **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.client.request(method, path, headers=headers, **kwargs)
+
+    async def make_session(self, title: str = "Samverkan i praktiken",
+                           attributes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"title": title}
+        if attributes is not None:
+            body["attributes"] = attributes
+        r = await self.call("POST", "/api/v1/sessions", await self.organiser_token(), json=body)
+        assert r.status_code == 201, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+    async def join(self, session: dict[str, Any], name: str | None = None,
+                   attributes: dict[str, str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": session["code"]}
+        if name is not None:
+            body["name"] = name
+        if attributes is not None:
+            body["attributes"] = attributes
+        r = await self.call("POST", "/api/v1/join", json=body)
+        assert r.status_code == 201, r.text
+        result: dict[str, Any] = r.json()
+        return result
+
+
+@pytest.fixture
+async def api(served: Served) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
+        yield Api(served, client)
+
+
+# -- the event stream -------------------------------------------------------------------------
+
+
+class Stream:
+    """A JSON event-stream client that keeps every frame it receives."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+
+    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.frames.append(frame)
+        return frame
+
+    async def until(self, check: Callable[[dict[str, Any]], bool],
+                    timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no matching frame; last: {self.frames[-3:]}")
+            frame = await self.next(left)
+            if check(frame):
+                return frame
+
+    async def send(self, body: dict[str, Any] | str) -> None:
+        await self.ws.send(body if isinstance(body, str) else json.dumps(body))
+
+
+def open_stream(served: Served) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def opener(session_id: str, token: str | None,
+                     headers: dict[str, str] | None = None) -> AsyncIterator[Stream]:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        url = f"{served.ws_base}/api/v1/sessions/{session_id}/events"
+        async with websockets.connect(url, additional_headers=all_headers,
+                                      max_size=2**22, compression=None) as ws:
+            yield Stream(ws)
+
+    return opener
+
+
+@pytest.fixture
+def stream(served: Served) -> Callable[..., Any]:
+    return open_stream(served)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0,
+                     every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(every)
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def samla_process(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """A real `samla serve` in its own process (for tests about several instances)."""
+    full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "live.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_healthy(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"samla on port {port} did not become healthy")

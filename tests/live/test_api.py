@@ -1,0 +1,137 @@
+"""The public API's session, join and auth parts, from the outside."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+
+
+async def test_organiser_creates_a_session_and_a_participant_joins(api: Api) -> None:
+    session = await api.make_session(
+        "Samverkansforum",
+        attributes=[{"key": "sektor", "label": "Sektor", "choices": ["Civilsamhälle", "Offentlig sektor"]}],
+    )
+    assert session["status"] == "open"
+    assert session["moderator_token"].startswith("m_")
+    assert session["join_url"].endswith(f"/j/{session['code']}")
+    joined = await api.join(session, "Anna", {"sektor": "Civilsamhälle"})
+    assert joined["session_id"] == session["id"]
+    r = await api.call("GET", f"/api/v1/sessions/{session['id']}", joined["token"])
+    assert r.status_code == 200
+    body = r.json()
+    assert body["participants"] == 1
+    assert body["version"] >= 2
+    assert body["rooms"] == [] and body["polls"] == [] and body["boards"] == []
+
+
+async def test_unknown_code_is_not_found(api: Api) -> None:
+    r = await api.call("POST", "/api/v1/join", json={"code": "000000x"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
+
+
+async def test_a_name_of_ten_thousand_characters_is_refused_and_nothing_is_stored(api: Api) -> None:
+    session = await api.make_session()
+    r = await api.call("POST", "/api/v1/join", json={"code": session["code"], "name": "x" * 10_000})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid"
+    r = await api.call("GET", f"/api/v1/sessions/{session['id']}", session["moderator_token"])
+    assert r.json()["participants"] == 0
+
+
+async def test_an_attribute_choice_not_offered_is_refused(api: Api) -> None:
+    session = await api.make_session(attributes=[{"key": "niva", "label": "Nivå", "choices": ["Lokal"]}])
+    r = await api.call("POST", "/api/v1/join", json={"code": session["code"], "attributes": {"niva": "Global"}})
+    assert r.status_code == 422
+    r = await api.call("POST", "/api/v1/join", json={"code": session["code"], "attributes": {"age": "40"}})
+    assert r.status_code == 422
+
+
+async def test_a_participant_token_on_another_session_is_forbidden(api: Api) -> None:
+    one, two = await api.make_session("One"), await api.make_session("Two")
+    joined = await api.join(one)
+    r = await api.call("GET", f"/api/v1/sessions/{two['id']}", joined["token"])
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "forbidden"
+    assert "Two" not in r.text
+
+
+async def test_a_participant_token_on_an_organiser_endpoint_is_forbidden(api: Api) -> None:
+    session = await api.make_session()
+    joined = await api.join(session)
+    r = await api.call("POST", "/api/v1/sessions", joined["token"], json={"title": "Mine"})
+    assert r.status_code == 403
+    r = await api.call("DELETE", f"/api/v1/sessions/{session['id']}", joined["token"])
+    assert r.status_code == 403
+    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", joined["token"])
+    assert r.status_code == 403
+
+
+async def test_no_token_is_unauthorized_and_unknown_ids_are_not_found(api: Api) -> None:
+    session = await api.make_session()
+    r = await api.call("GET", f"/api/v1/sessions/{session['id']}")
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthorized"
+    r = await api.call("GET", "/api/v1/sessions/nope", session["moderator_token"])
+    assert r.status_code == 404
+
+
+async def test_bad_json_and_oversized_bodies_get_the_error_shape(api: Api) -> None:
+    r = await api.call("POST", "/api/v1/join", content=b"{not json")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+    r = await api.call("POST", "/api/v1/join", content=b"[1, 2]")
+    assert r.status_code == 422
+    r = await api.call("POST", "/api/v1/join", content=b'{"code": "' + b"1" * 70_000 + b'"}')
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+
+async def test_closing_a_session_refuses_later_writes(api: Api) -> None:
+    session = await api.make_session()
+    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"])
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    r = await api.call("POST", "/api/v1/join", json={"code": session["code"]})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "session_closed"
+    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "session_closed"
+
+
+async def test_deleting_a_session_removes_it_and_its_participants(api: Api) -> None:
+    session = await api.make_session()
+    joined = await api.join(session, "Bo")
+    token = await api.organiser_token()
+    r = await api.call("DELETE", f"/api/v1/sessions/{session['id']}", token)
+    assert r.status_code == 204
+    r = await api.call("GET", f"/api/v1/sessions/{session['id']}", token)
+    assert r.status_code == 404
+    r = await api.call("GET", f"/api/v1/sessions/{session['id']}", joined["token"])
+    assert r.status_code == 401  # the participant went with the session
+    from sqlalchemy import text
+
+    async with api.served.samla.store.read() as db:
+        left = await db.scalar(text("SELECT count(*) FROM participant"))
+    assert left == 0
+
+
+async def test_a_revoked_api_token_stops_working(api: Api) -> None:
+    token = await api.organiser_token()
+    r = await api.call("DELETE", "/api/v1/auth/token", token)
+    assert r.status_code == 204
+    r = await api.call("GET", "/api/v1/sessions", token)
+    assert r.status_code == 401
+
+
+async def test_wrong_password_is_unauthorized(api: Api) -> None:
+    await api.organiser_token()
+    r = await api.call("POST", "/api/v1/auth/token", json={"email": "organiser@samla.test", "password": "wrong one!"})
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthorized"
+
+
+async def test_openapi_lists_the_contract(api: Api) -> None:
+    r = await api.call("GET", "/api/v1/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["openapi"].startswith("3.1")
+    for path in ["/api/v1/auth/token", "/api/v1/sessions", "/api/v1/sessions/{sid}",
+                 "/api/v1/sessions/{sid}/close", "/api/v1/join", "/api/v1/sessions/{sid}/events"]:
+        assert path in doc["paths"], path
+    assert "delete" in doc["paths"]["/api/v1/sessions/{sid}"]
