@@ -55,6 +55,8 @@ class Templates:
         env.globals["stylesheets"] = sorted(
             p.name for p in (ROOT / "static").glob("*.css") if p.name != "samla.css"
         )
+        # Small scripts for what HTML cannot do (a countdown, a drag), all deferred.
+        env.globals["scripts"] = sorted(p.name for p in (ROOT / "static").glob("*.js"))
         return env
 
     def gettext(self, lang: str, message: str) -> str:

@@ -48,6 +48,17 @@ def describe_part(name: str) -> Callable[[Part], Part]:
     return register
 
 
+# Features that act when someone joins (a breakout round placing late joiners) add a hook;
+# its events are committed and published with the join.
+JoinHook = Callable[[AsyncSession, Session, Participant], Awaitable[tuple[Event, ...]]]
+_join_hooks: list[JoinHook] = []
+
+
+def on_join(fn: JoinHook) -> JoinHook:
+    _join_hooks.append(fn)
+    return fn
+
+
 @dataclass(frozen=True)
 class Created:
     session: Session
@@ -155,8 +166,10 @@ async def join(
     )
     db.add(participant)
     await db.flush()
-    event = Event("participant.joined", {"participant_id": participant.id, "name": clean_name})
-    return Outcome(session.id, Joined(participant, token), (event,))
+    events = [Event("participant.joined", {"participant_id": participant.id, "name": clean_name})]
+    for hook in _join_hooks:
+        events += await hook(db, session, participant)
+    return Outcome(session.id, Joined(participant, token), tuple(events))
 
 
 def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
