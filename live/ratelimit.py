@@ -14,8 +14,11 @@ from rooms.errors import Refused
 
 class Limiter:
     def __init__(self, redis_url: str | None) -> None:
-        uri = "async+memory://" if redis_url is None else "async+" + redis_url
-        self._storage = storage_from_string(uri)
+        if redis_url is None:
+            self._storage = storage_from_string("async+memory://")
+        else:
+            # redis-py, which Samla already uses, rather than a second Redis client.
+            self._storage = storage_from_string("async+" + redis_url, implementation="redispy")
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
 

@@ -21,12 +21,14 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from sqlalchemy import select
 
 from live.app import create_app
 from live.cli import uvicorn_options
 from live.settings import Settings
 from live.store import Store
 from rooms import accounts
+from rooms.models import Organiser
 
 ORGANISER_EMAIL = "organiser@samla.test"
 ORGANISER_PASSWORD = "a long test password"
@@ -112,6 +114,12 @@ class Served:
     def samla(self) -> Any:
         return self.app.state.samla
 
+    async def run(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Runs a coroutine on the server's own loop (its store and hub live there)."""
+        loop = self.samla.hub._tasks[0].get_loop()
+        future = asyncio.run_coroutine_threadsafe(_call(make), loop)
+        return await asyncio.wrap_future(future)
+
     def start(self) -> None:
         self.app = create_app(self.settings)
         options = uvicorn_options(self.settings, "127.0.0.1", self.port)
@@ -131,6 +139,10 @@ class Served:
             self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=15)
+
+
+async def _call(make: Callable[[], Awaitable[Any]]) -> Any:
+    return await make()
 
 
 def make_settings(tmp_path: Path, redis_url: str | None = None, **overrides: Any) -> Settings:
@@ -189,14 +201,16 @@ class Api:
     async def organiser_token(self) -> str:
         if self._organiser is None:
             store: Store = self.served.samla.store
-            async with store.write() as db:
-                from sqlalchemy import select
 
-                from rooms.models import Organiser
+            async def add() -> None:
+                async with store.write() as db:
+                    found = await db.scalar(
+                        select(Organiser).where(Organiser.email == ORGANISER_EMAIL)
+                    )
+                    if found is None:
+                        await accounts.add_organiser(db, ORGANISER_EMAIL, ORGANISER_PASSWORD)
 
-                found = await db.scalar(select(Organiser).where(Organiser.email == ORGANISER_EMAIL))
-                if found is None:
-                    await accounts.add_organiser(db, ORGANISER_EMAIL, ORGANISER_PASSWORD)
+            await self.served.run(add)
             r = await self.client.post(
                 "/api/v1/auth/token",
                 json={"email": ORGANISER_EMAIL, "password": ORGANISER_PASSWORD},

@@ -1,0 +1,130 @@
+"""The live core, once in-process and once through a real redis-server, with the same assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from rooms import sessions
+from rooms.models import Event
+from tests.conftest import Api, Served
+from tests.live.pages import join_by_form, page_socket
+
+pytestmark = pytest.mark.parametrize(
+    "broker_kind", [pytest.param("memory", id="memory"), pytest.param("redis", id="redis")]
+)
+
+
+async def test_the_event_stream_starts_with_a_snapshot_then_versions_only_rise(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    first = await api.join(session, "Anna")
+    async with stream(session["id"], first["token"]) as s:
+        snapshot = await s.next()
+        assert snapshot["type"] == "snapshot"
+        assert snapshot["session"]["participants"] == 1
+        assert snapshot["you"]["participant_id"] == first["participant_id"]
+        names = [f"Person {i}" for i in range(20)]
+        await asyncio.gather(*(api.join(session, n) for n in names))
+        seen: set[str] = set()
+        while len(seen) < len(names):
+            frame = await s.next()
+            if frame["type"] == "participant.joined":
+                seen.add(frame["name"])
+        versions = [f["version"] for f in s.frames]
+        assert versions == sorted(set(versions)), versions
+        assert seen == set(names)
+
+
+async def test_the_page_shows_how_many_are_here_live_as_people_come_and_go(
+    served: Served, api: Api
+) -> None:
+    session = await api.make_session()
+    async with httpx.AsyncClient(base_url=served.base) as anna, \
+            httpx.AsyncClient(base_url=served.base) as bo:
+        await join_by_form(anna, session["code"], "Anna")
+        async with page_socket(served.base, anna, f"/s/{session['id']}/ws") as first:
+            await first.here(1)
+            await join_by_form(bo, session["code"], "Bo")
+            async with page_socket(served.base, bo, f"/s/{session['id']}/ws") as second:
+                await second.here(2)
+                await first.here(2)
+            await first.here(1)
+
+
+async def test_a_socket_that_falls_behind_gets_a_snapshot_not_a_backlog(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    watcher = await api.join(session)
+    hub = served.samla.hub
+    async with stream(session["id"], watcher["token"]) as s:
+        await s.next()
+
+        async def overflow() -> tuple[bool, int]:
+            conn = next(c for w in hub._watches.values() for c in w.connections)
+            # Fill the outbox past its bound in one turn of the loop: the writer cannot run.
+            for i in range(hub.outbox_limit + 5):
+                hub.push(conn, json.dumps({"type": "filler", "version": 0, "i": i}))
+            return conn.needs_snapshot, len(conn.outbox)
+
+        assert await served.run(overflow) == (True, 0)
+        frame = await s.until(lambda f: f["type"] == "snapshot")
+        assert frame["session"]["id"] == session["id"]
+        assert not any(f["type"] == "filler" for f in s.frames)
+
+
+async def test_a_change_committed_but_never_published_reaches_every_screen(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    """An instance that commits and dies before publishing: the others find the newer
+    version in the store and resnapshot within a few reconcile rounds."""
+    session = await api.make_session()
+    watcher = await api.join(session)
+    store = served.samla.store
+    async with stream(session["id"], watcher["token"]) as s:
+        first = await s.next()
+
+        async def commit_without_publishing() -> None:
+            async with store.write() as db:
+                outcome = await sessions.join(db, code=session["code"], name="Silent")
+                await sessions.bump_version(db, outcome.session_id, len(outcome.events))
+
+        await served.run(commit_without_publishing)
+        frame = await s.until(lambda f: f["type"] == "snapshot", timeout=10)
+        assert frame["version"] > first["version"]
+        assert frame["session"]["participants"] == 2
+
+
+async def test_a_burst_crosses_the_broker_as_few_messages(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    watcher = await api.join(session)
+    hub = served.samla.hub
+    async with stream(session["id"], watcher["token"]) as s:
+        await s.next()
+        before = hub.stats["published"]
+        # 200 changes sharing one key, committed as fast as the loop allows.
+        await served.run(lambda: _burst(served, session["id"], 200))
+        frame = await s.until(lambda f: f["type"] == "burst.tick" and f["n"] == 199)
+        published = hub.stats["published"] - before
+        assert published <= 20, published  # one per tick, never one per change
+        assert frame["version"] > 0
+
+
+async def _burst(served: Served, session_id: str, count: int) -> None:
+    samla = served.samla
+    for n in range(count):
+        async def action(db: Any, n: int = n) -> Any:
+            from rooms.models import Outcome
+
+            return Outcome(session_id, None, (Event("burst.tick", {"n": n}, key="burst"),))
+
+        await samla.change(action)
