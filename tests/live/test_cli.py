@@ -1,0 +1,42 @@
+"""The command line: organiser accounts from standard input, the demo, configuration errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def samla(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", **env}
+    return subprocess.run([sys.executable, "-m", "live.cli", *args], input=stdin, text=True,
+                          capture_output=True, env=full, cwd=ROOT, timeout=120)
+
+
+def test_an_organiser_is_added_with_the_password_from_standard_input(tmp_path: Path) -> None:
+    done = samla(["organiser", "add", "Anna@Example.se"], tmp_path, "correct horse battery\n")
+    assert done.returncode == 0, done.stderr
+    assert "anna@example.se" in done.stdout
+    again = samla(["organiser", "add", "anna@example.se"], tmp_path, "another password!\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    short = samla(["organiser", "add", "bo@example.se"], tmp_path, "short\n")
+    assert short.returncode == 1 and "password" in short.stderr
+
+
+def test_a_bad_configuration_stops_samla_with_a_clear_message(tmp_path: Path) -> None:
+    done = samla(["serve"], tmp_path, DATABASE_URL="nonsense://")
+    assert done.returncode == 2
+    assert "DATABASE_URL" in done.stderr
+
+
+def test_the_demo_fills_the_store_and_prints_its_links(tmp_path: Path) -> None:
+    done = samla(["demo", "--base-url", "http://127.0.0.1:8000"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "http://127.0.0.1:8000/organiser" in out
+    assert out.count("/moderate?key=m_") == 4
+    assert out.count("/presenter") == 4 and out.count("/j/") == 4
+    assert "Gruppsamtal" in out
