@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run demo test check lint format system bench clean
+.PHONY: run demo test check lint format system bench messages clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -44,6 +44,13 @@ test: $(STAMP) system check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Refusals are extracted too, so those shown in the browser can be translated.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o live/locale/messages.pot --no-location --omit-header \
+		-k _ -k Refused:2 -k invalid -k forbidden .
+	$(BIN)/pybabel update -i live/locale/messages.pot -d live/locale -l sv --no-fuzzy-matching \
+		--omit-header --no-location
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

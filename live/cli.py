@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

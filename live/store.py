@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -100,6 +101,7 @@ def _alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Brings the database up to the newest schema; blocking, so call it from a thread."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:":
         Path(database).resolve().parent.mkdir(parents=True, exist_ok=True)

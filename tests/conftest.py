@@ -315,13 +315,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0,
 # -- processes ----------------------------------------------------------------------------
 
 
-def samla_process(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    """A real `samla serve` in its own process (for tests about several instances)."""
+def samla_process(port: int, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """A real `samla serve` in its own process (for tests about several instances); its
+    output goes to `log`, which the test can show when it fails."""
     full = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "live.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=full, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "live.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=full, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+        )
 
 
 def wait_healthy(port: int, timeout: float = 20.0) -> None:
@@ -334,3 +336,27 @@ def wait_healthy(port: int, timeout: float = 20.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"samla on port {port} did not become healthy")
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking",
+                 "--disable-component-update", "--disable-gpu", "--no-first-run",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (never a downloaded browser)."""
+    from playwright.async_api import async_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed; `make test` installs it")
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                           headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()

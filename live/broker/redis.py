@@ -14,7 +14,11 @@ import time
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 from live.broker import CHANNEL_PREFIX, PRESENCE_TTL, Deliver, Resync
 
@@ -32,8 +36,12 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         self.url = url
         # Short timeouts: a dead Redis must be noticed in seconds, not minutes.
+        # A pooled connection may have died with a Redis restart: one quick retry on a
+        # fresh connection before a command is given up.
         self._redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5
+            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
@@ -93,6 +101,8 @@ class RedisBroker:
                 if lost:
                     log.info("Redis link is back; resynchronising")
                     lost = False
+                    # Pooled command connections died with the old link; start afresh.
+                    await self._redis.connection_pool.disconnect()
                     await self._restore_presence()
                     if self._resync is not None:
                         await self._resync()
