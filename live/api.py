@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -41,7 +42,12 @@ _endpoints: list[Endpoint] = []
 
 
 def endpoint(
-    method: str, path: str, summary: str, *, who: str, body: dict[str, Any] | None = None,
+    method: str,
+    path: str,
+    summary: str,
+    *,
+    who: str,
+    body: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Callable[[Handler], Handler]:
     """Registers an API route; refusals from the domain become the API's error shape."""
@@ -64,8 +70,9 @@ def samla_of(request: Request) -> Samla:
     return app_samla
 
 
-def session_json(session: Session, moderator_token: str | None = None,
-                 join_url: str | None = None) -> dict[str, Any]:
+def session_json(
+    session: Session, moderator_token: str | None = None, join_url: str | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": session.id,
         "code": session.code,
@@ -95,8 +102,13 @@ _STR = {"type": "string"}
 # -- auth ---------------------------------------------------------------------------------
 
 
-@endpoint("POST", "/api/v1/auth/token", "Sign in as an organiser; returns an API token",
-          who="anyone", body=_obj({"email": _STR, "password": _STR}, ["email", "password"]))
+@endpoint(
+    "POST",
+    "/api/v1/auth/token",
+    "Sign in as an organiser; returns an API token",
+    who="anyone",
+    body=_obj({"email": _STR, "password": _STR}, ["email", "password"]),
+)
 async def create_token(request: Request) -> Response:
     body = await read_json(request)
     samla = samla_of(request)
@@ -119,13 +131,19 @@ async def revoke_token(request: Request) -> Response:
 
 # -- sessions -----------------------------------------------------------------------------
 
-_ATTRIBUTE = _obj({"key": _STR, "label": _STR, "choices": {"type": "array", "items": _STR}},
-                  ["key", "choices"])
+_ATTRIBUTE = _obj(
+    {"key": _STR, "label": _STR, "choices": {"type": "array", "items": _STR}}, ["key", "choices"]
+)
 
 
-@endpoint("POST", "/api/v1/sessions", "Create a session", who="organiser", status=201,
-          body=_obj({"title": _STR, "attributes": {"type": "array", "items": _ATTRIBUTE}},
-                    ["title"]))
+@endpoint(
+    "POST",
+    "/api/v1/sessions",
+    "Create a session",
+    who="organiser",
+    status=201,
+    body=_obj({"title": _STR, "attributes": {"type": "array", "items": _ATTRIBUTE}}, ["title"]),
+)
 async def create_session(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.read() as db:
@@ -133,7 +151,9 @@ async def create_session(request: Request) -> Response:
     body = await read_json(request)
     created = await samla.change(
         lambda db: sessions.create_session(
-            db, title=body.get("title"), organiser_id=organiser_id,
+            db,
+            title=body.get("title"),
+            organiser_id=organiser_id,
             attributes=body.get("attributes"),
         )
     )
@@ -149,8 +169,9 @@ async def list_sessions(request: Request) -> Response:
     async with samla.store.read() as db:
         organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
         found = await db.scalars(
-            select(Session).where(Session.organiser_id == organiser_id)
-            .order_by(Session.created_at.desc())  # type: ignore[attr-defined]
+            select(Session)
+            .where(col(Session.organiser_id) == organiser_id)
+            .order_by(col(Session.created_at).desc())
         )
         listed = [session_json(s) for s in found]
     return JSONResponse({"sessions": listed})
@@ -162,8 +183,9 @@ async def _member_session(request: Request, db: Any) -> tuple[auth.Identity, Ses
     return who, session
 
 
-@endpoint("GET", "/api/v1/sessions/{sid}", "A session with its rooms, polls and boards",
-          who="member")
+@endpoint(
+    "GET", "/api/v1/sessions/{sid}", "A session with its rooms, polls and boards", who="member"
+)
 async def get_session(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.read() as db:
@@ -173,20 +195,30 @@ async def get_session(request: Request) -> Response:
     return JSONResponse(described)
 
 
-@endpoint("POST", "/api/v1/sessions/{sid}/close", "Close a session: it is kept, read-only",
-          who="moderator")
+@endpoint(
+    "POST",
+    "/api/v1/sessions/{sid}/close",
+    "Close a session: it is kept, read-only",
+    who="moderator",
+)
 async def close_session(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.read() as db:
         who, session = await _member_session(request, db)
         auth.require_moderator(who, session)
     closed = await samla.change(lambda db: sessions.close_session(db, session.id))
-    return JSONResponse({"id": closed.id, "status": closed.status,
-                         "closed_at": iso(closed.closed_at)})
+    return JSONResponse(
+        {"id": closed.id, "status": closed.status, "closed_at": iso(closed.closed_at)}
+    )
 
 
-@endpoint("DELETE", "/api/v1/sessions/{sid}", "Delete a session and everything in it",
-          who="organiser", status=204)
+@endpoint(
+    "DELETE",
+    "/api/v1/sessions/{sid}",
+    "Delete a session and everything in it",
+    who="organiser",
+    status=204,
+)
 async def delete_session(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.write() as db:
@@ -197,8 +229,14 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@endpoint("POST", "/api/v1/join", "Join a session by its code", who="anyone", status=201,
-          body=_obj({"code": _STR, "name": _STR, "attributes": {"type": "object"}}, ["code"]))
+@endpoint(
+    "POST",
+    "/api/v1/join",
+    "Join a session by its code",
+    who="anyone",
+    status=201,
+    body=_obj({"code": _STR, "name": _STR, "attributes": {"type": "object"}}, ["code"]),
+)
 async def join(request: Request) -> Response:
     body = await read_json(request)
     samla = samla_of(request)
@@ -209,8 +247,13 @@ async def join(request: Request) -> Response:
     )
     p = joined.participant
     return JSONResponse(
-        {"participant_id": p.id, "token": joined.token, "session_id": p.session_id,
-         "name": p.name, "attributes": p.attributes},
+        {
+            "participant_id": p.id,
+            "token": joined.token,
+            "session_id": p.session_id,
+            "name": p.name,
+            "attributes": p.attributes,
+        },
         201,
     )
 
@@ -233,27 +276,35 @@ def openapi() -> dict[str, Any]:
         if e.who != "anyone":
             op["security"] = [{"bearer": []}]
         if e.body is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": e.body}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": e.body}},
+            }
         params = [seg[1:-1] for seg in e.path.split("/") if seg.startswith("{")]
         if params:
-            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": _STR}
-                                for p in params]
+            op["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": _STR} for p in params
+            ]
         paths.setdefault(e.path, {})[e.method.lower()] = op
-    paths["/api/v1/sessions/{sid}/events"] = {"get": {
-        "summary": "WebSocket: JSON events, a snapshot first, then versioned events",
-        "security": [{"bearer": []}],
-        "parameters": [{"name": "sid", "in": "path", "required": True, "schema": _STR}],
-        "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
-    }}
+    paths["/api/v1/sessions/{sid}/events"] = {
+        "get": {
+            "summary": "WebSocket: JSON events, a snapshot first, then versioned events",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "sid", "in": "path", "required": True, "schema": _STR}],
+            "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Samla API", "version": "1.0.0"},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": _obj({"error": _obj({"code": _STR, "message": _STR},
-                                                     ["code", "message"])}, ["error"])},
+            "schemas": {
+                "Error": _obj(
+                    {"error": _obj({"code": _STR, "message": _STR}, ["code", "message"])}, ["error"]
+                )
+            },
         },
     }
 
@@ -263,9 +314,7 @@ async def openapi_json(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    out: list[BaseRoute] = [
-        Route(e.path, e.handler, methods=[e.method]) for e in _endpoints
-    ]
+    out: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in _endpoints]
     out.append(Route("/api/v1/openapi.json", openapi_json, methods=["GET"]))
     out.append(WebSocketRoute("/api/v1/sessions/{sid}/events", event_stream))
     return out

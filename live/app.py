@@ -98,9 +98,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await asyncio.to_thread(migrate, settings.database_url)
         store = Store(settings.database_url)
         broker = broker_for(settings.redis_url)
-        hub = Hub(store, broker, templates, tick=settings.tick,
-                  outbox_limit=settings.outbox_limit,
-                  reconcile_interval=settings.reconcile_interval)
+        hub = Hub(
+            store,
+            broker,
+            templates,
+            tick=settings.tick,
+            outbox_limit=settings.outbox_limit,
+            reconcile_interval=settings.reconcile_interval,
+        )
         try:
             await hub.start()
             app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))

@@ -84,8 +84,9 @@ def remember(conn: HTTPConnection, kind: Literal["m", "p"], session_id: str, tok
     jar[kind] = dict(list(tokens.items())[-8:])
 
 
-async def browser_identities(db: AsyncSession, conn: HTTPConnection, session_id: str | None
-                             ) -> list[Identity]:
+async def browser_identities(
+    db: AsyncSession, conn: HTTPConnection, session_id: str | None
+) -> list[Identity]:
     """Every identity the cookie carries that is still valid (for one session, if given)."""
     jar = cookie(conn)
     tokens: list[str] = []
@@ -94,8 +95,11 @@ async def browser_identities(db: AsyncSession, conn: HTTPConnection, session_id:
     for kind in ("m", "p"):
         held = jar.get(kind)
         if isinstance(held, dict):
-            tokens += [t for sid, t in held.items()
-                       if isinstance(t, str) and (session_id is None or sid == session_id)]
+            tokens += [
+                t
+                for sid, t in held.items()
+                if isinstance(t, str) and (session_id is None or sid == session_id)
+            ]
     found = [await identify(db, t) for t in tokens]
     return [who for who in found if who is not None]
 
@@ -110,8 +114,8 @@ def csrf_token(conn: HTTPConnection) -> str:
 
 def csrf_ok(conn: HTTPConnection, sent: Any) -> bool:
     expected = cookie(conn).get("csrf")
-    return isinstance(sent, str) and isinstance(expected, str) and hmac.compare_digest(
-        sent, expected
+    return (
+        isinstance(sent, str) and isinstance(expected, str) and hmac.compare_digest(sent, expected)
     )
 
 

@@ -55,7 +55,9 @@ async def _add_organiser(settings: Settings, email: str, password: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="samla", description="Live interaction for hybrid conferences.")
+    parser = argparse.ArgumentParser(
+        prog="samla", description="Live interaction for hybrid conferences."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve", help="run Samla")
     p_serve.add_argument("--host", default="127.0.0.1")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from live.settings import Settings
 from live.store import Store, migrate
@@ -20,8 +21,11 @@ from rooms.models import Organiser, Session
 DEMO_EMAIL = "arrangor@samla.demo"
 EVENT = "Samverkansforum 2026 — samverkan i en föränderlig tid"
 ATTRIBUTES = [
-    {"key": "sektor", "label": "Sektor",
-     "choices": ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"]},
+    {
+        "key": "sektor",
+        "label": "Sektor",
+        "choices": ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"],
+    },
     {"key": "niva", "label": "Nivå", "choices": ["Lokal", "Regional", "Nationell"]},
 ]
 SESSIONS = [
@@ -30,10 +34,45 @@ SESSIONS = [
     "Strategisk samverkan",
     "Utvärdera och revidera",
 ]
-FIRST = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Mohammed", "Elin", "Per",
-         "Fatima", "Anders", "Ida", "Nils", "Amina", "Olof", "Linnea", "Ali", "Emma", "Gustav"]
-LAST = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
-        "Persson", "Svensson", "Gustafsson", "Lindberg", "Hassan", "Berg", "Holm", "Ek"]
+FIRST = [
+    "Anna",
+    "Erik",
+    "Maria",
+    "Lars",
+    "Karin",
+    "Johan",
+    "Sara",
+    "Mohammed",
+    "Elin",
+    "Per",
+    "Fatima",
+    "Anders",
+    "Ida",
+    "Nils",
+    "Amina",
+    "Olof",
+    "Linnea",
+    "Ali",
+    "Emma",
+    "Gustav",
+]
+LAST = [
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Lindberg",
+    "Hassan",
+    "Berg",
+    "Holm",
+    "Ek",
+]
 PARTICIPANTS = 60
 
 # What each feature adds to the demo: a coroutine given a write transaction and the demo
@@ -57,14 +96,19 @@ class Demo:
             "",
         ]
         for title, join, moderate, present in self.links:
-            lines += [f"{title}", f"  join:      {join}", f"  moderator: {moderate}",
-                      f"  presenter: {present}", ""]
+            lines += [
+                f"{title}",
+                f"  join:      {join}",
+                f"  moderator: {moderate}",
+                f"  presenter: {present}",
+                "",
+            ]
         return "\n".join(lines)
 
 
 async def _organiser(store: Store, password: str) -> str:
     async with store.write() as db:
-        found = await db.scalar(select(Organiser).where(Organiser.email == DEMO_EMAIL))
+        found = await db.scalar(select(Organiser).where(col(Organiser.email) == DEMO_EMAIL))
         if found is None:
             found = await accounts.add_organiser(db, DEMO_EMAIL, password)
         else:
@@ -83,23 +127,31 @@ async def fill(settings: Settings, base: str) -> str:
         made: dict[str, Session] = {}
         for title in SESSIONS:
             async with store.write() as db:
-                created = (await sessions.create_session(
-                    db, title=f"{title}", organiser_id=organiser_id, attributes=ATTRIBUTES
-                )).value
+                created = (
+                    await sessions.create_session(
+                        db, title=f"{title}", organiser_id=organiser_id, attributes=ATTRIBUTES
+                    )
+                ).value
                 session: Session = created.session
                 for _ in range(PARTICIPANTS if title == SESSIONS[1] else PARTICIPANTS // 3):
-                    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.85 else None
-                    answers = {"sektor": rng.choice(ATTRIBUTES[0]["choices"]),
-                               "niva": rng.choice(ATTRIBUTES[1]["choices"])}
+                    name = (
+                        f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.85 else None
+                    )
+                    answers = {
+                        "sektor": rng.choice(ATTRIBUTES[0]["choices"]),
+                        "niva": rng.choice(ATTRIBUTES[1]["choices"]),
+                    }
                     await sessions.join(db, code=session.code, name=name, attributes=answers)
                 await sessions.bump_version(db, session.id, 1)
                 made[title] = session
-            demo.links.append((
-                f"{title} (code {session.code})",
-                f"{base}/j/{session.code}",
-                f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
-                f"{base}/s/{session.id}/presenter",
-            ))
+            demo.links.append(
+                (
+                    f"{title} (code {session.code})",
+                    f"{base}/j/{session.code}",
+                    f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
+                    f"{base}/s/{session.id}/presenter",
+                )
+            )
         for step in DEMO_STEPS:
             async with store.write() as db:
                 await step(db, made)

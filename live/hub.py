@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from live.broker import CONTROL_CHANNEL, Broker, session_channel
-from rooms.panels import PRESENCE, Audience, Panel, Viewer, panels_for, place, summary_for
 from live.store import Store
 from live.templating import Templates
 from rooms import sessions
 from rooms.models import Event, Role
+from rooms.panels import PRESENCE, Audience, Panel, Viewer, panels_for, place, summary_for
 from rooms.sessions import describe
 
 log = logging.getLogger("samla.hub")
@@ -266,9 +266,11 @@ class Hub:
                 context = await p.load(db, viewer)
                 if PRESENCE in p.triggers:
                     context["here"] = await self.broker.count_present(viewer.audience.session_id)
-                parts.append(self.templates.render(
-                    p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
-                ))
+                parts.append(
+                    self.templates.render(
+                        p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
+                    )
+                )
         return "".join(parts)
 
     async def render_for(self, conn: Connection, p: Panel) -> str:
@@ -308,8 +310,11 @@ class Hub:
                 body: dict[str, Any] = {"type": "snapshot", "version": session.version}
                 body["session"] = await describe(db, session)
                 body["here"] = await self.broker.count_present(conn.session_id)
-                body["you"] = {"role": conn.role, "participant_id": conn.participant_id,
-                               "room_id": conn.room_id}
+                body["you"] = {
+                    "role": conn.role,
+                    "participant_id": conn.participant_id,
+                    "room_id": conn.room_id,
+                }
                 for p in panels_for(conn.role):
                     if p.json:
                         body[p.name] = await p.load(db, viewer)
@@ -321,8 +326,11 @@ class Hub:
                 shared = cached[1]
             else:
                 shared = "".join(
-                    [await self._render(db, p, viewer) for p in panels_for(conn.role)
-                     if not p.personal]
+                    [
+                        await self._render(db, p, viewer)
+                        for p in panels_for(conn.role)
+                        if not p.personal
+                    ]
                 )
                 if len(self._snapshots) > 512:
                     self._snapshots.clear()
@@ -400,8 +408,9 @@ class Hub:
             frame: str | None = None
             for conn in json_conns:
                 if version > conn.version and conn.sees(event):
-                    frame = frame or json.dumps({"type": event.type, "version": version,
-                                                 **event.data})
+                    frame = frame or json.dumps(
+                        {"type": event.type, "version": version, **event.data}
+                    )
                     conn.version = version
                     self.push(conn, frame)
         # The browser: stale panels, rendered once per audience.
@@ -431,7 +440,10 @@ class Hub:
         self, db: Any, conn: Connection, stale: list[Panel], events: list[Event]
     ) -> str:
         mine = [
-            p for p in stale if p.personal and any(
+            p
+            for p in stale
+            if p.personal
+            and any(
                 e.type in p.triggers and e.data.get("participant_id") in (None, conn.participant_id)
                 for e in events
             )

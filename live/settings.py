@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./samla.db"
-SECRET_FILE_NAME = "samla.secret"
+SECRET_FILE_NAME = "samla.secret"  # noqa: S105 (a file name, not a secret)
 
 
 class ConfigError(Exception):
@@ -87,7 +87,7 @@ def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int)
     except ValueError:
         raise ConfigError(f"{key}={raw!r} is not a whole number") from None
     if not low <= value <= high:
-        raise ConfigError(f"{key}={value} is out of range ({low}–{high})")
+        raise ConfigError(f"{key}={value} is out of range ({low} to {high})")
     return value
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -138,7 +139,7 @@ def _stop_reading(ws: WebSocket) -> None:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
-async def _handle(samla: Samla, conn: Connection, message: dict[str, Any]) -> None:
+async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) -> None:
     try:
         body = _parse(message)
         kind = body["type"]
@@ -152,7 +153,9 @@ async def _handle(samla: Samla, conn: Connection, message: dict[str, Any]) -> No
             raise Refused("forbidden", "You may not do that here.")
         if conn.participant_id is not None:
             await samla.limiter.hit(
-                "message", MESSAGES_PER_MINUTE, conn.participant_id,
+                "message",
+                MESSAGES_PER_MINUTE,
+                conn.participant_id,
                 "You are sending messages too fast; wait a moment.",
             )
         actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
@@ -171,7 +174,7 @@ async def _handle(samla: Samla, conn: Connection, message: dict[str, Any]) -> No
         )
 
 
-def _parse(message: dict[str, Any]) -> dict[str, Any]:
+def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     text = message.get("text")
     if text is None:
         raise Refused("invalid", "Send messages as JSON text, not binary.")

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import segno
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -59,7 +60,9 @@ async def _form(request: Request) -> FormData:
     if declared.isdigit() and int(declared) > FORM_MAX:
         raise Refused("too_large", "That form is too large.")
     origin = request.headers.get("origin")
-    if origin is not None and not auth.origin_allowed(request, _samla(request).settings.allowed_origins):
+    if origin is not None and not auth.origin_allowed(
+        request, _samla(request).settings.allowed_origins
+    ):
         raise Refused("forbidden", "This form was sent from another site.")
     form = await request.form(max_files=0, max_fields=100, max_part_size=FORM_MAX)
     if not auth.csrf_ok(request, form.get("csrf")):
@@ -104,8 +107,9 @@ async def join_page(request: Request) -> Response:
     except Refused as exc:
         if exc.code in ("invalid",):
             values = dict(form) if "form" in locals() else {}
-            return page(request, "join.html", 422, session=session, values=values,
-                        error=exc.message)
+            return page(
+                request, "join.html", 422, session=session, values=values, error=exc.message
+            )
         return refused_page(request, exc)
     auth.remember(request, "p", session.id, joined.token)
     return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
@@ -123,16 +127,17 @@ async def qr_code(request: Request) -> Response:
     segno.make(url, error="m").save(
         buf, kind="svg", scale=8, border=2, xmldecl=False, title=f"QR code: {url}"
     )
-    return Response(buf.getvalue(), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        buf.getvalue(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 # -- the live views -----------------------------------------------------------------------
 
 
-async def _viewer_for(
-    request: Request, want: Role
-) -> tuple[Session, Viewer] | Response:
+async def _viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | Response:
     samla = _samla(request)
     sid = request.path_params["sid"]
     try:
@@ -157,7 +162,9 @@ async def _viewer_for(
         return RedirectResponse(
             str(request.url_for("login_page")) + "?next=" + quote(request.url.path), 303
         )
-    return refused_page(request, Refused("forbidden", "Only this session's moderators may see this."))
+    return refused_page(
+        request, Refused("forbidden", "Only this session's moderators may see this.")
+    )
 
 
 async def _live_page(request: Request, role: Role, template: str) -> Response:
@@ -167,9 +174,15 @@ async def _live_page(request: Request, role: Role, template: str) -> Response:
     session, viewer = found
     samla = _samla(request)
     url = str(request.url_for("join_page", code=session.code))
-    return page(request, template, session=session, viewer=viewer, join_url=url,
-                panels=await _panels(samla, viewer),
-                ws_url=f"/s/{session.id}/ws?view={role}")
+    return page(
+        request,
+        template,
+        session=session,
+        viewer=viewer,
+        join_url=url,
+        panels=await _panels(samla, viewer),
+        ws_url=f"/s/{session.id}/ws?view={role}",
+    )
 
 
 async def participant_page(request: Request) -> Response:
@@ -226,8 +239,14 @@ async def login_page(request: Request) -> Response:
             signed = await accounts.sign_in(db, form.get("email"), form.get("password"), "web")
     except Refused as exc:
         if exc.code == "unauthorized":
-            return page(request, "login.html", 401, error=exc.message, next=target,
-                        email=str(form.get("email", ""))[:254])
+            return page(
+                request,
+                "login.html",
+                401,
+                error=exc.message,
+                next=target,
+                email=str(form.get("email", ""))[:254],
+            )
         return refused_page(request, exc)
     auth.cookie(request)["o"] = signed.token
     return RedirectResponse(target, 303)
@@ -277,21 +296,32 @@ async def organiser_page(request: Request) -> Response:
                 )
             )
             link = str(request.url_for("moderate_link", sid=made.session.id))
-            created = {"title": made.session.title, "link": f"{link}?key={made.moderator_token}",
-                       "sid": made.session.id}
+            created = {
+                "title": made.session.title,
+                "link": f"{link}?key={made.moderator_token}",
+                "sid": made.session.id,
+            }
         except Refused as exc:
             error = exc.message
     async with samla.store.read() as db:
-        rows = (await db.execute(
-            select(Session, func.count(Participant.id))  # type: ignore[arg-type]
-            .outerjoin(Participant, Participant.session_id == Session.id)  # type: ignore[arg-type]
-            .where(Session.organiser_id == organiser_id)
-            .group_by(Session.id)  # type: ignore[arg-type]
-            .order_by(Session.created_at.desc())  # type: ignore[attr-defined]
-        )).all()
+        rows = (
+            await db.execute(
+                select(Session, func.count(col(Participant.id)))
+                .outerjoin(Participant, col(Participant.session_id) == col(Session.id))
+                .where(col(Session.organiser_id) == organiser_id)
+                .group_by(col(Session.id))
+                .order_by(col(Session.created_at).desc())
+            )
+        ).all()
     listed = [{"session": s, "participants": n} for s, n in rows]
-    return page(request, "organiser.html", 422 if error else 200, listed=listed,
-                created=created, error=error)
+    return page(
+        request,
+        "organiser.html",
+        422 if error else 200,
+        listed=listed,
+        created=created,
+        error=error,
+    )
 
 
 def _attributes_from_form(text: str) -> list[dict[str, Any]]:
@@ -302,10 +332,17 @@ def _attributes_from_form(text: str) -> list[dict[str, Any]]:
             continue
         head, sep, choices = line.partition("=")
         if not sep:
-            raise Refused("invalid", f"Write each attribute as key: Label = choice, choice ({line[:40]!r}).")
+            raise Refused(
+                "invalid", f"Write each attribute as key: Label = choice, choice ({line[:40]!r})."
+            )
         key, _, label = head.partition(":")
-        out.append({"key": key.strip().lower(), "label": (label or key).strip(),
-                    "choices": [c.strip() for c in choices.split(",") if c.strip()]})
+        out.append(
+            {
+                "key": key.strip().lower(),
+                "label": (label or key).strip(),
+                "choices": [c.strip() for c in choices.split(",") if c.strip()],
+            }
+        )
     return out
 
 

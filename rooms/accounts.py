@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from rooms.errors import Refused, invalid
 from rooms.models import EMAIL_MAX, Login, Organiser, digest, new_secret
@@ -40,7 +41,7 @@ async def add_organiser(db: AsyncSession, email: Any, password: Any) -> Organise
     address = _email(email)
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise invalid(f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
-    if await db.scalar(select(Organiser).where(Organiser.email == address)):
+    if await db.scalar(select(Organiser).where(col(Organiser.email) == address)):
         raise Refused("conflict", f"An organiser with {address} already exists.")
     organiser = Organiser(email=address, password_hash=_hasher.hash(password))
     db.add(organiser)
@@ -54,7 +55,9 @@ async def sign_in(
     refused = Refused("unauthorized", "That email and password do not match an organiser.")
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
         raise refused
-    organiser = await db.scalar(select(Organiser).where(Organiser.email == email.strip().lower()))
+    organiser = await db.scalar(
+        select(Organiser).where(col(Organiser.email) == email.strip().lower())
+    )
     try:
         _hasher.verify(organiser.password_hash if organiser else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -71,8 +74,8 @@ async def sign_in(
 async def login_by_token(db: AsyncSession, token: str) -> Login | None:
     if not token.startswith("o_"):
         return None
-    return await db.scalar(select(Login).where(Login.token_hash == digest(token)))
+    return await db.scalar(select(Login).where(col(Login.token_hash) == digest(token)))
 
 
 async def sign_out(db: AsyncSession, login_id: str) -> None:
-    await db.execute(delete(Login).where(Login.id == login_id))
+    await db.execute(delete(Login).where(col(Login.id) == login_id))

@@ -43,7 +43,7 @@ def new_id() -> str:
 
 
 def new_secret(prefix: str) -> str:
-    """A bearer secret; the prefix says its kind, so a token is never tried against the wrong table."""
+    """A bearer secret; its prefix says its kind, so it is only looked up in its own table."""
     return f"{prefix}_{secrets.token_urlsafe(24)}"
 
 

@@ -10,15 +10,16 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from rooms.errors import Refused, invalid, not_found
 from rooms.models import (
-    ROLES,
     ATTRIBUTE_CHOICES_MAX,
     ATTRIBUTE_KEY_MAX,
     ATTRIBUTE_LABEL_MAX,
     ATTRIBUTES_MAX,
     NAME_MAX,
+    ROLES,
     TITLE_MAX,
     Event,
     Outcome,
@@ -92,7 +93,7 @@ async def create_session(
 async def _free_code(db: AsyncSession) -> str:
     for _ in range(20):
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-        taken = await db.scalar(select(func.count()).where(Session.code == code))
+        taken = await db.scalar(select(func.count()).where(col(Session.code) == code))
         if not taken:
             return code
     raise Refused("conflict", "No free join code was found; try again.")
@@ -110,16 +111,12 @@ def _clean_attributes(raw: Any) -> list[dict[str, Any]]:
             raise invalid("Each attribute must be an object with key, label and choices.")
         key = clean(item.get("key"), "An attribute key", ATTRIBUTE_KEY_MAX)
         if not _KEY.match(key) or key in seen:
-            raise invalid(
-                f"Attribute key {key!r} must be unique, lower-case letters, digits or _."
-            )
+            raise invalid(f"Attribute key {key!r} must be unique, lower-case letters, digits or _.")
         seen.add(key)
         label = clean(item.get("label", key), "An attribute label", ATTRIBUTE_LABEL_MAX)
         choices = item.get("choices")
         if not isinstance(choices, list) or not 1 <= len(choices) <= ATTRIBUTE_CHOICES_MAX:
-            raise invalid(
-                f"Attribute {key!r} needs between 1 and {ATTRIBUTE_CHOICES_MAX} choices."
-            )
+            raise invalid(f"Attribute {key!r} needs between 1 and {ATTRIBUTE_CHOICES_MAX} choices.")
         labels = [clean(c, "A choice", ATTRIBUTE_LABEL_MAX) for c in choices]
         if len(set(labels)) != len(labels):
             raise invalid(f"Attribute {key!r} has the same choice twice.")
@@ -138,7 +135,9 @@ async def session_by_code(db: AsyncSession, code: Any) -> Session:
     if not isinstance(code, str):
         raise invalid("The code must be text.")
     digits = re.sub(r"[\s#-]", "", code)
-    session = await db.scalar(select(Session).where(Session.code == digits)) if digits else None
+    session = (
+        await db.scalar(select(Session).where(col(Session.code) == digits)) if digits else None
+    )
     if session is None:
         raise not_found("session with that code")
     return session
@@ -211,16 +210,16 @@ async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
 async def delete_session(db: AsyncSession, session_id: str) -> None:
     """Removes the session and, through the schema's cascades, everything in it."""
     await session_by_id(db, session_id)
-    await db.execute(delete(Session).where(Session.id == session_id))
+    await db.execute(delete(Session).where(col(Session.id) == session_id))
 
 
 async def bump_version(db: AsyncSession, session_id: str, steps: int) -> int:
     """Raises the session's version by `steps` in the caller's transaction; returns the new one."""
     version = await db.scalar(
         update(Session)
-        .where(Session.id == session_id)
-        .values(version=Session.version + steps)
-        .returning(Session.version)
+        .where(col(Session.id) == session_id)
+        .values(version=col(Session.version) + steps)
+        .returning(col(Session.version))
     )
     if version is None:
         raise not_found("session")
@@ -228,25 +227,29 @@ async def bump_version(db: AsyncSession, session_id: str, steps: int) -> int:
 
 
 async def versions(db: AsyncSession, session_ids: list[str]) -> dict[str, int]:
-    rows = await db.execute(select(Session.id, Session.version).where(Session.id.in_(session_ids)))
+    rows = await db.execute(
+        select(col(Session.id), col(Session.version)).where(col(Session.id).in_(session_ids))
+    )
     return {sid: int(v) for sid, v in rows.all()}
 
 
 async def participant_by_token(db: AsyncSession, token: str) -> Participant | None:
     if not token.startswith("p_"):
         return None
-    return await db.scalar(select(Participant).where(Participant.token_hash == digest(token)))
+    return await db.scalar(select(Participant).where(col(Participant.token_hash) == digest(token)))
 
 
 async def session_by_moderator_token(db: AsyncSession, token: str) -> Session | None:
     if not token.startswith("m_"):
         return None
-    return await db.scalar(select(Session).where(Session.moderator_token_hash == digest(token)))
+    return await db.scalar(
+        select(Session).where(col(Session.moderator_token_hash) == digest(token))
+    )
 
 
 async def participant_count(db: AsyncSession, session_id: str) -> int:
     return int(
-        await db.scalar(select(func.count()).where(Participant.session_id == session_id)) or 0
+        await db.scalar(select(func.count()).where(col(Participant.session_id) == session_id)) or 0
     )
 
 
@@ -274,8 +277,9 @@ async def describe(db: AsyncSession, session: Session) -> dict[str, Any]:
 # -- live panels ------------------------------------------------------------------------------
 
 
-@panel("presence", "sessions/_presence.html", roles=ROLES,
-       triggers={PRESENCE, "participant.joined"})
+@panel(
+    "presence", "sessions/_presence.html", roles=ROLES, triggers={PRESENCE, "participant.joined"}
+)
 async def presence_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """How many are here right now (the hub adds `here`) and how many joined in all."""
     return {"joined": await participant_count(db, viewer.audience.session_id)}
@@ -286,10 +290,17 @@ async def status_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     return {"session": await session_by_id(db, viewer.audience.session_id)}
 
 
-@panel("you", "sessions/_you.html", roles={"participant"}, triggers={"participant.renamed"},
-       personal=True)
+@panel(
+    "you",
+    "sessions/_you.html",
+    roles={"participant"},
+    triggers={"participant.renamed"},
+    personal=True,
+)
 async def you_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    participant = await db.get(Participant, viewer.participant_id) if viewer.participant_id else None
+    participant = (
+        await db.get(Participant, viewer.participant_id) if viewer.participant_id else None
+    )
     return {"participant": participant}
 
 

@@ -1,4 +1,4 @@
-"""Cleaning what people type: trimmed, normalised, free of invisible and direction-changing marks."""
+"""Cleaning what people type: trimmed, normalised, no invisible or direction-changing marks."""
 
 from __future__ import annotations
 

@@ -58,9 +58,21 @@ class RedisServer:
         if binary is None:
             pytest.fail("redis-server is not installed; `make test` installs it")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -179,8 +191,9 @@ def served_factory(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
 
 @pytest.fixture
-def served(served_factory: Callable[..., Served], broker_kind: str,
-           request: pytest.FixtureRequest) -> Served:
+def served(
+    served_factory: Callable[..., Served], broker_kind: str, request: pytest.FixtureRequest
+) -> Served:
     redis_url = None
     if broker_kind == "redis":
         redis_url = request.getfixturevalue("redis_server").url
@@ -219,13 +232,15 @@ class Api:
             self._organiser = r.json()["token"]
         return self._organiser
 
-    async def call(self, method: str, path: str, token: str | None = None,
-                   **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return await self.client.request(method, path, headers=headers, **kwargs)
 
-    async def make_session(self, title: str = "Samverkan i praktiken",
-                           attributes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    async def make_session(
+        self, title: str = "Samverkan i praktiken", attributes: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"title": title}
         if attributes is not None:
             body["attributes"] = attributes
@@ -234,8 +249,12 @@ class Api:
         result: dict[str, Any] = r.json()
         return result
 
-    async def join(self, session: dict[str, Any], name: str | None = None,
-                   attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    async def join(
+        self,
+        session: dict[str, Any],
+        name: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"code": session["code"]}
         if name is not None:
             body["name"] = name
@@ -268,8 +287,9 @@ class Stream:
         self.frames.append(frame)
         return frame
 
-    async def until(self, check: Callable[[dict[str, Any]], bool],
-                    timeout: float = 5.0) -> dict[str, Any]:
+    async def until(
+        self, check: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -285,14 +305,16 @@ class Stream:
 
 def open_stream(served: Served) -> Callable[..., Any]:
     @asynccontextmanager
-    async def opener(session_id: str, token: str | None,
-                     headers: dict[str, str] | None = None) -> AsyncIterator[Stream]:
+    async def opener(
+        session_id: str, token: str | None, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[Stream]:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
         url = f"{served.ws_base}/api/v1/sessions/{session_id}/events"
-        async with websockets.connect(url, additional_headers=all_headers,
-                                      max_size=2**22, compression=None) as ws:
+        async with websockets.connect(
+            url, additional_headers=all_headers, max_size=2**22, compression=None
+        ) as ws:
             yield Stream(ws)
 
     return opener
@@ -303,8 +325,9 @@ def stream(served: Served) -> Callable[..., Any]:
     return open_stream(served)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0,
-                     every: float = 0.05) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 5.0, every: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
@@ -322,7 +345,10 @@ def samla_process(port: int, env: dict[str, str], cwd: Path, log: Path) -> subpr
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "live.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=full, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+            env=full,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -341,9 +367,14 @@ def wait_healthy(port: int, timeout: float = 20.0) -> None:
 # -- the browser ------------------------------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking",
-                 "--disable-component-update", "--disable-gpu", "--no-first-run",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -354,8 +385,9 @@ async def browser() -> AsyncIterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed; `make test` installs it")
     async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                           headless=True)
+        launched = await p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             yield launched
         finally:

@@ -1,4 +1,4 @@
-"""The domain knows nothing of the transport: `rooms/` never imports live, starlette, redis or jinja2."""
+"""The domain knows nothing of the transport: `rooms/` imports no live, starlette, redis, jinja2."""
 
 from __future__ import annotations
 

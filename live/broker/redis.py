@@ -39,7 +39,10 @@ class RedisBroker:
         # A pooled connection may have died with a Redis restart: one quick retry on a
         # fresh connection before a command is given up.
         self._redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=5,
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=5,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
@@ -118,7 +121,7 @@ class RedisBroker:
                             )
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             except (RedisError, OSError) as exc:
                 if not lost:
@@ -127,7 +130,7 @@ class RedisBroker:
                 self.connected.clear()
                 self._pubsub = None
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
 

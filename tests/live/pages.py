@@ -25,8 +25,9 @@ async def join_by_form(client: httpx.AsyncClient, code: str, name: str = "") -> 
     """Joins as a person would; returns the session page's HTML."""
     page = await client.get(f"/j/{code}")
     assert page.status_code == 200, page.text
-    r = await client.post(f"/j/{code}", data={"csrf": csrf_of(page.text), "name": name},
-                          follow_redirects=True)
+    r = await client.post(
+        f"/j/{code}", data={"csrf": csrf_of(page.text), "name": name}, follow_redirects=True
+    )
     assert r.status_code == 200, r.text
     return r.text
 
@@ -54,8 +55,9 @@ class PageSocket:
 
 
 @asynccontextmanager
-async def page_socket(base: str, client: httpx.AsyncClient, path: str,
-                      origin: str | None = None) -> AsyncIterator[PageSocket]:
+async def page_socket(
+    base: str, client: httpx.AsyncClient, path: str, origin: str | None = None
+) -> AsyncIterator[PageSocket]:
     cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
     headers = {"Cookie": cookie, "Origin": origin or base}
     url = base.replace("http://", "ws://") + path

@@ -8,7 +8,9 @@ from tests.conftest import Api
 async def test_organiser_creates_a_session_and_a_participant_joins(api: Api) -> None:
     session = await api.make_session(
         "Samverkansforum",
-        attributes=[{"key": "sektor", "label": "Sektor", "choices": ["Civilsamhälle", "Offentlig sektor"]}],
+        attributes=[
+            {"key": "sektor", "label": "Sektor", "choices": ["Civilsamhälle", "Offentlig sektor"]}
+        ],
     )
     assert session["status"] == "open"
     assert session["moderator_token"].startswith("m_")
@@ -39,10 +41,16 @@ async def test_a_name_of_ten_thousand_characters_is_refused_and_nothing_is_store
 
 
 async def test_an_attribute_choice_not_offered_is_refused(api: Api) -> None:
-    session = await api.make_session(attributes=[{"key": "niva", "label": "Nivå", "choices": ["Lokal"]}])
-    r = await api.call("POST", "/api/v1/join", json={"code": session["code"], "attributes": {"niva": "Global"}})
+    session = await api.make_session(
+        attributes=[{"key": "niva", "label": "Nivå", "choices": ["Lokal"]}]
+    )
+    r = await api.call(
+        "POST", "/api/v1/join", json={"code": session["code"], "attributes": {"niva": "Global"}}
+    )
     assert r.status_code == 422
-    r = await api.call("POST", "/api/v1/join", json={"code": session["code"], "attributes": {"age": "40"}})
+    r = await api.call(
+        "POST", "/api/v1/join", json={"code": session["code"], "attributes": {"age": "40"}}
+    )
     assert r.status_code == 422
 
 
@@ -86,11 +94,15 @@ async def test_bad_json_and_oversized_bodies_get_the_error_shape(api: Api) -> No
 
 async def test_closing_a_session_refuses_later_writes(api: Api) -> None:
     session = await api.make_session()
-    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"])
+    r = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"]
+    )
     assert r.status_code == 200 and r.json()["status"] == "closed"
     r = await api.call("POST", "/api/v1/join", json={"code": session["code"]})
     assert r.status_code == 409 and r.json()["error"]["code"] == "session_closed"
-    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"])
+    r = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/close", session["moderator_token"]
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "session_closed"
 
 
@@ -123,7 +135,11 @@ async def test_a_revoked_api_token_stops_working(api: Api) -> None:
 
 async def test_wrong_password_is_unauthorized(api: Api) -> None:
     await api.organiser_token()
-    r = await api.call("POST", "/api/v1/auth/token", json={"email": "organiser@samla.test", "password": "wrong one!"})
+    r = await api.call(
+        "POST",
+        "/api/v1/auth/token",
+        json={"email": "organiser@samla.test", "password": "wrong one!"},
+    )
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthorized"
 
@@ -133,7 +149,13 @@ async def test_openapi_lists_the_contract(api: Api) -> None:
     assert r.status_code == 200
     doc = r.json()
     assert doc["openapi"].startswith("3.1")
-    for path in ["/api/v1/auth/token", "/api/v1/sessions", "/api/v1/sessions/{sid}",
-                 "/api/v1/sessions/{sid}/close", "/api/v1/join", "/api/v1/sessions/{sid}/events"]:
+    for path in [
+        "/api/v1/auth/token",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{sid}",
+        "/api/v1/sessions/{sid}/close",
+        "/api/v1/join",
+        "/api/v1/sessions/{sid}/events",
+    ]:
         assert path in doc["paths"], path
     assert "delete" in doc["paths"]["/api/v1/sessions/{sid}"]

@@ -10,10 +10,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def samla(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+def samla(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", **env}
-    return subprocess.run([sys.executable, "-m", "live.cli", *args], input=stdin, text=True,
-                          capture_output=True, env=full, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "live.cli", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=full,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_an_organiser_is_added_with_the_password_from_standard_input(tmp_path: Path) -> None:

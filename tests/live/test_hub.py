@@ -46,8 +46,10 @@ async def test_the_page_shows_how_many_are_here_live_as_people_come_and_go(
     served: Served, api: Api
 ) -> None:
     session = await api.make_session()
-    async with httpx.AsyncClient(base_url=served.base) as anna, \
-            httpx.AsyncClient(base_url=served.base) as bo:
+    async with (
+        httpx.AsyncClient(base_url=served.base) as anna,
+        httpx.AsyncClient(base_url=served.base) as bo,
+    ):
         await join_by_form(anna, session["code"], "Anna")
         async with page_socket(served.base, anna, f"/s/{session['id']}/ws") as first:
             await first.here(1)
@@ -122,6 +124,7 @@ async def test_a_burst_crosses_the_broker_as_few_messages(
 async def _burst(served: Served, session_id: str, count: int) -> None:
     samla = served.samla
     for n in range(count):
+
         async def action(db: Any, n: int = n) -> Any:
             from rooms.models import Outcome
 

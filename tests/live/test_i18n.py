@@ -35,7 +35,9 @@ def test_every_template_string_has_a_swedish_translation() -> None:
 async def test_pages_speak_swedish_when_the_browser_asks(served: Served, api: Api) -> None:
     session = await api.make_session("Samverkan")
     async with httpx.AsyncClient(base_url=served.base) as client:
-        sv = await client.get(f"/j/{session['code']}", headers={"Accept-Language": "sv-SE,sv;q=0.9"})
+        sv = await client.get(
+            f"/j/{session['code']}", headers={"Accept-Language": "sv-SE,sv;q=0.9"}
+        )
         en = await client.get(f"/j/{session['code']}", headers={"Accept-Language": "en-GB"})
         assert "Ditt namn (valfritt)" in sv.text and 'lang="sv"' in sv.text
         assert "Your name (optional)" in en.text and 'lang="en"' in en.text

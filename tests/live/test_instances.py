@@ -28,11 +28,20 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def instances(tmp_path: Path, redis: RedisServer) -> Iterator[list[str]]:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-           "REDIS_URL": redis.url, "SECRET_KEY": "one-secret-for-every-instance"}
-    add = subprocess.run([sys.executable, "-m", "live.cli", "organiser", "add", EMAIL],
-                         input=PASSWORD + "\n", text=True, capture_output=True, cwd=ROOT,
-                         env={**os.environ, **env}, timeout=60)
+    env = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+        "REDIS_URL": redis.url,
+        "SECRET_KEY": "one-secret-for-every-instance",
+    }
+    add = subprocess.run(
+        [sys.executable, "-m", "live.cli", "organiser", "add", EMAIL],
+        input=PASSWORD + "\n",
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert add.returncode == 0, add.stderr
     procs: list[subprocess.Popen[bytes]] = []
     bases = []
@@ -55,10 +64,14 @@ def instances(tmp_path: Path, redis: RedisServer) -> Iterator[list[str]]:
 
 async def _session(base: str) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base) as client:
-        token = (await client.post("/api/v1/auth/token",
-                                   json={"email": EMAIL, "password": PASSWORD})).json()["token"]
-        r = await client.post("/api/v1/sessions", json={"title": "Två instanser"},
-                              headers={"Authorization": f"Bearer {token}"})
+        token = (
+            await client.post("/api/v1/auth/token", json={"email": EMAIL, "password": PASSWORD})
+        ).json()["token"]
+        r = await client.post(
+            "/api/v1/sessions",
+            json={"title": "Två instanser"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 201
         created: dict[str, str] = r.json()
         return created
@@ -85,12 +98,17 @@ async def test_after_redis_restarts_every_socket_shows_the_right_count_again(
 ) -> None:
     one, two = instances
     session = await _session(one)
-    async with httpx.AsyncClient(base_url=one) as anna, httpx.AsyncClient(base_url=two) as bo, \
-            httpx.AsyncClient(base_url=two) as cleo:
+    async with (
+        httpx.AsyncClient(base_url=one) as anna,
+        httpx.AsyncClient(base_url=two) as bo,
+        httpx.AsyncClient(base_url=two) as cleo,
+    ):
         await join_by_form(anna, session["code"], "Anna")
         await join_by_form(bo, session["code"], "Bo")
-        async with page_socket(one, anna, f"/s/{session['id']}/ws") as a, \
-                page_socket(two, bo, f"/s/{session['id']}/ws") as b:
+        async with (
+            page_socket(one, anna, f"/s/{session['id']}/ws") as a,
+            page_socket(two, bo, f"/s/{session['id']}/ws") as b,
+        ):
             await a.here(2)
             await b.here(2)
             redis.stop()

@@ -43,12 +43,14 @@ def test_a_bad_value_is_refused_with_a_message_that_names_it(
 
 
 def test_allowed_origins_are_an_exact_list(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
-        "ALLOWED_ORIGINS": "https://samla.example/, http://localhost:8000",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "RETENTION_DAYS": "0",
-    })
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+            "ALLOWED_ORIGINS": "https://samla.example/, http://localhost:8000",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "RETENTION_DAYS": "0",
+        }
+    )
     assert settings.allowed_origins == ("https://samla.example", "http://localhost:8000")
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.retention_days == 0

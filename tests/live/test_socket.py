@@ -20,8 +20,9 @@ async def test_a_socket_from_an_origin_not_allowed_is_refused(served: Served, ap
     async with httpx.AsyncClient(base_url=served.base) as browser:
         await join_by_form(browser, session["code"], "Anna")
         with pytest.raises(InvalidStatus) as refused:
-            async with page_socket(served.base, browser, f"/s/{session['id']}/ws",
-                                   origin="https://evil.example"):
+            async with page_socket(
+                served.base, browser, f"/s/{session['id']}/ws", origin="https://evil.example"
+            ):
                 pass
         assert refused.value.response.status_code == 403
 
@@ -62,8 +63,13 @@ async def test_bad_messages_get_an_error_and_the_socket_stays_usable(
     joined = await api.join(session)
     async with stream(session["id"], joined["token"]) as s:
         await s.next()
-        for bad in ["{not json", "[1, 2]", json.dumps({"type": "no.such.thing"}),
-                    json.dumps({"name": "no type"}), json.dumps({"type": "x" * 100})]:
+        for bad in [
+            "{not json",
+            "[1, 2]",
+            json.dumps({"type": "no.such.thing"}),
+            json.dumps({"name": "no type"}),
+            json.dumps({"type": "x" * 100}),
+        ]:
             await s.send(bad)
             frame = await s.next()
             assert frame["type"] == "error" and frame["error"]["code"] == "invalid", bad
@@ -92,8 +98,10 @@ async def test_the_event_stream_refuses_strangers_and_other_sessions(
     one, two = await api.make_session("One"), await api.make_session("Two")
     joined = await api.join(one)
     url = f"{served.ws_base}/api/v1/sessions/{two['id']}/events"
-    for headers in [{"Authorization": f"Bearer {joined['token']}"},
-                    {"Authorization": "Bearer p_forged"}]:
+    for headers in [
+        {"Authorization": f"Bearer {joined['token']}"},
+        {"Authorization": "Bearer p_forged"},
+    ]:
         async with websockets.connect(url, additional_headers=headers) as ws:
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
@@ -104,9 +112,14 @@ async def test_signing_out_closes_the_open_sockets_of_that_login(served: Served,
     session = await api.make_session()  # created by the organiser the browser signs in as
     async with httpx.AsyncClient(base_url=served.base) as browser:
         login = await browser.get("/login")
-        r = await browser.post("/login", data={"csrf": csrf_of(login.text),
-                                               "email": ORGANISER_EMAIL,
-                                               "password": ORGANISER_PASSWORD})
+        r = await browser.post(
+            "/login",
+            data={
+                "csrf": csrf_of(login.text),
+                "email": ORGANISER_EMAIL,
+                "password": ORGANISER_PASSWORD,
+            },
+        )
         assert r.status_code == 303
         page = await browser.get(f"/s/{session['id']}/moderator")
         assert page.status_code == 200 and session["code"] in page.text

@@ -26,8 +26,9 @@ async def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> Non
         assert diff == []
         async with store.read() as db:
             tables = set(
-                (await db.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
-                .scalars()
+                (
+                    await db.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
+                ).scalars()
             )
         assert {"organiser", "login", "session", "participant", "alembic_version"} <= tables
     finally:
