@@ -34,7 +34,7 @@ class Settings:
     # a closed session is deleted this many days after it closed; 0 keeps it
     retention_days: int = 90
     # how often each instance compares its sessions' versions with the store (seconds)
-    reconcile_interval: float = 4.0
+    reconcile_interval: float = 3.0
     # how long events of one session are gathered into one broker message (seconds)
     tick: float = 0.1
     # updates a socket may have waiting before it is dropped to a snapshot

@@ -152,3 +152,78 @@ async def test_pages_forbid_inline_script_and_third_parties(served: Served) -> N
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "http://" not in r.text.replace(served.base, "") and "https://" not in r.text
     assert "<script>" not in r.text
+
+
+async def test_the_page_socket_answers_a_bad_message_with_a_notice(
+    served: Served, api: Api
+) -> None:
+    session = await api.make_session()
+    async with httpx.AsyncClient(
+        base_url=served.base, headers={"Accept-Language": "sv"}
+    ) as browser:
+        await join_by_form(browser, session["code"], "Anna")
+        async with page_socket(served.base, browser, f"/s/{session['id']}/ws") as ws:
+            assert 'id="presence"' in await ws.next()
+            await ws.ws.send(json.dumps({"type": "no.such.thing", "HEADERS": {}}))
+            notice = await ws.next()
+            assert 'id="notice"' in notice and 'hx-swap-oob="true"' in notice
+            await ws.ws.send(json.dumps({"type": "rename", "name": "<b>Anna</b>", "HEADERS": {}}))
+            reply = await ws.next()
+            assert 'id="you"' in reply and "&lt;b&gt;Anna&lt;/b&gt;" in reply and "<b>" not in reply
+
+
+async def test_deleting_a_session_closes_its_sockets(api: Api, stream: Callable[..., Any]) -> None:
+    session = await api.make_session()
+    joined = await api.join(session)
+    async with stream(session["id"], joined["token"]) as s:
+        await s.next()
+        r = await api.call(
+            "DELETE", f"/api/v1/sessions/{session['id']}", await api.organiser_token()
+        )
+        assert r.status_code == 204
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await s.next()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_an_organiser_signs_in_creates_a_session_and_gets_its_moderator_link(
+    served: Served, api: Api
+) -> None:
+    await api.organiser_token()  # the account exists
+    async with httpx.AsyncClient(base_url=served.base) as browser:
+        login = await browser.get("/login")
+        wrong = await browser.post(
+            "/login",
+            data={"csrf": csrf_of(login.text), "email": ORGANISER_EMAIL, "password": "nope"},
+        )
+        assert wrong.status_code == 401
+        await browser.post(
+            "/login",
+            data={
+                "csrf": csrf_of(login.text),
+                "email": ORGANISER_EMAIL,
+                "password": ORGANISER_PASSWORD,
+            },
+        )
+        page = await browser.get("/organiser")
+        assert page.status_code == 200
+        made = await browser.post(
+            "/organiser",
+            data={
+                "csrf": csrf_of(page.text),
+                "title": "Gruppsamtal",
+                "attributes": "sektor: Sektor = Civilsamhälle, Offentlig sektor",
+            },
+        )
+        assert made.status_code == 200 and "Gruppsamtal" in made.text
+        link = made.text.split('value="', 2)[2].split('"')[0]
+        assert "/moderate?key=m_" in link
+    async with httpx.AsyncClient(base_url=served.base) as moderator:
+        r = await moderator.get(link.replace(served.base, ""), follow_redirects=True)
+        assert r.status_code == 200 and "Gruppsamtal" in r.text and "/qr.svg" in r.text
+        sid = link.split("/s/")[1].split("/")[0]
+        qr = await moderator.get(f"/s/{sid}/qr.svg")
+        assert qr.headers["content-type"].startswith("image/svg+xml") and b"<svg" in qr.content
+        bad = await moderator.get(f"/s/{sid}/moderate?key=m_not-the-key")
+        assert bad.status_code == 403
