@@ -121,7 +121,7 @@ class Hub:
         # Shared snapshot parts by audience and version, so that a whole session
         # resnapshotted at once is rendered once per audience; short-lived, because
         # the count of who is here changes without a version.
-        self._snapshots: dict[tuple[Audience, int], tuple[float, str]] = {}
+        self._snapshots: dict[tuple[Audience, str, int], tuple[float, str | dict[str, Any]]] = {}
         self.stats = {"published": 0, "received": 0, "frames": 0, "snapshots": 0, "renders": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -301,44 +301,50 @@ class Hub:
                 await conn.send(conn.direct.popleft())
 
     async def snapshot(self, conn: Connection) -> str:
-        """Everything the socket shows, as of one consistent read of the store."""
+        """Everything the socket shows, as of one consistent read of the store. What all
+        sockets of an audience share is built once per version and reused briefly, so a
+        whole session resnapshotted at once costs one render per audience."""
         async with self.store.read() as db:
             session = await sessions.session_by_id(db, conn.session_id)
             conn.version = session.version
             viewer = Viewer(conn.audience, conn.participant_id)
-            if conn.kind == "json":
-                body: dict[str, Any] = {"type": "snapshot", "version": session.version}
-                body["session"] = await describe(db, session)
-                body["here"] = await self.broker.count_present(conn.session_id)
-                body["you"] = {
-                    "role": conn.role,
-                    "participant_id": conn.participant_id,
-                    "room_id": conn.room_id,
-                }
-                for p in panels_for(conn.role):
-                    if p.json:
-                        body[p.name] = await p.load(db, viewer)
-                return json.dumps(body)
-            key = (conn.audience, session.version)
+            key = (conn.audience, conn.kind, session.version)
             now = time.monotonic()
             cached = self._snapshots.get(key)
             if cached is not None and now - cached[0] < SNAPSHOT_REUSE:
                 shared = cached[1]
             else:
-                shared = "".join(
-                    [
-                        await self._render(db, p, viewer)
-                        for p in panels_for(conn.role)
-                        if not p.personal
-                    ]
-                )
+                shared = await self._shared_snapshot(db, conn, session)
                 if len(self._snapshots) > 512:
                     self._snapshots.clear()
                 self._snapshots[key] = (now, shared)
-            personal = [
-                await self._render(db, p, viewer) for p in panels_for(conn.role) if p.personal
-            ]
-            return shared + "".join(personal)
+            mine = [p for p in panels_for(conn.role) if p.personal]
+            if conn.kind == "json":
+                assert isinstance(shared, dict)
+                you = {
+                    "role": conn.role,
+                    "participant_id": conn.participant_id,
+                    "room_id": conn.room_id,
+                }
+                personal = {p.name: await p.load(db, viewer) for p in mine if p.json}
+                return json.dumps({**shared, **personal, "you": you})
+            assert isinstance(shared, str)
+            return shared + "".join([await self._render(db, p, viewer) for p in mine])
+
+    async def _shared_snapshot(
+        self, db: Any, conn: Connection, session: Any
+    ) -> str | dict[str, Any]:
+        viewer = Viewer(conn.audience, None)
+        shown = [p for p in panels_for(conn.role) if not p.personal]
+        if conn.kind == "html":
+            return "".join([await self._render(db, p, viewer) for p in shown])
+        body: dict[str, Any] = {"type": "snapshot", "version": session.version}
+        body["session"] = await describe(db, session)
+        body["here"] = await self.broker.count_present(conn.session_id)
+        for p in shown:
+            if p.json:
+                body[p.name] = await p.load(db, viewer)
+        return body
 
     async def _render(self, db: Any, p: Panel, viewer: Viewer) -> str:
         context = await p.load(db, viewer)
