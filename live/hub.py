@@ -23,6 +23,7 @@ from live.broker import CONTROL_CHANNEL, Broker, session_channel
 from live.store import Store
 from live.templating import Templates
 from rooms import sessions
+from rooms.errors import Refused
 from rooms.models import Event, Role
 from rooms.panels import PRESENCE, Audience, Panel, Viewer, panels_for, place, summary_for
 from rooms.sessions import describe
@@ -282,7 +283,10 @@ class Hub:
         conn.wake.set()
 
     async def serve(self, conn: Connection) -> None:
-        """The socket's writer: sends its snapshot, then its outbox, until it closes."""
+        """The socket's writer: sends its snapshot, then its outbox, until it closes.
+
+        A client that stops reading blocks only its own writer; its outbox overflows into
+        a snapshot, and uvicorn's ping timeout ends the connection if it never reads again."""
         while True:
             await conn.wake.wait()
             conn.wake.clear()
@@ -292,7 +296,18 @@ class Hub:
             if conn.needs_snapshot:
                 conn.needs_snapshot = False
                 conn.outbox.clear()
-                await conn.send(await self.snapshot(conn))
+                try:
+                    frame = await self.snapshot(conn)
+                except Refused:
+                    await conn.close(WS_1008_POLICY_VIOLATION, "session deleted")
+                    return
+                except Exception:
+                    # The store is unreachable for now: ask the client to come back later
+                    # (the htmx extension reconnects on 1013) rather than fail it for good.
+                    log.exception("snapshot of session %s failed", conn.session_id)
+                    await conn.close(WS_1013_TRY_AGAIN_LATER, "try again shortly")
+                    return
+                await conn.send(frame)
                 self.stats["snapshots"] += 1
             while conn.outbox and conn.closing is None:
                 await conn.send(conn.outbox.popleft())

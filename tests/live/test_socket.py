@@ -227,3 +227,23 @@ async def test_an_organiser_signs_in_creates_a_session_and_gets_its_moderator_li
         assert qr.headers["content-type"].startswith("image/svg+xml") and b"<svg" in qr.content
         bad = await moderator.get(f"/s/{sid}/moderate?key=m_not-the-key")
         assert bad.status_code == 403
+
+
+async def test_a_socket_the_store_cannot_serve_is_asked_to_come_back_with_1013(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    joined = await api.join(session)
+    hub = served.samla.hub
+
+    async def unreachable(conn: Any) -> str:
+        raise OSError("database is unreachable")
+
+    async def break_store() -> None:
+        hub.snapshot = unreachable
+
+    await served.run(break_store)
+    async with stream(session["id"], joined["token"]) as s:
+        with pytest.raises(ConnectionClosed) as closed:
+            await s.next()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
