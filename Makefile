@@ -22,12 +22,14 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/samla demo --serve
 
-# What the tests drive for real: a Redis server and Debian's Chromium.
+# What the tests drive for real: Redis, PostgreSQL and Debian's Chromium.
 system:
-	@if ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium; then \
+	@if ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium \
+			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server chromium >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			redis-server postgresql chromium >/dev/null; \
 	fi
 
 check: $(STAMP)

@@ -1,0 +1,93 @@
+"""The same code path on PostgreSQL: migrations, concurrent writers, a served instance."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from live.store import Store, migrate
+from rooms import sessions
+from tests.conftest import Api, Postgres, Served, open_stream
+
+_names = itertools.count()
+
+
+async def _database(postgres: Postgres) -> str:
+    name = f"samla_{next(_names)}"
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=postgres.port, user=postgres.user, database="postgres"
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return postgres.url(name)
+
+
+async def test_migrations_build_the_models_schema_on_postgresql(postgres: Postgres) -> None:
+    url = await _database(postgres)
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+    try:
+        async with store.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+            )
+        assert diff == []
+    finally:
+        await store.close()
+
+
+async def test_concurrent_writers_get_unique_versions_on_postgresql(postgres: Postgres) -> None:
+    url = await _database(postgres)
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+    try:
+        async with store.write() as db:
+            made = await sessions.create_session(db, title="Storm", organiser_id=None)
+        sid, code = made.session_id, made.value.session.code
+
+        async def one() -> int:
+            async with store.write() as db:
+                await sessions.join(db, code=code)
+                return await sessions.bump_version(db, sid, 1)
+
+        versions = await asyncio.gather(*(one() for _ in range(100)))
+        assert sorted(versions) == list(range(1, 101))
+        async with store.read() as db:
+            assert await sessions.participant_count(db, sid) == 100
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def served_on_postgres(served_factory: Callable[..., Served], postgres: Postgres) -> Served:
+    url = asyncio.run(_database(postgres))
+    return served_factory(database_url=url)
+
+
+async def test_a_served_instance_on_postgresql_streams_joins(served_on_postgres: Served) -> None:
+    served = served_on_postgres
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
+        api = Api(served, client)
+        session = await api.make_session()
+        first = await api.join(session, "Anna")
+        async with open_stream(served)(session["id"], first["token"]) as s:
+            await s.next()
+            await api.join(session, "Bo")
+            frame = await s.until(lambda f: f["type"] == "participant.joined")
+            assert frame["name"] == "Bo"
+        r = await api.call(
+            "DELETE", f"/api/v1/sessions/{session['id']}", await api.organiser_token()
+        )
+        assert r.status_code == 204
