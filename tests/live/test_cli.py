@@ -49,3 +49,19 @@ def test_the_demo_fills_the_store_and_prints_its_links(tmp_path: Path) -> None:
     assert out.count("/moderate?key=m_") == 4
     assert out.count("/presenter") == 4 and out.count("/j/") == 4
     assert "Gruppsamtal" in out
+
+
+def test_serve_runs_with_no_redis_and_no_postgresql(tmp_path: Path) -> None:
+    from tests.conftest import free_port, samla_process, wait_healthy
+
+    port = free_port()
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}"}
+    env.pop("REDIS_URL", None)
+    proc = samla_process(port, {**env, "REDIS_URL": ""}, ROOT, tmp_path / "serve.log")
+    try:
+        wait_healthy(port)
+        assert (tmp_path / "alone.db").exists() and (tmp_path / "samla.secret").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
