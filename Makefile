@@ -4,6 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINTED := $(wildcard live rooms tests bench)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: run demo test check lint format system bench messages clean
@@ -33,13 +34,13 @@ system:
 	fi
 
 check: $(STAMP)
-	$(BIN)/ruff format --check live rooms tests bench
-	$(BIN)/ruff check live rooms tests bench
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format live rooms tests bench
-	$(BIN)/ruff check --fix live rooms tests bench
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 test: $(STAMP) system check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
