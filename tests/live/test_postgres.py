@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
