@@ -25,7 +25,16 @@ from live.templating import Templates
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import Event, Role
-from rooms.panels import PRESENCE, Audience, Panel, Viewer, panels_for, place, summary_for
+from rooms.panels import (
+    PRESENCE,
+    Audience,
+    Panel,
+    Viewer,
+    panels_for,
+    place,
+    place_many,
+    summary_for,
+)
 from rooms.sessions import describe
 
 log = logging.getLogger("samla.hub")
@@ -230,16 +239,24 @@ class Hub:
         watch = self._watches.get(conn.session_id)
         if watch is None or conn not in watch.connections:
             return
+        # Decide everything before the first await: many sockets of a session may be
+        # detaching at once, and each must see the others' bookkeeping.
         watch.connections.discard(conn)
         pid = conn.participant_id
+        gone = False
         if pid is not None:
             watch.present[pid] -= 1
             if watch.present[pid] <= 0:
                 del watch.present[pid]
-                await self.broker.set_present(conn.session_id, {pid}, False)
-                self._nudge_presence(conn.session_id)
-        if not watch.connections:
+                gone = True
+        last = not watch.connections and self._watches.get(conn.session_id) is watch
+        if last:
             del self._watches[conn.session_id]
+        if gone:
+            assert pid is not None
+            await self.broker.set_present(conn.session_id, {pid}, False)
+            self._nudge_presence(conn.session_id)
+        if last and conn.session_id not in self._watches:
             await self.broker.unsubscribe(session_channel(conn.session_id))
 
     def push(self, conn: Connection, frame: str) -> None:
@@ -474,15 +491,17 @@ class Hub:
 
     async def _relocate(self, session_id: str, watch: Watch) -> None:
         """After people were moved between rooms, every moved socket starts over."""
+        people = [c for c in watch.connections if c.participant_id is not None]
         async with self.store.read() as db:
-            for conn in watch.connections:
-                if conn.participant_id is None:
-                    continue
-                room = await place(db, session_id, conn.participant_id)
-                if room != conn.room_id:
-                    conn.room_id = room
-                    conn.needs_snapshot = True
-                    conn.wake.set()
+            rooms = await place_many(
+                db, session_id, sorted({c.participant_id or "" for c in people})
+            )
+        for conn in people:
+            room = rooms.get(conn.participant_id or "")
+            if room != conn.room_id:
+                conn.room_id = room
+                conn.needs_snapshot = True
+                conn.wake.set()
 
     # -- repair ----------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ class Actor:
 
 Loader = Callable[[AsyncSession, Viewer], Awaitable[dict[str, Any]]]
 Placer = Callable[[AsyncSession, str, str], Awaitable[str | None]]
+ManyPlacer = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, str | None]]]
 Summary = Callable[[AsyncSession, str, Event], Awaitable[dict[str, Any]]]
 Handler = Callable[[AsyncSession, Actor, dict[str, Any]], Awaitable[Outcome[Any]]]
 
@@ -72,6 +73,7 @@ class Panel:
 _panels: list[Panel] = []
 _summaries: dict[str, Summary] = {}
 _placer: list[Placer] = []
+_many_placer: list[ManyPlacer] = []
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,21 @@ def summary_for(event_type: str) -> Summary | None:
 
 async def place(db: AsyncSession, session_id: str, participant_id: str) -> str | None:
     return await _placer[0](db, session_id, participant_id) if _placer else None
+
+
+def placer_many(fn: ManyPlacer) -> ManyPlacer:
+    """Registers the batched form of the placer: everyone of a session in one query, so a
+    round opened for ten thousand people costs one read, not ten thousand."""
+    _many_placer[:] = [fn]
+    return fn
+
+
+async def place_many(
+    db: AsyncSession, session_id: str, participant_ids: list[str]
+) -> dict[str, str | None]:
+    if _many_placer:
+        return await _many_placer[0](db, session_id, participant_ids)
+    return {pid: await place(db, session_id, pid) for pid in participant_ids}
 
 
 def action(
