@@ -1,4 +1,4 @@
-"""Breakout rooms in a real browser: the moderator opens, broadcasts and closes; two people follow."""
+"""Breakout rooms in a real browser: the moderator opens, broadcasts, closes; two people follow."""
 
 from __future__ import annotations
 
