@@ -641,7 +641,9 @@ async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
 
 
 async def _participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
-    p = await db.get(Participant, participant_id) if isinstance(participant_id, str) else None
+    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= 40:
+        raise invalid("Say who to move: participant_id.")
+    p = await db.get(Participant, participant_id)
     if p is None or p.session_id != session_id:
         raise not_found("participant in this session")
     return p
@@ -846,7 +848,8 @@ async def ask_for_help(
         )
         await db.flush()
     count = await _help_count(db, room_id)
-    events.append(Event("rooms.help", {"room_id": room_id, "help": count}, room_id=room_id))
+    if asked is None:  # asking again changes nothing, so it tells nobody anything
+        events.append(Event("rooms.help", {"room_id": room_id, "help": count}, room_id=room_id))
     return Outcome(participant.session_id, {"room_id": room_id, "help": count}, tuple(events))
 
 

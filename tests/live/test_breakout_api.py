@@ -8,10 +8,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from rooms.breakout import Seat
-from tests.conftest import Api, Served
+from tests.conftest import Api, RedisServer, Served, open_stream
 
 SECTORS = ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"]
 ATTRIBUTES = [{"key": "sektor", "label": "Sektor", "choices": SECTORS}]
@@ -317,6 +318,13 @@ async def test_a_socket_that_drops_and_comes_back_is_in_the_same_room(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    "broker_kind",
+    [
+        pytest.param("memory", id="memory"),
+        pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    ],
+)
 async def test_closing_shows_the_plenary_on_a_hundred_open_streams_within_two_seconds(
     api: Api, stream: Any
 ) -> None:
@@ -386,3 +394,35 @@ async def test_a_thousand_arrivals_in_ten_seconds_are_all_accepted_and_placed_on
         seats = await db.scalar(select(func.count()).select_from(Seat))
         distinct = await db.scalar(select(func.count(func.distinct(Seat.participant_id))))
     assert seats == distinct == 1030
+
+
+@pytest.mark.redis
+async def test_rooms_closed_on_one_instance_send_the_other_instances_sockets_home(
+    served_factory: Any, redis_server: RedisServer
+) -> None:
+    one, two = served_factory(redis_server.url), served_factory(redis_server.url)
+    async with httpx.AsyncClient(base_url=one.base, timeout=30) as client:
+        api = Api(one, client)
+        session, joined = await _session_with(api, 20)
+        await _open(api, session, count=4, assignment="random", minutes=20)
+        contexts = [open_stream(two)(session["id"], j["token"]) for j in joined]
+        streams = [await ctx.__aenter__() for ctx in contexts]
+        try:
+            firsts = [await s.next() for s in streams]
+            assert all(f["you"]["room_id"] is not None for f in firsts)
+            r = await api.call(
+                "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
+            )
+            assert r.status_code == 200
+            await asyncio.gather(
+                *(
+                    s.until(
+                        lambda f: f["type"] == "snapshot" and f["you"]["room_id"] is None,
+                        timeout=2.0,
+                    )
+                    for s in streams
+                )
+            )
+        finally:
+            for ctx in contexts:
+                await ctx.__aexit__(None, None, None)
