@@ -61,6 +61,8 @@ class Round(SQLModel, table=True):
             sqlite_where=text("status IN ('prepared', 'open')"),
             postgresql_where=text("status IN ('prepared', 'open')"),
         ),
+        # The clock looks for open rounds by their end every second.
+        Index("ix_breakout_round_status_ends_at", "status", "ends_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
@@ -736,15 +738,14 @@ async def _close(db: AsyncSession, r: Round) -> list[Event]:
 
 
 async def close_rooms(db: AsyncSession, session_id: str) -> Outcome[RoundView]:
-    """Closes every room: everyone is back in the plenary; rooms keep their boards and polls."""
+    """Closes every room: everyone is back in the plenary; rooms keep their boards and polls.
+    Closing when nothing is open changes nothing and answers the last round, all closed."""
     session = await writable(db, session_id)
     r, events = await _expire(db, session)
     if r is not None:
         events += await _close(db, r)
     else:
         r = await last_round(db, session_id)
-    if not events:
-        raise Refused("conflict", "No rooms are open.")
     return Outcome(session_id, await view_round(db, r), tuple(events))
 
 
@@ -768,7 +769,10 @@ async def extend(db: AsyncSession, session_id: str, minutes: Any) -> Outcome[Rou
 async def rounds_due(db: AsyncSession, now: datetime) -> list[tuple[str, str]]:
     """(session, round) of open rounds whose warning or end is due: what the clock acts on."""
     rows = await db.execute(
-        select(col(Round.session_id), col(Round.id)).where(
+        select(col(Round.session_id), col(Round.id))
+        .join(Session, col(Session.id) == col(Round.session_id))
+        .where(
+            col(Session.status) == "open",
             col(Round.status) == "open",
             col(Round.ends_at).is_not(None),
             or_(

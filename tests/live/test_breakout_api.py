@@ -71,6 +71,10 @@ async def test_closing_brings_everyone_back_to_the_plenary(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert [room["status"] for room in r.json()["rooms"]] == ["closed", "closed"]
     assert all(room["participant_ids"] == [] for room in r.json()["rooms"])
+    again = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
+    )
+    assert again.status_code == 200 and again.json()["rooms"] == r.json()["rooms"]
     described = (await _get(api, session))["rooms"]
     assert all(d["status"] == "closed" and d["participant_ids"] == [] for d in described)
 
@@ -229,7 +233,7 @@ async def test_bad_room_requests_are_refused_and_change_nothing(api: Api) -> Non
     r = await api.call(
         "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
     )
-    assert r.status_code == 409
+    assert r.status_code == 200 and r.json()["rooms"] == []  # nothing open: nothing to do
     await _open(api, session, count=1, assignment="random")
     r = await _open(api, session, count=1, assignment="random")
     assert r.status_code == 409
@@ -426,3 +430,30 @@ async def test_rooms_closed_on_one_instance_send_the_other_instances_sockets_hom
         finally:
             for ctx in contexts:
                 await ctx.__aexit__(None, None, None)
+
+
+async def test_socket_actions_move_choose_and_refuse_what_a_role_may_not_do(
+    api: Api, stream: Any
+) -> None:
+    session, joined = await _session_with(api, 3)
+    rooms = (await _open(api, session, count=2, assignment="self", capacity=1)).json()["rooms"]
+    async with (
+        stream(session["id"], session["moderator_token"]) as mod,
+        stream(session["id"], joined[0]["token"]) as me,
+    ):
+        await mod.next()
+        assert (await me.next())["you"]["room_id"] is None
+        await me.send({"type": "rooms.choose", "room_id": rooms[1]["id"]})
+        await me.until(lambda f: f["type"] == "snapshot" and f["you"]["room_id"] == rooms[1]["id"])
+        await me.send({"type": "rooms.close"})
+        refused = await me.until(lambda f: f["type"] == "error")
+        assert refused["error"]["code"] == "forbidden"
+        await mod.send(
+            {"type": "rooms.move", "participant_id": joined[0]["participant_id"], "room_id": ""}
+        )
+        await me.until(lambda f: f["type"] == "snapshot" and f["you"]["room_id"] is None)
+        await mod.send({"type": "rooms.open", "by": "count", "amount": "2", "assignment": "random"})
+        conflict = await mod.until(lambda f: f["type"] == "error")
+        assert conflict["error"]["code"] == "conflict"
+    described = {d["id"]: d for d in (await _get(api, session))["rooms"]}
+    assert all(not d["participant_ids"] for d in described.values())

@@ -50,6 +50,9 @@ def upgrade() -> None:
             sqlite_where=sa.text("status IN ('prepared', 'open')"),
             postgresql_where=sa.text("status IN ('prepared', 'open')"),
         )
+        batch_op.create_index(
+            "ix_breakout_round_status_ends_at", ["status", "ends_at"], unique=False
+        )
 
     op.create_table(
         "broadcast",
@@ -146,6 +149,7 @@ def downgrade() -> None:
 
     op.drop_table("broadcast")
     with op.batch_alter_table("breakout_round", schema=None) as batch_op:
+        batch_op.drop_index("ix_breakout_round_status_ends_at")
         batch_op.drop_index(
             "uq_breakout_round_current",
             sqlite_where=sa.text("status IN ('prepared', 'open')"),
