@@ -622,7 +622,9 @@ async def place_late_joiner(
         rid: _Count(int(size), defaultdict(int, {tag: int(same)})) for rid, size, same in rows
     }
     chosen = pick(counts, sorted(counts), tag, random.Random())
-    await _seat(db, r, participant, chosen)
+    # Someone who just joined has no seat yet: one insert, and UNIQUE guards the rest.
+    db.add(Seat(session_id=r.session_id, participant_id=participant.id, room_id=chosen, tag=tag))
+    await db.flush()
     events.append(
         Event("rooms.placed", {"participant_id": participant.id, "room_id": chosen}, room_id=chosen)
     )
