@@ -464,10 +464,11 @@ async def _start(
     if r.balance_by is not None and here:
         # Seats kept from earlier carry the earlier round's tags; retag them for this one.
         tags = _tags(people, r.balance_by)
+        by_tag: defaultdict[str | None, list[str]] = defaultdict(list)
         for pid in here:
-            await db.execute(
-                update(Seat).where(col(Seat.participant_id) == pid).values(tag=tags.get(pid))
-            )
+            by_tag[tags.get(pid)].append(pid)
+        for tag, pids in by_tag.items():
+            await db.execute(update(Seat).where(col(Seat.participant_id).in_(pids)).values(tag=tag))
     return [
         Event(
             "rooms.opened",
@@ -636,7 +637,8 @@ async def place_late_joiner(
 
 async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
     """A room of this session's current round; a room elsewhere is not found."""
-    room = await db.get(Room, room_id) if isinstance(room_id, str) and room_id else None
+    valid = isinstance(room_id, str) and 0 < len(room_id) <= 40
+    room = await db.get(Room, room_id) if valid else None
     if room is None or room.session_id != session_id:
         raise not_found("room in this session")
     if room.status not in _LIVE:
@@ -663,6 +665,7 @@ async def move(
     p = await _participant_in(db, session_id, participant_id)
     if room_id in (None, ""):
         await db.execute(delete(Seat).where(col(Seat.participant_id) == p.id))
+        await db.execute(delete(HelpRequest).where(col(HelpRequest.participant_id) == p.id))
         events.append(Event("participants.moved", {"participant_ids": [p.id], "room_id": None}))
         return Outcome(session_id, {"room_id": None, "participant_ids": []}, tuple(events))
     room = await _room_in(db, session_id, room_id)
