@@ -372,21 +372,31 @@ async def test_a_thousand_arrivals_in_ten_seconds_are_all_accepted_and_placed_on
     session, _ = await _session_with(api, 30)
     await _open(api, session, count=30, assignment="balanced", balance_by="sektor")
     statuses: list[int] = []
+    waits: list[float] = []
     started = time.monotonic()
+    # The machine the tests share may be busy: a slow answer is measured, not a failure; a
+    # refused or lost join is.
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=served.base, timeout=120, limits=limits) as client:
 
-    async def arrive(i: int) -> None:
-        # Arrivals spread evenly over ten seconds: everyone back from the coffee break.
-        await asyncio.sleep(max(0.0, started + i * 0.01 - time.monotonic()))
-        r = await api.call(
-            "POST",
-            "/api/v1/join",
-            json={"code": session["code"], "attributes": {"sektor": SECTORS[i % 4]}},
-        )
-        statuses.append(r.status_code)
+        async def arrive(i: int) -> None:
+            # Arrivals spread evenly over ten seconds: everyone back from the coffee break.
+            await asyncio.sleep(max(0.0, started + i * 0.01 - time.monotonic()))
+            sent = time.monotonic()
+            r = await client.post(
+                "/api/v1/join",
+                json={"code": session["code"], "attributes": {"sektor": SECTORS[i % 4]}},
+            )
+            waits.append(time.monotonic() - sent)
+            statuses.append(r.status_code)
 
-    await asyncio.gather(*(arrive(i) for i in range(1000)))
+        await asyncio.gather(*(arrive(i) for i in range(1000)))
     elapsed = time.monotonic() - started
-    print(f"\n1,000 arrivals answered in {elapsed:.1f} s")
+    waits.sort()
+    print(
+        f"\n1,000 arrivals over 10 s answered by {elapsed:.1f} s; "
+        f"median wait {waits[500]:.3f} s, slowest {waits[-1]:.3f} s"
+    )
     assert Counter(statuses) == {201: 1000}
     described = await _get(api, session)
     assert described["participants"] == 1030
