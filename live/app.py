@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, api_breakout, views, views_breakout  # noqa: F401  (breakout rooms)
+from live import api, api_breakout, jobs, views, views_breakout  # noqa: F401  (breakout rooms)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
@@ -108,8 +108,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         try:
             await hub.start()
-            app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
-            yield
+            samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
+            app.state.samla = samla
+            async with jobs.running(samla):
+                yield
         finally:
             await hub.stop()
             await store.close()
@@ -132,10 +134,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             https_only=False,
         ),
     ]
-    app = Starlette(
+    return Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    return views_breakout.with_clock(app)

@@ -6,22 +6,18 @@ also closes an ended round first, so the clock is only the backstop)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import Any
 
 import segno
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from live import auth
+from live.jobs import every
 from live.services import Samla
 from live.views import _form, _viewer_for, page, refused_page
 from rooms import breakout, sessions
@@ -160,6 +156,7 @@ def routes() -> list[BaseRoute]:
 # -- the round clock --------------------------------------------------------------------------
 
 
+@every(CLOCK_INTERVAL, "breakout clock")
 async def keep_time(samla: Samla) -> int:
     """One look at the clock: warns and closes what is due; returns how many rounds it touched."""
     async with samla.store.read() as db:
@@ -167,38 +164,3 @@ async def keep_time(samla: Samla) -> int:
     for _, round_id in due:
         await samla.change(partial(breakout.keep_time, round_id=round_id))
     return len(due)
-
-
-async def _clock(app: Starlette) -> None:
-    while True:
-        await asyncio.sleep(CLOCK_INTERVAL)
-        samla: Samla | None = getattr(app.state, "samla", None)
-        if samla is None:
-            continue
-        try:
-            await keep_time(samla)
-        except Exception:
-            log.exception("the breakout clock failed; trying again")
-
-
-Lifespan = Callable[[Starlette], AbstractAsyncContextManager[Any]]
-
-
-def with_clock(app: Starlette) -> Starlette:
-    """Runs the round clock for as long as the app runs, inside the app's own lifespan
-    (the framework has no hook for a feature's background task)."""
-    inner: Lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(running: Starlette) -> AsyncIterator[Any]:
-        async with inner(running) as state:
-            task = asyncio.create_task(_clock(running), name="samla-breakout-clock")
-            try:
-                yield state
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    app.router.lifespan_context = lifespan
-    return app

@@ -24,7 +24,7 @@ from rooms.models import (
     new_id,
     utcnow,
 )
-from rooms.panels import Actor, Viewer, action, panel, placer
+from rooms.panels import Actor, Viewer, action, panel, placer, placer_many
 from rooms.sessions import describe_part, on_join, writable
 from rooms.text import clean, optional
 
@@ -254,6 +254,29 @@ async def room_of(db: AsyncSession, session_id: str, participant_id: str) -> str
     if close_at_end and ends_at is not None and ends_at <= utcnow():
         return None  # the clock is about to close it; nobody is sent into a closing room
     return str(room_id)
+
+
+@placer_many
+async def rooms_of_people(
+    db: AsyncSession, session_id: str, participant_ids: list[str]
+) -> dict[str, str | None]:
+    """Everyone's open room in one read (the hub's relocation after a round opens or closes)."""
+    rows = (
+        await db.execute(
+            select(
+                col(Seat.participant_id), col(Room.id), col(Round.close_at_end), col(Round.ends_at)
+            )
+            .join(Room, col(Seat.room_id) == col(Room.id))
+            .join(Round, col(Round.id) == col(Room.round_id))
+            .where(col(Room.session_id) == session_id, col(Room.status) == "open")
+        )
+    ).all()
+    now = utcnow()
+    found: dict[str, str | None] = dict.fromkeys(participant_ids)
+    for pid, room_id, close_at_end, ends_at in rows:
+        if pid in found and not (close_at_end and ends_at is not None and ends_at <= now):
+            found[pid] = str(room_id)
+    return found
 
 
 @describe_part("rooms")
