@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, views
+from live import api, api_polls, views  # noqa: F401  (api_polls registers its routes)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
