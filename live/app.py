@@ -40,7 +40,10 @@ CSP = (
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),  # moderator links carry their key in the URL
+    # Moderator links carry their key in the URL: never send it to another site. Not
+    # "no-referrer": with it browsers send `Origin: null` on form posts, which the
+    # Origin check then refuses.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 
