@@ -166,6 +166,20 @@ class Voted:
     replaced: bool
 
 
+def poll_brief(poll: Poll) -> dict[str, Any]:
+    """What the live views and the JSON stream's snapshot say about a poll (options are in
+    its results)."""
+    return {
+        "id": poll.id,
+        "status": poll.status,
+        "kind": poll.kind,
+        "question": poll.question,
+        "room_id": poll.room_id,
+        "allow_change": poll.allow_change,
+        "show_results": poll.show_results,
+    }
+
+
 def poll_json(poll: Poll, options: list[PollOption]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": poll.id,
@@ -762,11 +776,12 @@ async def _answer_of(db: AsyncSession, ballot: Ballot) -> dict[str, Any]:
     "polls/_results.html",
     roles={"participant"},
     triggers={"poll.results", *POLL_EVENTS},
+    json=True,
 )
 async def participant_results(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     shown = await _shown_polls(db, viewer.audience.session_id, viewer.audience.room_id)
     listed = [
-        {"poll": p, "results": await results(db, p)}
+        {"poll": poll_brief(p), "results": await results(db, p)}
         for p in shown
         if results_visible(p, "participant")
     ]
@@ -778,11 +793,14 @@ async def participant_results(db: AsyncSession, viewer: Viewer) -> dict[str, Any
     "polls/_control.html",
     roles={"moderator"},
     triggers={"poll.results", *POLL_EVENTS},
+    json=True,
 )
 async def moderator_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     polls = await polls_of(db, viewer.audience.session_id)
     polls.reverse()
-    listed = [{"poll": p, "results": await results(db, p, moderator=True)} for p in polls]
+    listed = [
+        {"poll": poll_brief(p), "results": await results(db, p, moderator=True)} for p in polls
+    ]
     return {"listed": listed}
 
 
@@ -796,6 +814,7 @@ async def create_form(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     "polls/_presenter.html",
     roles={"presenter"},
     triggers={"poll.results", *POLL_EVENTS},
+    json=True,
 )
 async def presenter_poll(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """The big screen shows the plenary's current poll: the open one, else the last closed."""
@@ -804,7 +823,7 @@ async def presenter_poll(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         return {"poll": None, "results": None, "visible": False}
     poll = shown[0]
     return {
-        "poll": poll,
+        "poll": poll_brief(poll),
         "results": await results(db, poll),
         "visible": results_visible(poll, "presenter"),
     }

@@ -490,6 +490,9 @@ async def test_the_event_stream_sees_totals_that_end_equal_to_the_database(
         snapshot = await s.next()
         assert snapshot["type"] == "snapshot"
         assert any(p["id"] == poll["id"] for p in snapshot["session"]["polls"])
+        # State, not messages: a (re)connecting stream starts from the current totals.
+        (shown,) = snapshot["poll-results"]["shown"]
+        assert shown["poll"]["id"] == poll["id"] and shown["results"]["voters"] == 0
         await asyncio.gather(
             *(
                 api.call("POST", vote_path(poll), p["token"], json={"value": 1 + n % 5})

@@ -142,3 +142,18 @@ async def test_a_closed_session_takes_no_poll_changes(store: Store) -> None:
     with pytest.raises(Refused):
         async with store.write() as db:
             await polls.close_poll(db, poll["id"])
+
+
+def test_a_browser_form_becomes_the_same_answer_the_api_takes() -> None:
+    ranked = polls.answer_from_form(
+        {"type": "poll.vote", "poll_id": "p", "rank_a": "2", "rank_b": "3", "rank_c": "1"}
+    )
+    assert ranked == {"choices": ["c", "a", "b"]}
+    assert polls.answer_from_form({"choices": "a"}) == {"choices": ["a"]}
+    assert polls.answer_from_form({"choices": ["a", "b"]}) == {"choices": ["a", "b"]}
+    assert polls.answer_from_form({"value": "4"}) == {"value": 4}
+    assert polls.answer_from_form({"words": ["Tillit", "", " "]}) == {"words": ["Tillit"]}
+    assert polls.answer_from_form({"text": "Mer tid"}) == {"text": "Mer tid"}
+    for bad in ({"rank_a": "1", "rank_b": "1"}, {"rank_a": "x"}, {"value": "fem"}):
+        with pytest.raises(Refused):
+            polls.answer_from_form(bad)
