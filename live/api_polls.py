@@ -13,6 +13,10 @@ from live.errors import read_json
 from rooms import polls, sessions
 from rooms.models import Session
 
+# Answers (and changes of answer) a participant may send per minute over all polls: far
+# more than a person gives, few enough that a script cannot churn the results.
+VOTES_PER_MINUTE = "30/minute"
+
 _BOOL = {"type": "boolean"}
 _INT = {"type": "integer"}
 _IDS = {"type": "array", "items": _STR}
@@ -96,6 +100,9 @@ async def vote(request: Request) -> Response:
     async with samla.store.read() as db:
         who, poll, session = await _poll_session(request, db)
         participant = auth.require_participant(who, session)
+    await samla.limiter.hit(
+        "vote", VOTES_PER_MINUTE, participant.id, "You are answering too fast; wait a moment."
+    )
     body = await read_json(request)
     voted = await samla.change(lambda db: polls.vote(db, poll.id, participant.id, body))
     return JSONResponse(

@@ -510,3 +510,18 @@ async def test_the_event_stream_sees_totals_that_end_equal_to_the_database(
     stored = await results(api, session["moderator_token"], poll)
     assert last["options"] == stored["options"] and last["mean"] == stored["mean"] == 3
     assert last["poll_id"] == poll["id"]
+
+
+async def test_a_participant_sending_answers_too_fast_is_rate_limited(api: Api) -> None:
+    session = await api.make_session()
+    person = await api.join(session)
+    poll = await make_poll(api, session, kind="scale", allow_change=True)
+    await open_poll(api, session, poll)
+    codes: Counter[int] = Counter()
+    for n in range(35):
+        r = await api.call("POST", vote_path(poll), person["token"], json={"value": 1 + n % 5})
+        codes[r.status_code] += 1
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "rate_limited" and r.headers["Retry-After"]
+    assert codes == {201: 1, 200: 29, 429: 5}
+    assert (await results(api, session["moderator_token"], poll))["voters"] == 1
