@@ -525,3 +525,22 @@ async def test_a_participant_sending_answers_too_fast_is_rate_limited(api: Api) 
             assert r.json()["error"]["code"] == "rate_limited" and r.headers["Retry-After"]
     assert codes == {201: 1, 200: 29, 429: 5}
     assert (await results(api, session["moderator_token"], poll))["voters"] == 1
+
+
+async def test_answers_arriving_together_each_get_their_own_verdict(api: Api) -> None:
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(40)))
+    poll = await make_poll(api, session, kind="scale", scale={"min": 1, "max": 5})
+    await open_poll(api, session, poll)
+    bodies = [{"value": 1 + n % 5} if n % 4 else {"value": 6} for n in range(40)]
+    replies = await asyncio.gather(
+        *(
+            api.call("POST", vote_path(poll), p["token"], json=b)
+            for p, b in zip(people, bodies, strict=True)
+        )
+    )
+    assert [r.status_code for r in replies] == [422 if n % 4 == 0 else 201 for n in range(40)]
+    accepted = [b["value"] for n, b in enumerate(bodies) if n % 4]
+    found = await results(api, session["moderator_token"], poll)
+    assert found["voters"] == 30
+    assert [o["count"] for o in found["options"]] == [accepted.count(v) for v in range(1, 6)]
