@@ -45,9 +45,9 @@ ROOM_ID_MAX = 40
 SCALE_LIMIT = 100
 SCALE_VALUES_MAX = 21
 HIDDEN_WORDS_MAX = 200
-# Long open-answer lists are cut on screens (the API and the archive keep them all).
-SHOWN_ANSWERS = 60
-SHOWN_WORDS = 40
+# Long answer and word lists are cut in each live update (screens show fewer still);
+# GET .../results and the archive keep them all.
+SUMMARY_ITEMS = 100
 
 STAFF: frozenset[Role] = frozenset({"moderator", "presenter"})
 
@@ -380,7 +380,14 @@ async def results_summary(db: AsyncSession, session_id: str, event: Event) -> di
     poll = await db.get(Poll, event.data.get("poll_id"))
     if poll is None or poll.session_id != session_id:
         return event.data
-    return await results(db, poll)
+    found = await results(db, poll)
+    # Every tick of a storm repeats the whole list: long text lists are cut, with their
+    # full length given (GET .../results has them all).
+    for key in ("answers", "words"):
+        if len(found.get(key, ())) > SUMMARY_ITEMS:
+            found[f"{key}_total"] = len(found[key])
+            found[key] = found[key][:SUMMARY_ITEMS]
+    return found
 
 
 # -- creating and running a poll --------------------------------------------------------------

@@ -544,3 +544,23 @@ async def test_answers_arriving_together_each_get_their_own_verdict(api: Api) ->
     found = await results(api, session["moderator_token"], poll)
     assert found["voters"] == 30
     assert [o["count"] for o in found["options"]] == [accepted.count(v) for v in range(1, 6)]
+
+
+async def test_a_long_list_of_open_answers_is_cut_in_live_updates_but_kept_whole(
+    api: Api, stream: Any
+) -> None:
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(110)))
+    poll = await make_poll(api, session, kind="open")
+    await open_poll(api, session, poll)
+    async with stream(session["id"], session["moderator_token"]) as s:
+        await s.next()
+        await asyncio.gather(
+            *(
+                api.call("POST", vote_path(poll), p["token"], json={"text": f"Svar {n}"})
+                for n, p in enumerate(people)
+            )
+        )
+        last = await s.until(lambda f: f["type"] == "poll.results" and f["voters"] == 110)
+    assert len(last["answers"]) == 100 and last["answers_total"] == 110
+    assert len((await results(api, session["moderator_token"], poll))["answers"]) == 110
