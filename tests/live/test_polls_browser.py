@@ -133,3 +133,20 @@ async def test_a_moderator_prepares_opens_and_closes_a_poll_from_the_page(
     await expect(page.locator("#poll-results")).to_contain_text("1 answer")
     await desk.close()
     await phone.close()
+
+
+async def test_a_half_written_answer_survives_another_poll_opening(
+    api: Api, browser: Browser
+) -> None:
+    session = await api.make_session()
+    await open_poll_for(api, session, question="Vad behöver ni?", kind="open")
+    phone = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = await phone.new_page()
+    await page.goto(f"{api.served.base}/j/{session['code']}")
+    await page.get_by_role("button", name="Join").click()
+    await expect(page.locator("#presence .here")).to_have_attribute("data-here", "1")
+    await page.get_by_label("Your answer").fill("Mer tid för att")
+    await open_poll_for(api, session, question="Ett ord för god samverkan", kind="wordcloud")
+    await expect(page.locator("#polls article")).to_have_count(2)
+    await expect(page.get_by_label("Your answer")).to_have_value("Mer tid för att")
+    await phone.close()
