@@ -564,3 +564,36 @@ async def test_a_long_list_of_open_answers_is_cut_in_live_updates_but_kept_whole
         last = await s.until(lambda f: f["type"] == "poll.results" and f["voters"] == 110)
     assert len(last["answers"]) == 100 and last["answers_total"] == 110
     assert len((await results(api, session["moderator_token"], poll))["answers"]) == 110
+
+
+async def test_socket_messages_run_polls_and_answer_them(api: Api, stream: Any) -> None:
+    session = await api.make_session()
+    person = await api.join(session)
+    poll = await make_poll(api, session, kind="open")
+    async with (
+        stream(session["id"], session["moderator_token"]) as desk,
+        stream(session["id"], person["token"]) as phone,
+    ):
+        await desk.next()
+        await phone.next()
+        await phone.send({"type": "poll.open", "poll_id": poll["id"]})
+        refused = await phone.until(lambda f: f["type"] == "error")
+        assert refused["error"]["code"] == "forbidden"
+        await desk.send({"type": "poll.open", "poll_id": poll["id"]})
+        await desk.until(lambda f: f["type"] == "ack" and f["for"] == "poll.open")
+        await phone.send({"type": "poll.vote", "poll_id": poll["id"], "text": "Olämpligt"})
+        await phone.until(lambda f: f["type"] == "ack" and f["for"] == "poll.vote")
+        await phone.send({"type": "poll.vote", "poll_id": poll["id"], "text": "Igen"})
+        again = await phone.until(lambda f: f["type"] == "error")
+        assert again["error"]["code"] == "conflict"
+        (answer,) = (await results(api, session["moderator_token"], poll))["answers"]
+        await desk.send(
+            {"type": "poll.hide_answer", "poll_id": poll["id"], "answer_id": answer["id"]}
+        )
+        await desk.until(lambda f: f["type"] == "ack" and f["for"] == "poll.hide_answer")
+        shown = await phone.until(lambda f: f["type"] == "poll.results" and f["answers"] == [])
+        assert shown["voters"] == 1
+        await desk.send({"type": "poll.close", "poll_id": poll["id"]})
+        await phone.until(lambda f: f["type"] == "poll.closed")
+    found = await results(api, session["moderator_token"], poll)
+    assert found["status"] == "closed" and found["answers"][0]["hidden"] is True
