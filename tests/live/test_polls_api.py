@@ -597,3 +597,30 @@ async def test_socket_messages_run_polls_and_answer_them(api: Api, stream: Any) 
         await phone.until(lambda f: f["type"] == "poll.closed")
     found = await results(api, session["moderator_token"], poll)
     assert found["status"] == "closed" and found["answers"][0]["hidden"] is True
+
+
+async def test_a_failed_batch_is_retried_answer_by_answer_and_nothing_is_lost(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rooms import polls
+
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(30)))
+    poll = await make_poll(api, session, kind="scale")
+    await open_poll(api, session, poll)
+    real, failed = polls.vote_many, []
+
+    async def fails_once(db: Any, sid: str, ballots: Any) -> Any:
+        if not failed:
+            failed.append(len(ballots))
+            await real(db, sid, ballots)  # written, then lost with the rolled-back transaction
+            raise RuntimeError("the database went away mid-batch")
+        return await real(db, sid, ballots)
+
+    monkeypatch.setattr(polls, "vote_many", fails_once)
+    replies = await asyncio.gather(
+        *(api.call("POST", vote_path(poll), p["token"], json={"value": 3}) for p in people)
+    )
+    assert failed and [r.status_code for r in replies] == [201] * 30
+    found = await results(api, session["moderator_token"], poll)
+    assert found["voters"] == 30 and found["options"][2]["count"] == 30
