@@ -513,11 +513,26 @@ async def close_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
         poll.closed_at = utcnow()
         db.add(poll)
     await db.execute(update(Ballot).where(col(Ballot.poll_id) == poll.id).values(voter_id=None))
+    await _forget_answer_order(db, poll.id)
     events = (
         Event("poll.closed", {"poll_id": poll.id, "room_id": poll.room_id}, room_id=poll.room_id),
         _results_event(poll),
     )
     return Outcome(poll.session_id, poll_json(poll, await options_of(db, poll.id)), events)
+
+
+async def _forget_answer_order(db: AsyncSession, poll_id: str) -> None:
+    """Rewrites who has voted in participant-id order. Ballots and voters were stored in the
+    same order, answer by answer; a store that keeps rows in insertion order (PostgreSQL's
+    heap) could pair them by position. SQLite's tables here have no such order already."""
+    voters = sorted(
+        await db.scalars(
+            select(col(PollVoter.participant_id)).where(col(PollVoter.poll_id) == poll_id)
+        )
+    )
+    await db.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
+    db.add_all([PollVoter(poll_id=poll_id, participant_id=pid) for pid in voters])
+    await db.flush()
 
 
 def _results_event(poll: Poll) -> Event:
