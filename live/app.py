@@ -17,7 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, api_breakout, jobs, views, views_breakout  # noqa: F401  (breakout rooms)
+# Importing a feature's API module registers its routes (api_breakout, api_polls, …).
+from live import api, api_breakout, api_polls, jobs, views, views_breakout  # noqa: F401
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub

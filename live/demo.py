@@ -160,6 +160,6 @@ async def fill(settings: Settings, base: str) -> str:
     return demo.text()
 
 
-from live import demo_breakout  # noqa: E402  (breakout rooms)
+from live import demo_breakout, demo_polls  # noqa: E402  (each feature appends its step)
 
-DEMO_STEPS.append(demo_breakout.step)
+DEMO_STEPS += [demo_polls.step, demo_breakout.step]

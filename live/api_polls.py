@@ -1,0 +1,265 @@
+"""The public API's poll routes: create, open, close, answer, results, and hiding answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from live import auth
+from live.api import _STR, _member_session, _obj, endpoint, samla_of
+from live.errors import read_json
+from live.services import Samla
+from rooms import polls, sessions
+from rooms.errors import Refused
+from rooms.models import Session
+
+log = logging.getLogger("samla.polls")
+
+# Answers (and changes of answer) a participant may send per minute over all polls: far
+# more than a person gives, few enough that a script cannot churn the results.
+VOTES_PER_MINUTE = "30/minute"
+
+# The most answers one write transaction takes: a longer batch would hold the write lock
+# (and delay a moderator's close) for longer than a tick.
+BATCH_MAX = 200
+
+
+@dataclass(eq=False)
+class _Waiting:
+    poll_id: str
+    participant_id: str
+    answer: dict[str, Any]
+    done: asyncio.Future[polls.Voted] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class VoteBatcher:
+    """Group commit for a vote storm: answers that arrive while a write is under way share
+    the next transaction, so the store commits once per batch rather than once per answer.
+    A lone answer goes straight through; each answer is still accepted or refused on its own,
+    and none is acknowledged before its transaction has committed."""
+
+    def __init__(self, samla: Samla) -> None:
+        self.samla = samla
+        self._waiting: defaultdict[str, list[_Waiting]] = defaultdict(list)
+        self._draining: dict[str, asyncio.Task[None]] = {}
+
+    async def vote(
+        self, session_id: str, poll_id: str, participant_id: str, answer: dict[str, Any]
+    ) -> polls.Voted:
+        waiting = _Waiting(poll_id, participant_id, answer)
+        self._waiting[session_id].append(waiting)
+        if session_id not in self._draining:
+            self._draining[session_id] = asyncio.create_task(self._drain(session_id))
+        return await waiting.done
+
+    async def _drain(self, session_id: str) -> None:
+        try:
+            while self._waiting.get(session_id):
+                queue = self._waiting[session_id]
+                batch, queue[:] = queue[:BATCH_MAX], queue[BATCH_MAX:]
+                await self._commit(session_id, batch)
+        finally:
+            self._waiting.pop(session_id, None)
+            del self._draining[session_id]
+
+    async def _commit(self, session_id: str, batch: list[_Waiting]) -> None:
+        items = [(w.poll_id, w.participant_id, w.answer) for w in batch]
+        try:
+            outcomes = await self.samla.change(lambda db: polls.vote_many(db, session_id, items))
+        except Refused as exc:  # the session closed: every answer in it is refused alike
+            for w in batch:
+                _settle(w, exc)
+            return
+        except Exception:
+            # A constraint lost a race with another instance, or worse: nothing of the batch
+            # was committed; each answer gets its own transaction and its own verdict.
+            log.info("a batch of %d answers is retried one by one", len(batch))
+            for w in batch:
+                await self._commit_one(session_id, w)
+            return
+        for w, outcome in zip(batch, outcomes, strict=True):
+            _settle(w, outcome)
+
+    async def _commit_one(self, session_id: str, w: _Waiting) -> None:
+        try:
+            voted = await self.samla.change(
+                lambda db: polls.vote(
+                    db, w.poll_id, w.participant_id, w.answer, in_session=session_id
+                )
+            )
+        except Exception as exc:
+            _settle(w, exc)
+        else:
+            _settle(w, voted)
+
+
+def _settle(w: _Waiting, outcome: polls.Voted | BaseException) -> None:
+    if w.done.done():
+        return  # the client went away; its answer stands (or not) all the same
+    if isinstance(outcome, BaseException):
+        w.done.set_exception(outcome)
+    else:
+        w.done.set_result(outcome)
+
+
+def batcher_of(request: Request) -> VoteBatcher:
+    state = request.app.state
+    found: VoteBatcher | None = getattr(state, "poll_votes", None)
+    if found is None:
+        found = state.poll_votes = VoteBatcher(samla_of(request))
+    return found
+
+
+_BOOL = {"type": "boolean"}
+_INT = {"type": "integer"}
+_IDS = {"type": "array", "items": _STR}
+
+_POLL = _obj(
+    {
+        "question": _STR,
+        "kind": {"enum": list(polls.KINDS)},
+        "options": _IDS,
+        "room_id": _STR,
+        "allow_change": _BOOL,
+        "max_choices": _INT,
+        "scale": _obj({"min": _INT, "max": _INT, "min_label": _STR, "max_label": _STR}),
+        "show_results": {"enum": list(polls.SHOW_RESULTS)},
+    },
+    ["question", "kind"],
+)
+_VOTE = _obj({"choices": _IDS, "value": _INT, "words": _IDS, "text": _STR})
+
+
+async def _poll_session(request: Request, db: Any) -> tuple[auth.Identity, polls.Poll, Session]:
+    """Who asks, and the poll of the path with its session (404 before 403: ids are opaque)."""
+    who = await auth.from_bearer(db, request)
+    poll = await polls.poll_by_id(db, request.path_params["pid"])
+    session = await sessions.session_by_id(db, poll.session_id)
+    return who, poll, session
+
+
+@endpoint(
+    "POST",
+    "/api/v1/sessions/{sid}/polls",
+    "Prepare a poll (a draft)",
+    who="moderator",
+    body=_POLL,
+    status=201,
+)
+async def create_poll(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, session = await _member_session(request, db)
+        auth.require_moderator(who, session)
+    body = await read_json(request)
+    created = await samla.change(lambda db: polls.create_poll(db, session.id, body))
+    return JSONResponse(created, 201)
+
+
+async def _run_poll(request: Request, act: Any) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        auth.require_moderator(who, session)
+    done = await samla.change(lambda db: act(db, poll.id))
+    return JSONResponse(done)
+
+
+@endpoint("POST", "/api/v1/polls/{pid}/open", "Open (or reopen) a poll", who="moderator")
+async def open_poll(request: Request) -> Response:
+    return await _run_poll(request, polls.open_poll)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/polls/{pid}/close",
+    "Close a poll; its ballots are unlinked from their voters",
+    who="moderator",
+)
+async def close_poll(request: Request) -> Response:
+    return await _run_poll(request, polls.close_poll)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/polls/{pid}/votes",
+    "Answer a poll (201), or change the answer (200)",
+    who="participant",
+    body=_VOTE,
+    status=201,
+)
+async def vote(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        participant = auth.require_participant(who, session)
+    await samla.limiter.hit(
+        "vote", VOTES_PER_MINUTE, participant.id, "You are answering too fast; wait a moment."
+    )
+    body = await read_json(request)
+    voted = await batcher_of(request).vote(session.id, poll.id, participant.id, body)
+    return JSONResponse(
+        {"poll_id": voted.poll_id, "replaced": voted.replaced}, 200 if voted.replaced else 201
+    )
+
+
+@endpoint(
+    "GET",
+    "/api/v1/polls/{pid}/results",
+    "A poll's results, as this member may see them",
+    who="member (participants as show_results allows)",
+)
+async def results(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        role = auth.member_role(who, session)
+        found = await polls.results_for(db, poll.id, role, who.participant)
+    return JSONResponse(found)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/polls/{pid}/answers/{aid}/hide",
+    "Hide an open answer from participants and the big screen ({hidden: false} shows it)",
+    who="moderator",
+    body=_obj({"hidden": _BOOL}),
+)
+async def hide_answer(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        auth.require_moderator(who, session)
+    body = await read_json(request)
+    aid = request.path_params["aid"]
+    hidden = await samla.change(
+        lambda db: polls.hide_answer(db, poll.id, aid, body.get("hidden", True))
+    )
+    return JSONResponse(hidden)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/polls/{pid}/hidden-words",
+    "Hide a word of a word cloud ({word, hidden: false} shows it again)",
+    who="moderator",
+    body=_obj({"word": _STR, "hidden": _BOOL}, ["word"]),
+)
+async def hide_word(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        auth.require_moderator(who, session)
+    body = await read_json(request)
+    words = await samla.change(
+        lambda db: polls.hide_word(db, poll.id, body.get("word"), body.get("hidden", True))
+    )
+    return JSONResponse({"poll_id": poll.id, "hidden_words": words})
