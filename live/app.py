@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, views
+from live import api, api_boards, views  # noqa: F401  (api_boards registers its endpoints)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
