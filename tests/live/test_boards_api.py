@@ -15,14 +15,15 @@ from tests.conftest import Api, eventually
 
 @pytest.fixture
 def rooms_placed() -> Iterator[dict[str, str]]:
-    """Stands in for breakout rooms (built on another branch): participant id -> room id.
+    """Stands in for breakout rooms (built on another branch): participant id (or, for
+    everyone in it, session id) -> room id.
 
     It is the framework's own seam, `@placer`; the real one is restored afterwards."""
     saved = list(panels._placer)
     where: dict[str, str] = {}
 
     async def placed(db: Any, session_id: str, participant_id: str) -> str | None:
-        return where.get(participant_id)
+        return where.get(participant_id) or where.get(session_id)
 
     panels.placer(placed)
     yield where
