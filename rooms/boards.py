@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import JSON as SA_JSON
@@ -18,7 +18,6 @@ from rooms.models import (
     Outcome,
     Participant,
     Role,
-    iso,
     new_id,
     utcnow,
 )
@@ -208,6 +207,14 @@ async def latest_vote(db: AsyncSession, board_id: str) -> DotVote | None:
     return found
 
 
+def precise(moment: datetime) -> str:
+    """ISO 8601 UTC to the microsecond, fixed width: orders by time even as text, where `iso`'s
+    whole seconds would leave notes posted in the same second in no order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def note_json(note: Note, name: str | None, upvotes: int, dots: int = 0) -> dict[str, Any]:
     author = (
         None if note.anonymous or note.author_id is None else {"id": note.author_id, "name": name}
@@ -224,7 +231,7 @@ def note_json(note: Note, name: str | None, upvotes: int, dots: int = 0) -> dict
         "hidden": note.hidden,
         "pinned": note.pinned,
         "collected_from": note.source_id,
-        "created_at": iso(note.created_at),
+        "created_at": precise(note.created_at),
     }
 
 

@@ -592,3 +592,63 @@ async def test_a_hundred_participants_posting_and_upvoting_at_once(
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+
+
+# -- who is told --------------------------------------------------------------------------
+
+
+async def test_a_room_boards_notes_are_told_only_to_that_room(
+    api: Api, stream: Callable[..., Any], rooms_placed: dict[str, str]
+) -> None:
+    session = await api.make_session()
+    one = await make_board(api, session, title="Rum 1", room_id="r1")
+    two = await make_board(api, session, title="Rum 2", room_id="r2")
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    rooms_placed[anna["participant_id"]] = "r1"
+    rooms_placed[erik["participant_id"]] = "r2"
+    async with (
+        stream(session["id"], erik["token"]) as erik_stream,
+        stream(session["id"], session["moderator_token"]) as mod_stream,
+    ):
+        snapshot = await erik_stream.next()
+        assert [b["id"] for b in snapshot["boards"]["boards"]] == [two["id"]]
+        await mod_stream.next()
+        secret = (await post_note(api, one, anna["token"], "bara för rum 1")).json()
+        mine = (await post_note(api, two, erik["token"], "rum 2 skriver")).json()
+        frame = await mod_stream.until(lambda f: f["type"] == "note.added")
+        assert frame["note"]["id"] == secret["id"]
+        # Erik's stream: his own note arrives, and nothing about room 1 before it.
+        await erik_stream.until(
+            lambda f: f["type"] == "note.added" and f["note"]["id"] == mine["id"]
+        )
+        assert "bara för rum 1" not in str(erik_stream.frames)
+
+
+async def test_a_hidden_notes_words_are_told_only_to_moderators(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    note = (await post_note(api, board, anna["token"], "något olämpligt")).json()
+    async with (
+        stream(session["id"], erik["token"]) as erik_stream,
+        stream(session["id"], session["moderator_token"]) as mod_stream,
+    ):
+        await erik_stream.next()
+        await mod_stream.next()
+        await api.call("POST", f"/api/v1/notes/{note['id']}/hide", session["moderator_token"])
+        told = await erik_stream.until(lambda f: f["type"] == "note.hidden")
+        assert told["note_id"] == note["id"] and "note" not in told
+        told = await mod_stream.until(lambda f: f["type"] == "note.hidden")
+        assert told["note"]["text"] == "något olämpligt"
+        r = await api.call(
+            "PATCH", f"/api/v1/notes/{note['id']}", anna["token"], json={"text": "ännu värre"}
+        )
+        assert r.status_code == 200
+        await mod_stream.until(lambda f: f["type"] == "note.updated")
+        after = (await post_note(api, board, erik["token"], "en vanlig lapp")).json()
+        await erik_stream.until(
+            lambda f: f["type"] == "note.added" and f["note"]["id"] == after["id"]
+        )
+        assert "ännu värre" not in str(erik_stream.frames)
