@@ -106,3 +106,7 @@ async def fill(settings: Settings, base: str) -> str:
     finally:
         await store.close()
     return demo.text()
+
+from live import demo_boards  # noqa: E402
+
+DEMO_STEPS.append(demo_boards.step)
