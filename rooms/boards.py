@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -37,6 +38,12 @@ DOTS_MAX = 20
 # htmx extension flushes its queue on reconnect), not a new note; it trades away posting the
 # very same words twice in ten seconds, which nobody means to do.
 RESEND_WINDOW = timedelta(seconds=10)
+# Notes a participant may post per minute: a brisk writer manages a few, a script is stopped.
+# The API counts them with the shared rate limiter; a socket action cannot reach it (actions
+# are given no limiter), so the socket counts the participant's stored notes of the last
+# minute instead: the same number, from the database.
+NOTES_PER_MINUTE = 20
+MINUTE = timedelta(minutes=1)
 
 Template = Literal["examples", "phases", "free"]
 TEMPLATES: dict[str, tuple[str, list[tuple[str, bool]]]] = {
@@ -444,6 +451,7 @@ async def add_note(
     anonymous: Any = False,
     nonce: Any = None,
     fields: Any = None,
+    per_minute: int | None = None,
 ) -> Outcome[tuple[dict[str, Any], bool]]:
     """Posts a note; a re-sent one (same nonce, or same words just now) returns the first.
 
@@ -463,6 +471,8 @@ async def add_note(
     existing = await _resent(db, participant.id, board.id, chosen["id"], clean_text, key)
     if existing is not None:
         return Outcome(board.session_id, (await describe_note(db, existing), False))
+    if per_minute is not None:
+        await _within_rate(db, participant.id, per_minute)
     position = int(await db.scalar(select(func.count()).where(col(Note.board_id) == board.id)) or 0)
     note = Note(
         session_id=board.session_id,
@@ -488,6 +498,27 @@ async def add_note(
     data = note_json(note, participant.name, 0)
     event = _events_for(note, board, "note.added", {"note": data})
     return Outcome(board.session_id, (data, True), (event,))
+
+
+async def _within_rate(db: AsyncSession, author_id: str, per_minute: int) -> None:
+    now = utcnow()
+    recent = list(
+        await db.scalars(
+            select(col(Note.created_at))
+            .where(col(Note.author_id) == author_id, col(Note.created_at) >= now - MINUTE)
+            .order_by(col(Note.created_at))
+        )
+    )
+    if len(recent) >= per_minute:
+        oldest = recent[-per_minute]
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        wait = math.ceil((oldest + MINUTE - now).total_seconds())
+        raise Refused(
+            "rate_limited",
+            "You are posting notes very fast; wait a moment and try again.",
+            retry_after=max(1, wait),
+        )
 
 
 async def _resent(
@@ -1021,6 +1052,7 @@ async def add_note_action(db: AsyncSession, actor: Actor, message: dict[str, Any
         anonymous=message.get("anonymous") in (True, "on", "true", "1"),
         nonce=message.get("nonce"),
         fields=fields or None,
+        per_minute=NOTES_PER_MINUTE,
     )
 
 

@@ -652,3 +652,47 @@ async def test_a_hidden_notes_words_are_told_only_to_moderators(
             lambda f: f["type"] == "note.added" and f["note"]["id"] == after["id"]
         )
         assert "ännu värre" not in str(erik_stream.frames)
+
+
+# -- the socket ---------------------------------------------------------------------------
+
+
+async def test_a_note_flushed_again_after_a_reconnect_is_stored_once(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna = await api.join(session, "Anna")
+    message = {
+        "type": "note.add",
+        "target": f"{board['id']}:{board['columns'][0]['id']}",
+        "text": "skickad två gånger",
+        "nonce": "form-1",
+        "HEADERS": {},
+    }
+    for _ in range(2):  # the socket drops; the extension's queue sends the message again
+        async with stream(session["id"], anna["token"]) as s:
+            await s.next()
+            await s.send(message)
+            await s.until(lambda f: f["type"] in ("ack", "error"))
+            assert s.frames[-1] == {"type": "ack", "for": "note.add"}
+    notes = (await board_state(api, board["id"], anna["token"]))["notes"]
+    assert [n["text"] for n in notes] == ["skickad två gånger"]
+
+
+async def test_notes_over_the_socket_are_rate_limited_per_participant(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna = await api.join(session, "Anna")
+    target = f"{board['id']}:{board['columns'][0]['id']}"
+    replies = []
+    async with stream(session["id"], anna["token"]) as s:
+        await s.next()
+        for i in range(21):
+            await s.send({"type": "note.add", "target": target, "text": f"lapp {i}"})
+            replies.append(await s.until(lambda f: f["type"] in ("ack", "error")))
+    assert [r["type"] for r in replies] == ["ack"] * 20 + ["error"]
+    assert replies[-1]["error"]["code"] == "rate_limited"
+    assert len((await board_state(api, board["id"], anna["token"]))["notes"]) == 20

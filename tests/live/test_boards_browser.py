@@ -122,7 +122,25 @@ async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the
     for page in (anna, erik):
         await wait_for_text(page, notes_of(plenary["id"]), "IOP ger långsiktig finansiering")
 
-    # Text is text: shown literally, in the note and in the author's name, and nothing ran.
+    # A question with the same markup, asked by Anna, shown on Erik's page and the big screen.
+    await anna.fill("#question-text", HOSTILE_NOTE)
+    await anna.click("#question-ask form.ask-question button[type=submit]")
+    await wait_for_text(erik, "#questions .notes-newest .question-text", HOSTILE_NOTE)
+    await moderator.click("#questions-queue form:has(input[value=show]) button")
+    presenter = await moderator.context.new_page()
+    await presenter.goto(f"{base}/s/{session['id']}/presenter")
+    await wait_for_text(presenter, "#question-stage .question-text", HOSTILE_NOTE)
+
+    # Text is text: shown literally, in notes, questions and names, and nothing ran.
+    for page in (anna, erik, moderator, presenter):
+        assert await page.evaluate("window.__xss") is None
+        assert (
+            await page.eval_on_selector_all(
+                "#question-stage img, #questions img, #questions-queue img, #questions script",
+                "els => els.length",
+            )
+            == 0
+        )
     for page in (anna, erik, moderator):
         texts = await page.eval_on_selector_all(".note-text", "els => els.map(e => e.textContent)")
         assert HOSTILE_NOTE in texts
