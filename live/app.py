@@ -99,12 +99,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(store, broker, templates, tick=settings.tick,
                   outbox_limit=settings.outbox_limit,
                   reconcile_interval=settings.reconcile_interval)
+        limiter = Limiter(settings.redis_url)
         try:
             await hub.start()
-            app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
+            app.state.samla = Samla(settings, store, hub, templates, limiter)
             yield
         finally:
             await hub.stop()
+            await limiter.close()
             await store.close()
 
     routes = [
