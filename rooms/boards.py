@@ -160,19 +160,36 @@ async def note_by_id(db: AsyncSession, note_id: str) -> Note:
     return note
 
 
-async def may_see(db: AsyncSession, board: Board, role: Role, participant_id: str | None) -> bool:
-    """Moderators and presenters see every board; a participant the plenary's and their room's."""
+async def may_see(
+    db: AsyncSession, board: Board, role: Role, participant_id: str | None, *, write: bool = False
+) -> bool:
+    """Moderators and presenters see every board; a participant the plenary's and their room's,
+    and, while a gallery vote over all rooms is open, every room's (to read and give dots)."""
     if role != "participant" or board.room_id is None:
         return True
     if participant_id is None:
         return False
-    return await place(db, board.session_id, participant_id) == board.room_id
+    if await place(db, board.session_id, participant_id) == board.room_id:
+        return True
+    return not write and await gallery_open(db, board.session_id)
+
+
+async def gallery_open(db: AsyncSession, session_id: str) -> bool:
+    """Whether a dot vote over the notes of all rooms is open in the session."""
+    found = await db.scalar(
+        select(func.count()).where(
+            col(DotVote.session_id) == session_id,
+            col(DotVote.status) == "open",
+            col(DotVote.scope) == "all",
+        )
+    )
+    return bool(found)
 
 
 async def require_access(db: AsyncSession, board: Board, participant: Participant) -> None:
     if participant.session_id != board.session_id:
         raise forbidden("This board belongs to another session.")
-    if not await may_see(db, board, "participant", participant.id):
+    if not await may_see(db, board, "participant", participant.id, write=True):
         raise forbidden("This board belongs to another room; you can write in your own room's.")
 
 
@@ -890,6 +907,38 @@ async def dot_results(db: AsyncSession, session_id: str, vote_id: str) -> dict[s
     }
 
 
+# -- for the archive --------------------------------------------------------------------------
+
+
+async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every note of the session as the archive keeps it: a good-example card's fields apart,
+    no name for an anonymous note, boards in their order and notes by dots and upvotes."""
+    found = await session_boards(db, session_id)
+    notes = await board_notes(db, found, include_hidden=True)
+    rows = []
+    for board in found:
+        titles = {c["id"]: c["title"] for c in board.columns}
+        for note in ordered(notes[board.id], "top"):
+            fields = note["fields"] or {}
+            rows.append(
+                {
+                    "board": board.title,
+                    "room_id": board.room_id,
+                    "column": titles.get(note["column"], ""),
+                    "text": note["text"],
+                    **{key: fields.get(key, "") for key in CARD_FIELDS},
+                    "author": (note["author"] or {}).get("name"),
+                    "upvotes": note["upvotes"],
+                    "dots": note["dots"],
+                    "pinned": note["pinned"],
+                    "hidden": note["hidden"],
+                    "collected_from": note["collected_from"],
+                    "created_at": note["created_at"],
+                }
+            )
+    return rows
+
+
 # -- live panels ------------------------------------------------------------------------------
 
 NOTE_EVENTS = {
@@ -906,9 +955,11 @@ NOTE_EVENTS = {
 }
 
 
-async def _visible_boards(db: AsyncSession, viewer: Viewer) -> list[Board]:
+async def _visible_boards(db: AsyncSession, viewer: Viewer, *, write: bool = False) -> list[Board]:
     boards = await session_boards(db, viewer.audience.session_id)
     if viewer.audience.role == "participant":
+        if not write and await gallery_open(db, viewer.audience.session_id):
+            return boards  # the gallery: every room's board, to read and give dots
         room = viewer.audience.room_id
         boards = [b for b in boards if b.room_id is None or b.room_id == room]
     return boards
@@ -932,7 +983,14 @@ async def _boards_context(db: AsyncSession, viewer: Viewer, *, moderator: bool) 
                 "top": [n["id"] for n in ordered(listed, "top")],
             }
         )
-    return {"boards": out}
+    gallery = await db.scalar(
+        select(DotVote).where(
+            col(DotVote.session_id) == viewer.audience.session_id,
+            col(DotVote.status) == "open",
+            col(DotVote.scope) == "all",
+        )
+    )
+    return {"boards": out, "gallery": vote_json(gallery) if gallery else None}
 
 
 @panel("sort-order", "boards/_sort.html", roles={"participant"}, triggers=set())
@@ -956,7 +1014,7 @@ async def boards_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
 )
 async def compose_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """The add-note form and the viewer's own notes; outside the live list, so typing is kept."""
-    boards = await _visible_boards(db, viewer)
+    boards = await _visible_boards(db, viewer, write=True)
     mine: list[dict[str, Any]] = []
     votes = []
     if viewer.participant_id is not None:

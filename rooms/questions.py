@@ -327,6 +327,26 @@ async def set_approval(db: AsyncSession, session_id: str, approval: Any) -> Outc
     )
 
 
+# -- for the archive --------------------------------------------------------------------------
+
+
+async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every question as the archive keeps it, most upvoted first; no name when anonymous."""
+    listed = await list_questions(db, session_id, moderator=True)
+    return [
+        {
+            "text": q["text"],
+            "author": (q["author"] or {}).get("name"),
+            "upvotes": q["upvotes"],
+            "answered": q["answered"],
+            "approved": q["approved"],
+            "hidden": q["hidden"],
+            "created_at": q["created_at"],
+        }
+        for q in listed
+    ]
+
+
 # -- live panels ------------------------------------------------------------------------------
 
 QUESTION_EVENTS = {

@@ -696,3 +696,62 @@ async def test_notes_over_the_socket_are_rate_limited_per_participant(
     assert [r["type"] for r in replies] == ["ack"] * 20 + ["error"]
     assert replies[-1]["error"]["code"] == "rate_limited"
     assert len((await board_state(api, board["id"], anna["token"]))["notes"]) == 20
+
+
+async def test_a_gallery_vote_opens_every_rooms_board_to_read_and_dot_but_not_to_write(
+    api: Api, rooms_placed: dict[str, str]
+) -> None:
+    session = await api.make_session()
+    mod = session["moderator_token"]
+    plenary = await make_board(api, session, title="Storgruppen")
+    other = await make_board(api, session, title="Rum 2", room_id="r2")
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    rooms_placed[anna["participant_id"]] = "r1"
+    rooms_placed[erik["participant_id"]] = "r2"
+    note = (await post_note(api, other, erik["token"], "från rum 2")).json()
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 403
+    r = await api.call(
+        "POST", f"/api/v1/boards/{plenary['id']}/dot-votes", mod, json={"scope": "all", "dots": 1}
+    )
+    vote = r.json()
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 200
+    r = await api.call(
+        "POST", f"/api/v1/dot-votes/{vote['id']}/dots", anna["token"], json={"note_id": note["id"]}
+    )
+    assert r.status_code == 201 and r.json() == {"dots_left": 0}
+    assert (await post_note(api, other, anna["token"], "intrång")).status_code == 403
+    r = await api.call("POST", f"/api/v1/notes/{note['id']}/upvote", anna["token"])
+    assert r.status_code == 403
+    await api.call("POST", f"/api/v1/dot-votes/{vote['id']}/close", mod)
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 403
+    results = (await api.call("GET", f"/api/v1/dot-votes/{vote['id']}", mod)).json()
+    assert results["notes"] == [{"id": note["id"], "text": "från rum 2", "dots": 1}]
+
+
+@pytest.mark.redis
+async def test_the_note_limit_is_shared_by_instances_through_redis(
+    served_factory: Callable[..., Any], redis_server: Any
+) -> None:
+    import httpx
+
+    first = served_factory(redis_server.url)
+    second = served_factory(redis_server.url)  # the same store, another instance
+    async with (
+        httpx.AsyncClient(base_url=first.base, timeout=30) as one,
+        httpx.AsyncClient(base_url=second.base, timeout=30) as two,
+    ):
+        api_one, api_two = Api(first, one), Api(second, two)
+        session = await api_one.make_session()
+        board = await make_board(api_one, session)
+        anna = await api_one.join(session, "Anna")
+        statuses = []
+        for i in range(21):
+            via = api_one if i % 2 else api_two
+            statuses.append((await post_note(via, board, anna["token"], f"lapp {i}")).status_code)
+        assert statuses == [201] * 20 + [429]

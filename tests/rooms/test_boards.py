@@ -217,3 +217,35 @@ async def test_a_participant_in_a_room_reaches_only_the_plenary_and_their_rooms_
         seen = [await boards.may_see(db, b, "participant", anna.id) for b in (mine, other, plenary)]
         assert seen == [True, False, True]
         assert await boards.may_see(db, other, "moderator", None)
+
+
+async def test_the_archive_keeps_card_fields_apart_and_names_no_anonymous_author(
+    store: Store,
+) -> None:
+    sid, (anna, _) = await setup(store)
+    async with store.write() as db:
+        board = (await boards.create_board_from_template(db, sid, "examples", None)).value
+        card = {
+            "what": "Gemensam ingång",
+            "who": "Kommunen",
+            "where": "Umeå",
+            "contact": "info@example.se",
+            "effect": "Snabbare svar",
+        }
+        await boards.add_note(db, anna, board.id, column=board.columns[0]["id"], fields=card)
+        await boards.add_note(
+            db,
+            anna,
+            board.id,
+            column=board.columns[1]["id"],
+            text="projektpengar tar slut",
+            anonymous=True,
+        )
+    async with store.read() as db:
+        rows = await boards.archive_rows(db, sid)
+    by_text = {r["text"]: r for r in rows}
+    example = by_text["Gemensam ingång"]
+    assert {k: example[k] for k in card} == card and example["column"] == "Goda exempel"
+    assert example["author"] == "P0"
+    assert by_text["projektpengar tar slut"]["author"] is None
+    assert by_text["projektpengar tar slut"]["who"] == ""
