@@ -512,6 +512,13 @@ class Mirror:
             self.notes.pop(frame["note_id"], None)
 
 
+@pytest.mark.parametrize(
+    "broker_kind",
+    [
+        pytest.param("memory", id="memory"),
+        pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    ],
+)
 async def test_a_hundred_participants_posting_and_upvoting_at_once(
     api: Api, stream: Callable[..., Any]
 ) -> None:
