@@ -107,6 +107,10 @@ async def fill(settings: Settings, base: str) -> str:
         await store.close()
     return demo.text()
 
-from live import demo_boards  # noqa: E402
+from live import demo_breakout  # noqa: E402  (breakout rooms)
+
+DEMO_STEPS.append(demo_breakout.step)
+
+from live import demo_boards  # noqa: E402  (boards and Q&A, after the rooms they use)
 
 DEMO_STEPS.append(demo_boards.step)

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from rooms import boards, questions, sessions
 from rooms.models import Participant, Session
+from rooms.panels import place
 
 GROUP_TALK = "Gruppsamtal: att inleda samverkan"
 STRATEGY = "Strategisk samverkan"
@@ -94,6 +95,8 @@ async def _room_boards(db: AsyncSession, session: Session, rng: random.Random) -
                 title=f"Grupprum {number}: Goda exempel / Utmaningar / Idéer",
             )
         ).value
+        # The room's own people write on its board when breakout rooms placed them there.
+        members = [p for p in people if await place(db, session.id, p.id) == room_id] or people
         for column, pool in zip(board.columns, (EXAMPLES, CHALLENGES, IDEAS), strict=True):
             for item in rng.sample(pool, rng.randint(1, 3)):
                 fields = item if isinstance(item, dict) else None
@@ -103,12 +106,12 @@ async def _room_boards(db: AsyncSession, session: Session, rng: random.Random) -
                     column_id=column["id"],
                     text=fields["what"] if fields else str(item),
                     fields=fields,
-                    author_id=rng.choice(people).id,
+                    author_id=rng.choice(members).id,
                     anonymous=rng.random() < 0.2,
                 )
                 db.add(note)
                 await db.flush()
-                for voter in rng.sample(people, rng.randint(0, 6)):
+                for voter in rng.sample(members, min(len(members), rng.randint(0, 6))):
                     db.add(boards.NoteUpvote(note_id=note.id, participant_id=voter.id))
                 if number <= 4 and len(picked) < number:
                     picked.append(note.id)

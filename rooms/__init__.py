@@ -2,6 +2,6 @@
 
 Importing the package registers every feature's tables on the shared metadata."""
 
-from rooms import accounts, boards, models, questions, sessions
+from rooms import accounts, boards, breakout, models, questions, sessions
 
-__all__ = ["accounts", "boards", "models", "questions", "sessions"]
+__all__ = ["accounts", "boards", "breakout", "models", "questions", "sessions"]
