@@ -22,7 +22,7 @@ from rooms.models import (
     new_id,
     utcnow,
 )
-from rooms.panels import Actor, Viewer, action, panel, place
+from rooms.panels import Actor, Viewer, action, panel, place, summary
 from rooms.sessions import describe, describe_part, session_by_id, writable
 from rooms.text import clean, optional
 
@@ -931,6 +931,13 @@ async def dot_results(db: AsyncSession, session_id: str, vote_id: str) -> dict[s
         "voters": voters,
         "notes": [{"id": nid, "text": text, "dots": int(n)} for nid, text, n in rows.all()],
     }
+
+
+@summary("note.upvoted")
+async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
+    """The note's total as committed when the tick goes out: two upvotes counted in parallel
+    transactions (PostgreSQL) each saw only their own, but this read sees both."""
+    return {**event.data, "upvotes": await upvote_count(db, str(event.data["note_id"]))}
 
 
 # -- for the archive --------------------------------------------------------------------------
