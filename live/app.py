@@ -17,8 +17,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Importing a feature's API module registers its routes (api_breakout, api_polls, …).
-from live import api, api_breakout, api_polls, jobs, views, views_breakout  # noqa: F401
+# Importing a feature's modules registers its routes, panels and jobs.
+from live import (  # noqa: F401
+    api,
+    api_boards,
+    api_breakout,
+    api_polls,
+    jobs,
+    views,
+    views_breakout,
+)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
@@ -107,14 +115,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             outbox_limit=settings.outbox_limit,
             reconcile_interval=settings.reconcile_interval,
         )
+        limiter = Limiter(settings.redis_url)
         try:
             await hub.start()
-            samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
+            samla = Samla(settings, store, hub, templates, limiter)
             app.state.samla = samla
             async with jobs.running(samla):
                 yield
         finally:
             await hub.stop()
+            await limiter.close()
             await store.close()
 
     routes = [

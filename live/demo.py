@@ -160,6 +160,7 @@ async def fill(settings: Settings, base: str) -> str:
     return demo.text()
 
 
-from live import demo_breakout, demo_polls  # noqa: E402  (each feature appends its step)
+from live import demo_boards, demo_breakout, demo_polls  # noqa: E402  (each feature's step)
 
-DEMO_STEPS += [demo_polls.step, demo_breakout.step]
+# Boards and Q&A come after the rooms they use.
+DEMO_STEPS += [demo_polls.step, demo_breakout.step, demo_boards.step]

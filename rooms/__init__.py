@@ -2,6 +2,6 @@
 
 Importing the package registers every feature's tables on the shared metadata."""
 
-from rooms import accounts, breakout, models, polls, sessions
+from rooms import accounts, boards, breakout, models, polls, questions, sessions
 
-__all__ = ["accounts", "breakout", "models", "polls", "sessions"]
+__all__ = ["accounts", "boards", "breakout", "models", "polls", "questions", "sessions"]
