@@ -53,7 +53,7 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o live/locale/messages.pot --no-location --omit-header \
 		-k _ -k Refused:2 -k invalid -k forbidden .
 	$(BIN)/pybabel update -i live/locale/messages.pot -d live/locale -l sv --no-fuzzy-matching \
-		--omit-header --no-location
+		--omit-header
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

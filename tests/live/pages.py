@@ -42,6 +42,21 @@ class PageSocket:
         self.frames.append(frame)
         return str(frame)
 
+    async def until(self, needle: str, timeout: float = 5.0) -> str:
+        """The first frame (already seen or coming) that contains `needle`."""
+        for frame in self.frames:
+            if needle in frame:
+                return frame
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"no frame with {needle!r}")
+            frame = await self.next(left)
+            if needle in frame:
+                return frame
+
     async def here(self, expected: int, timeout: float = 5.0) -> None:
         """Waits until the socket has shown `expected` people here."""
         loop = asyncio.get_running_loop()
