@@ -52,8 +52,7 @@ bench: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -o live/locale/messages.pot --no-location --omit-header \
 		-k _ -k Refused:2 -k invalid -k forbidden .
-	$(BIN)/pybabel update -i live/locale/messages.pot -d live/locale -l sv --no-fuzzy-matching \
-		--omit-header
+	$(BIN)/pybabel update -i live/locale/messages.pot -d live/locale -l sv --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
