@@ -190,8 +190,8 @@ async def get_session(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.read() as db:
         who, session = await _member_session(request, db)
-        auth.member_role(who, session)
-        described = await sessions.describe(db, session)
+        role = auth.member_role(who, session)
+        described = await sessions.describe(db, session, role)
     return JSONResponse(described)
 
 

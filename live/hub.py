@@ -24,7 +24,7 @@ from live.store import Store
 from live.templating import Templates
 from rooms import sessions
 from rooms.errors import Refused
-from rooms.models import Event, Role
+from rooms.models import PLENARY, Event, Role
 from rooms.panels import (
     PRESENCE,
     Audience,
@@ -80,7 +80,9 @@ class Connection:
     def sees(self, event: Event) -> bool:
         if event.roles is not None and self.role not in event.roles:
             return False
-        return event.room_id is None or self.role != "participant" or event.room_id == self.room_id
+        if event.room_id is None or self.role != "participant":
+            return True
+        return event.room_id == (self.room_id or PLENARY)
 
 
 @dataclass(eq=False)
@@ -371,7 +373,7 @@ class Hub:
         if conn.kind == "html":
             return "".join([await self._render(db, p, viewer) for p in shown])
         body: dict[str, Any] = {"type": "snapshot", "version": session.version}
-        body["session"] = await describe(db, session)
+        body["session"] = await describe(db, session, conn.role)
         body["here"] = await self.broker.count_present(conn.session_id)
         for p in shown:
             if p.json:

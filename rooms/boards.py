@@ -343,7 +343,7 @@ async def session_boards(db: AsyncSession, session_id: str) -> list[Board]:
 
 
 @describe_part("boards")
-async def _boards_part(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+async def _boards_part(db: AsyncSession, session_id: str, role: Role) -> list[dict[str, Any]]:
     return [board_summary(b) for b in await session_boards(db, session_id)]
 
 

@@ -19,6 +19,7 @@ from rooms.models import (
     Event,
     Outcome,
     Participant,
+    Role,
     Session,
     iso,
     new_id,
@@ -280,7 +281,7 @@ async def rooms_of_people(
 
 
 @describe_part("rooms")
-async def rooms_part(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+async def rooms_part(db: AsyncSession, session_id: str, role: Role) -> list[dict[str, Any]]:
     """Every room of the session, newest round last: open rooms with who is in them."""
     rooms = list(
         await db.scalars(

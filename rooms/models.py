@@ -96,13 +96,17 @@ class Participant(SQLModel, table=True):
     joined_at: datetime = Field(default_factory=utcnow)
 
 
+# As an event's room_id: only participants in the plenary (in no breakout room) are told.
+PLENARY = "plenary"
+
+
 @dataclass(frozen=True)
 class Event:
     """A committed change, told to everyone who shows it.
 
     `key` lets a burst collapse: of the events sharing a key within one tick only the
-    last is sent. `room_id` limits who is told (None: the whole session); `roles` limits
-    it to some audiences (None: all)."""
+    last is sent. `room_id` limits which participants are told (None: the whole session,
+    PLENARY: those in no room); `roles` limits it to some audiences (None: all)."""
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
-from rooms.models import Event, Outcome, Participant, Role, iso, new_id, utcnow
+from rooms.models import PLENARY, Event, Outcome, Participant, Role, iso, new_id, utcnow
 from rooms.panels import Actor, Viewer, action, panel, place, summary
 from rooms.sessions import describe_part, session_by_id, writable
 from rooms.text import clean, optional
@@ -232,7 +232,8 @@ async def polls_of(db: AsyncSession, session_id: str) -> list[Poll]:
 
 
 @describe_part("polls")
-async def describe_polls(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+async def describe_polls(db: AsyncSession, session_id: str, role: Role) -> list[dict[str, Any]]:
+    """Every poll; a participant is not told of drafts (the moderator may still change them)."""
     return [
         {
             "id": p.id,
@@ -242,6 +243,7 @@ async def describe_polls(db: AsyncSession, session_id: str) -> list[dict[str, An
             "room_id": p.room_id,
         }
         for p in await polls_of(db, session_id)
+        if role != "participant" or p.status != "draft"
     ]
 
 
@@ -498,7 +500,7 @@ async def open_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
         Event(
             "poll.opened",
             {"poll_id": poll.id, "kind": poll.kind, "room_id": poll.room_id},
-            room_id=poll.room_id,
+            room_id=told(poll),
         ),
         _results_event(poll),
     )
@@ -515,7 +517,11 @@ async def close_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
     await db.execute(update(Ballot).where(col(Ballot.poll_id) == poll.id).values(voter_id=None))
     await _forget_answer_order(db, poll.id)
     events = (
-        Event("poll.closed", {"poll_id": poll.id, "room_id": poll.room_id}, room_id=poll.room_id),
+        Event(
+            "poll.closed",
+            {"poll_id": poll.id, "room_id": poll.room_id},
+            room_id=told(poll),
+        ),
         _results_event(poll),
     )
     return Outcome(poll.session_id, poll_json(poll, await options_of(db, poll.id)), events)
@@ -535,13 +541,18 @@ async def _forget_answer_order(db: AsyncSession, poll_id: str) -> None:
     await db.flush()
 
 
+def told(poll: Poll) -> str:
+    """Whose participants hear of a poll: its room's, or the plenary's (not those in rooms)."""
+    return poll.room_id or PLENARY
+
+
 def _results_event(poll: Poll) -> Event:
     """Of a burst of these within one tick only the last is published, with the totals."""
     return Event(
         "poll.results",
         {"poll_id": poll.id},
         key=f"poll.results:{poll.id}",
-        room_id=poll.room_id,
+        room_id=told(poll),
         roles=None if poll.show_results == "live" else STAFF,
     )
 
@@ -741,7 +752,10 @@ async def hide_answer(
     return Outcome(
         poll.session_id,
         {"id": ballot.id, "text": ballot.text, "hidden": hidden},
-        (Event("poll.hidden", {"poll_id": poll.id}, room_id=poll.room_id), _results_event(poll)),
+        (
+            Event("poll.hidden", {"poll_id": poll.id}, room_id=told(poll)),
+            _results_event(poll),
+        ),
     )
 
 
@@ -765,7 +779,10 @@ async def hide_word(
     return Outcome(
         poll.session_id,
         poll.hidden_words,
-        (Event("poll.hidden", {"poll_id": poll.id}, room_id=poll.room_id), _results_event(poll)),
+        (
+            Event("poll.hidden", {"poll_id": poll.id}, room_id=told(poll)),
+            _results_event(poll),
+        ),
     )
 
 

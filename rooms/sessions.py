@@ -24,6 +24,7 @@ from rooms.models import (
     Event,
     Outcome,
     Participant,
+    Role,
     Session,
     digest,
     iso,
@@ -37,7 +38,7 @@ CODE_DIGITS = 6
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Each feature adds what it shows of a session to its description (rooms, polls, boards).
-Part = Callable[[AsyncSession, str], Awaitable[list[dict[str, Any]]]]
+Part = Callable[[AsyncSession, str, Role], Awaitable[list[dict[str, Any]]]]
 _parts: dict[str, Part] = {}
 
 
@@ -253,8 +254,9 @@ async def participant_count(db: AsyncSession, session_id: str) -> int:
     )
 
 
-async def describe(db: AsyncSession, session: Session) -> dict[str, Any]:
-    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it."""
+async def describe(db: AsyncSession, session: Session, role: Role = "moderator") -> dict[str, Any]:
+    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it to
+    `role` (a participant is not shown what is still being prepared)."""
     out: dict[str, Any] = {
         "id": session.id,
         "code": session.code,
@@ -270,7 +272,7 @@ async def describe(db: AsyncSession, session: Session) -> dict[str, Any]:
         "boards": [],
     }
     for name, part in _parts.items():
-        out[name] = await part(db, session.id)
+        out[name] = await part(db, session.id, role)
     return out
 
 

@@ -624,3 +624,51 @@ async def test_a_failed_batch_is_retried_answer_by_answer_and_nothing_is_lost(
     assert failed and [r.status_code for r in replies] == [201] * 30
     found = await results(api, session["moderator_token"], poll)
     assert found["voters"] == 30 and found["options"][2]["count"] == 30
+
+
+async def test_a_plenary_poll_is_not_told_to_those_in_a_breakout_room(
+    api: Api, stream: Any
+) -> None:
+    session = await api.make_session()
+    mod = session["moderator_token"]
+    inside, outside = await api.join(session, "I rummet"), await api.join(session, "I storgruppen")
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/rooms",
+        mod,
+        json={"count": 1, "assignment": "manual"},
+    )
+    assert r.status_code == 201, r.text
+    room_id = r.json()["rooms"][0]["id"]
+    r = await api.call(
+        "POST",
+        f"/api/v1/rooms/{room_id}/members",
+        mod,
+        json={"participant_id": inside["participant_id"]},
+    )
+    assert r.status_code == 200, r.text
+    async with (
+        stream(session["id"], inside["token"]) as room_side,
+        stream(session["id"], outside["token"]) as plenary_side,
+    ):
+        assert (await room_side.next())["you"]["room_id"] == room_id
+        assert (await plenary_side.next())["you"]["room_id"] is None
+        r = await api.call(
+            "POST",
+            f"/api/v1/sessions/{session['id']}/polls",
+            mod,
+            json={"question": "Hur går det?", "kind": "single", "options": ["Bra", "Dåligt"]},
+        )
+        poll = r.json()
+        await api.call("POST", f"/api/v1/polls/{poll['id']}/open", mod)
+        opened = await plenary_side.until(lambda f: f["type"] == "poll.opened")
+        assert opened["poll_id"] == poll["id"]
+        # Something the room is told after the poll opened: nothing of the poll came before.
+        await api.call(
+            "POST",
+            f"/api/v1/sessions/{session['id']}/rooms/broadcast",
+            mod,
+            json={"text": "Fem minuter kvar"},
+        )
+        await room_side.until(lambda f: f["type"].startswith("rooms."))
+        assert not any(f["type"].startswith("poll.") for f in room_side.frames)
