@@ -1,0 +1,544 @@
+"""`make bench`: the vote storm against the bare baseline and against a real `samla serve`.
+
+Usage: python -m bench.run [--participants N] [--window S] [--only baseline|samla] ...
+See bench/README.md for what is measured and how latency is defined."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bench.targets import Baseline, SamlaServer, Target, cpu_seconds, gather_limited, rss_kib
+from bench.wire import Http, HttpError, Stream, open_stream
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+# The issue's targets, as ratios of Samla to the baseline measured in the same run.
+P99_RATIO_MAX = 1.5
+P99_RATIO_AIM = 1.15
+DELIVERY_RATIO_MIN = 0.6
+DELIVERY_RATIO_AIM = 0.85
+IDLE_KIB_MAX = 30.0
+
+
+@dataclass
+class Options:
+    participants: int
+    window: float
+    scenario: str
+    tick: float
+    connect_concurrency: int
+    vote_connections: int
+    settle: float
+    idle: float
+    deadline: float
+    only: str | None
+    send_time: str
+
+
+@dataclass
+class Sent:
+    """One vote as the driver saw it."""
+
+    index: int
+    scheduled: float
+    sent: float = 0.0
+    answered: float = 0.0
+    status: int = 0
+    error: str = ""
+
+
+@dataclass
+class Result:
+    target: str
+    participants: int
+    streams_open: int = 0
+    stream_failures: int = 0
+    votes_sent: int = 0
+    accepted: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    counted: int = -1
+    counted_by_option: dict[str, int] = field(default_factory=dict)
+    expected_by_option: dict[str, int] = field(default_factory=dict)
+    delivered_to_all: int = 0  # accepted votes whose total reached every socket
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    answer_ms: dict[str, float] = field(default_factory=dict)  # vote sent -> HTTP answer
+    send_backlog_ms_max: float = 0.0
+    frames_received: int = 0
+    storm_frames: int = 0
+    updates_per_socket: float = 0.0
+    snapshots_during_storm: int = 0
+    bytes_received: int = 0
+    storm_seconds: float = 0.0
+    delivery_rate: float = 0.0
+    rss_before_kib: int = 0
+    rss_idle_kib: int = 0
+    idle_kib_per_connection: float = 0.0
+    server_cpu_storm_s: float = 0.0
+    driver_cpu_storm_s: float = 0.0
+    closed_during_run: int = 0
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summary_ms(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ms = [v * 1000 for v in values]
+    return {
+        "p50": round(percentile(ms, 50), 1),
+        "p90": round(percentile(ms, 90), 1),
+        "p99": round(percentile(ms, 99), 1),
+        "max": round(max(ms), 1),
+        "mean": round(sum(ms) / len(ms), 1),
+    }
+
+
+def everyone_saw(streams: list[Stream], upto: int) -> list[float | None]:
+    """seen[k] = the first moment by which EVERY socket had seen a total >= k (k = 1..upto),
+    or None when some socket never did.
+
+    Each socket's "first time it saw >= k" is a non-decreasing step function of k; the max
+    of those over sockets is the prefix maximum of, for each k, the latest time any socket
+    first covered exactly k."""
+    latest = [0.0] * (upto + 2)
+    for s in streams:
+        for lo, at in s.steps:
+            lo = max(lo, 1)  # the first snapshot's step starts at 0 and is earlier anyway
+            if lo <= upto and at > latest[lo]:
+                latest[lo] = at
+    reached = min((s.best for s in streams), default=0)
+    seen: list[float | None] = [None] * (upto + 1)
+    running = 0.0
+    for k in range(1, upto + 1):
+        running = max(running, latest[k])
+        seen[k] = running if k <= reached else None
+    return seen
+
+
+async def storm(target: Target, opts: Options, streams: list[Stream], result: Result) -> list[Sent]:
+    """Sends N votes spread evenly over the window, through a pool of keep-alive connections."""
+    n = opts.participants
+    pool: asyncio.Queue[Http] = asyncio.Queue()
+    conns = [Http(target.host, target.http_port) for _ in range(min(opts.vote_connections, n))]
+    await gather_limited(64, [c.open() for c in conns])
+    for c in conns:
+        pool.put_nowait(c)
+
+    async def send(record: Sent) -> None:
+        vote = target.vote(record.index)
+        http = await pool.get()
+        try:
+            record.sent = time.monotonic()
+            status, payload = await http.request(vote.method, vote.path, vote.body, vote.token)
+            record.answered = time.monotonic()
+            record.status = status
+            if status not in (200, 201):
+                record.error = payload[:200].decode(errors="replace")
+        except (HttpError, OSError) as exc:
+            record.answered = time.monotonic()
+            record.error = str(exc)
+            http = Http(target.host, target.http_port)
+        finally:
+            pool.put_nowait(http)
+
+    start = time.monotonic() + 0.2
+    records = [Sent(i, start + opts.window * i / n) for i in range(n)]
+    for s in streams:
+        s.counting = True
+    tasks = []
+    for record in records:
+        delay = record.scheduled - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(record)))
+    await asyncio.gather(*tasks)
+    for c in conns:
+        c.close()
+    return records
+
+
+async def run_target(target: Target, opts: Options) -> Result:
+    n = opts.participants
+    result = Result(target.name, n)
+    t0 = time.monotonic()
+    await target.start()
+    result.setup_seconds["start"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    await target.prepare(n, opts.scenario)
+    result.setup_seconds["join"] = round(time.monotonic() - t0, 2)
+    assert target.progress is not None
+    await asyncio.sleep(opts.idle)
+    result.rss_before_kib = rss_kib(target.pid)
+
+    t0 = time.monotonic()
+    progress = target.progress
+
+    async def connect(i: int) -> Stream | str:
+        try:
+            return await open_stream(
+                target.host,
+                target.ws_port,
+                target.stream_path,
+                target.tokens[i],
+                progress,
+                timeout=60.0,
+            )
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    opened = await gather_limited(opts.connect_concurrency, [connect(i) for i in range(n)])
+    streams = [s for s in opened if isinstance(s, Stream)]
+    failures = [s for s in opened if isinstance(s, str)]
+    result.streams_open = len(streams)
+    result.stream_failures = len(failures)
+    if failures:
+        result.notes.append(f"{len(failures)} streams failed to open, e.g. {failures[0]}")
+    result.setup_seconds["streams"] = round(time.monotonic() - t0, 2)
+    not_at_start = sum(1 for s in streams if s.best != target.expected_progress)
+    if not_at_start:
+        result.notes.append(f"{not_at_start} snapshots did not show the starting total")
+    await asyncio.sleep(opts.idle)
+    result.rss_idle_kib = rss_kib(target.pid)
+    if streams:
+        result.idle_kib_per_connection = round(
+            (result.rss_idle_kib - result.rss_before_kib) / len(streams), 2
+        )
+
+    cpu_server = cpu_seconds(target.pid)
+    cpu_driver = resource.getrusage(resource.RUSAGE_SELF)
+    records = await storm(target, opts, streams, result)
+    last_answer = max(r.answered for r in records)
+    accepted = sorted((r for r in records if r.status in (200, 201)), key=lambda r: r.answered)
+    result.votes_sent = len(records)
+    result.accepted = len(accepted)
+    for r in records:
+        if r.status not in (200, 201):
+            key = str(r.status or r.error[:60])
+            result.refused[key] = result.refused.get(key, 0) + 1
+    expected: dict[str, int] = {}
+    for r in accepted:
+        choice = target.choice(r.index)
+        expected[choice] = expected.get(choice, 0) + 1
+    result.expected_by_option = expected
+
+    # Wait until every socket shows the final total (or the settle time runs out).
+    want = result.accepted
+    settle_until = last_answer + opts.settle
+    while time.monotonic() < settle_until:
+        if all(s.best >= want for s in streams):
+            break
+        await asyncio.sleep(0.02)
+    after_driver = resource.getrusage(resource.RUSAGE_SELF)
+    result.server_cpu_storm_s = round(cpu_seconds(target.pid) - cpu_server, 2)
+    result.driver_cpu_storm_s = round(
+        after_driver.ru_utime + after_driver.ru_stime - cpu_driver.ru_utime - cpu_driver.ru_stime,
+        2,
+    )
+
+    seen = everyone_saw(streams, want)
+    latencies = []
+    for k, record in enumerate(accepted, start=1):
+        at = seen[k]
+        if at is None:
+            continue
+        origin = record.scheduled if opts.send_time == "scheduled" else record.sent
+        latencies.append(at - origin)
+    result.delivered_to_all = len(latencies)
+    result.latency_ms = summary_ms(latencies)
+    result.answer_ms = summary_ms([r.answered - r.sent for r in accepted])
+    result.send_backlog_ms_max = round(
+        max((r.sent - r.scheduled for r in records), default=0.0) * 1000, 1
+    )
+    first_send = min(r.scheduled for r in records)
+    last_frame = max((s.last_frame for s in streams), default=first_send)
+    result.storm_frames = sum(s.storm_frames for s in streams)
+    result.storm_seconds = round(last_frame - first_send, 3)
+    if result.storm_seconds > 0:
+        result.delivery_rate = round(result.storm_frames / result.storm_seconds, 1)
+    result.updates_per_socket = round(result.storm_frames / max(1, len(streams)), 1)
+    result.frames_received = sum(s.frames for s in streams)
+    result.snapshots_during_storm = sum(s.snapshots for s in streams) - len(streams)
+    result.bytes_received = sum(s.bytes for s in streams)
+    result.closed_during_run = sum(1 for s in streams if s.closed.done())
+    if result.closed_during_run:
+        why = next(s.closed.result() for s in streams if s.closed.done())
+        result.notes.append(f"{result.closed_during_run} streams closed during the run: {why}")
+
+    http = Http(target.host, target.http_port)
+    try:
+        result.counted, result.counted_by_option = await target.counted(http)
+    finally:
+        http.close()
+    for s in streams:
+        s.close()
+    return result
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < needed:
+        raise SystemExit(f"bench: needs {needed} open files, the limit is {soft}")
+
+
+async def run_one(target: Target, opts: Options) -> Result:
+    try:
+        return await asyncio.wait_for(run_target(target, opts), opts.deadline)
+    except TimeoutError:
+        raise SystemExit(
+            f"bench: {target.name} did not finish within {opts.deadline:.0f} s\n{target.log_tail()}"
+        ) from None
+    finally:
+        await asyncio.to_thread(target.stop)
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def verdicts(base: Result, samla: Result) -> list[tuple[str, str, bool]]:
+    out = []
+    p99 = ratio(samla.latency_ms.get("p99", 0.0), base.latency_ms.get("p99", 0.0))
+    out.append(
+        (
+            f"vote -> every screen p99: {samla.latency_ms.get('p99')} ms vs "
+            f"{base.latency_ms.get('p99')} ms = {p99}x (target <= {P99_RATIO_MAX}x, "
+            f"aim {P99_RATIO_AIM}x)",
+            "p99",
+            p99 is not None and p99 <= P99_RATIO_MAX,
+        )
+    )
+    rate = ratio(samla.delivery_rate, base.delivery_rate)
+    out.append(
+        (
+            f"delivery rate: {samla.delivery_rate:.0f} vs {base.delivery_rate:.0f} messages/s = "
+            f"{rate}x (target >= {DELIVERY_RATIO_MIN}x, aim {DELIVERY_RATIO_AIM}x)",
+            "delivery",
+            rate is not None and rate >= DELIVERY_RATIO_MIN,
+        )
+    )
+    out.append(
+        (
+            f"idle memory per connection: {samla.idle_kib_per_connection} KiB "
+            f"(baseline {base.idle_kib_per_connection} KiB; target <= {IDLE_KIB_MAX} KiB)",
+            "memory",
+            samla.idle_kib_per_connection <= IDLE_KIB_MAX,
+        )
+    )
+    exact = samla.counted == samla.accepted and samla.counted_by_option == {
+        k: v for k, v in samla.expected_by_option.items() if v
+    }
+    out.append(
+        (
+            f"counted == accepted: {samla.counted} counted, {samla.accepted} accepted"
+            f" (per option {'equal' if exact else 'DIFFERENT'})",
+            "exact",
+            exact,
+        )
+    )
+    all_seen = samla.delivered_to_all == samla.accepted and samla.streams_open == (
+        samla.participants
+    )
+    out.append(
+        (
+            f"every socket saw the final total: {samla.delivered_to_all}/{samla.accepted} votes "
+            f"reached all {samla.streams_open} sockets",
+            "complete",
+            all_seen,
+        )
+    )
+    return out
+
+
+ROWS = [
+    ("streams open", "streams_open"),
+    ("stream failures", "stream_failures"),
+    ("votes sent", "votes_sent"),
+    ("accepted", "accepted"),
+    ("refused", "refused"),
+    ("counted", "counted"),
+    ("reached every socket", "delivered_to_all"),
+    ("vote -> every socket, ms", "latency_ms"),
+    ("vote -> HTTP answer, ms", "answer_ms"),
+    ("driver send backlog max, ms", "send_backlog_ms_max"),
+    ("messages received (all)", "frames_received"),
+    ("messages received in storm", "storm_frames"),
+    ("updates per socket", "updates_per_socket"),
+    ("snapshots during storm", "snapshots_during_storm"),
+    ("storm seconds", "storm_seconds"),
+    ("delivery rate, messages/s", "delivery_rate"),
+    ("RSS before streams, KiB", "rss_before_kib"),
+    ("RSS with idle streams, KiB", "rss_idle_kib"),
+    ("KiB per idle connection", "idle_kib_per_connection"),
+    ("server CPU in storm, s", "server_cpu_storm_s"),
+    ("driver CPU in storm, s", "driver_cpu_storm_s"),
+    ("setup seconds", "setup_seconds"),
+]
+
+
+def render(opts: Options, results: list[Result], started: str) -> str:
+    lines = [
+        f"Samla vote storm — {started} UTC",
+        f"N={opts.participants} participants, scenario={opts.scenario}, votes spread over "
+        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time",
+        "",
+    ]
+    names = [r.target for r in results]
+    width = 30
+    lines.append(f"{'':{width}}" + "".join(f"{n:>34}" for n in names))
+    for label, attr in ROWS:
+        cells = []
+        for r in results:
+            value = getattr(r, attr)
+            if isinstance(value, dict):
+                text = " ".join(f"{k}={v}" for k, v in value.items()) or "-"
+            else:
+                text = str(value)
+            cells.append(f"{text:>34}")
+        lines.append(f"{label:{width}}" + "".join(cells))
+    for r in results:
+        for note in r.notes:
+            lines.append(f"note ({r.target}): {note}")
+    by_name = {r.target: r for r in results}
+    if "baseline" in by_name and "samla" in by_name:
+        lines.append("")
+        lines.append("Samla against the baseline (the issue's targets):")
+        for text, _, ok in verdicts(by_name["baseline"], by_name["samla"]):
+            lines.append(f"  [{'PASS' if ok else 'MISS'}] {text}")
+    return "\n".join(lines)
+
+
+async def main_async(opts: Options) -> int:
+    raise_fd_limit(opts.participants * 2 + opts.vote_connections + 512)
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp:
+        workdir = Path(tmp)
+        if opts.only in (None, "baseline"):
+            print(f"bench: baseline, N={opts.participants} …", flush=True)
+            results.append(await run_one(Baseline(workdir, opts.tick), opts))
+        if opts.only in (None, "samla"):
+            print(f"bench: samla, N={opts.participants} …", flush=True)
+            results.append(await run_one(SamlaServer(workdir), opts))
+    text = render(opts, results, started)
+    print(text)
+    REPORTS.mkdir(exist_ok=True)
+    stamp = started.replace(" ", "T").replace(":", "")
+    base = REPORTS / f"storm-{opts.scenario}-n{opts.participants}-{stamp}"
+    base.with_suffix(".txt").write_text(text + "\n")
+    base.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "options": asdict(opts),
+                "started_utc": started,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    print(f"\nreport: {base.with_suffix('.txt')} (and .json)")
+    return 0
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--participants", "-n", type=int, default=2000)
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=5.0,
+        help="seconds over which the N votes are sent, evenly spaced",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["votes", "joins"],
+        default="votes",
+        help="votes: the vote storm; joins: a join storm (provisional)",
+    )
+    parser.add_argument(
+        "--tick",
+        type=float,
+        default=0.1,
+        help="the baseline's coalescing tick (Samla's default hub tick)",
+    )
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--vote-connections",
+        type=int,
+        default=256,
+        help="keep-alive HTTP connections the votes are sent over",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="how long after the last answer to wait for every socket",
+    )
+    parser.add_argument(
+        "--idle", type=float, default=2.0, help="seconds of quiet before each memory reading"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=0.0,
+        help="hard limit per server in seconds (default: from N)",
+    )
+    parser.add_argument("--only", choices=["baseline", "samla"], default=None)
+    parser.add_argument(
+        "--send-time",
+        choices=["scheduled", "actual"],
+        default="scheduled",
+        help="latency origin: when the vote was due, or when it was written",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.participants <= 10_000:
+        parser.error("--participants must be 1..10000")
+    deadline = args.deadline or 180 + args.participants * 0.08
+    return Options(
+        args.participants,
+        args.window,
+        args.scenario,
+        args.tick,
+        args.connect_concurrency,
+        args.vote_connections,
+        args.settle,
+        args.idle,
+        deadline,
+        args.only,
+        args.send_time,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main_async(opts))
+    return uvloop.run(main_async(opts))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())
