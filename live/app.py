@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, views
+from live import api, api_polls, views  # noqa: F401  (api_polls registers its routes)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
@@ -40,7 +40,10 @@ CSP = (
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),  # moderator links carry their key in the URL
+    # Moderator links carry their key in the URL: never send it to another site. Not
+    # "no-referrer": with it browsers send `Origin: null` on form posts, which the
+    # Origin check then refuses.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 
