@@ -9,13 +9,16 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bench.profile import Profiler
 from bench.targets import Baseline, SamlaServer, Target, cpu_seconds, gather_limited, rss_kib
 from bench.wire import Http, HttpError, Stream, open_stream
 
@@ -42,6 +45,10 @@ class Options:
     deadline: float
     only: str | None
     send_time: str
+    profile: bool
+    instrument: bool
+    switch_interval: float | None
+    stamp: str = ""
 
 
 @dataclass
@@ -79,6 +86,7 @@ class Result:
     bytes_received: int = 0
     storm_seconds: float = 0.0
     delivery_rate: float = 0.0
+    load_average: str = ""
     rss_before_kib: int = 0
     rss_idle_kib: int = 0
     idle_kib_per_connection: float = 0.0
@@ -87,6 +95,8 @@ class Result:
     closed_during_run: int = 0
     setup_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    profile: str = ""
+    server_timers: dict[str, Any] = field(default_factory=dict)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -176,6 +186,7 @@ async def storm(target: Target, opts: Options, streams: list[Stream], result: Re
 async def run_target(target: Target, opts: Options) -> Result:
     n = opts.participants
     result = Result(target.name, n)
+    result.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     t0 = time.monotonic()
     await target.start()
     result.setup_seconds["start"] = round(time.monotonic() - t0, 2)
@@ -220,6 +231,11 @@ async def run_target(target: Target, opts: Options) -> Result:
             (result.rss_idle_kib - result.rss_before_kib) / len(streams), 2
         )
 
+    profiler = None
+    if opts.profile:
+        REPORTS.mkdir(exist_ok=True)
+        profiler = Profiler(target.pid, REPORTS / f"{opts.stamp}-{target.name}.pyspy.txt")
+        await asyncio.sleep(0.5)  # py-spy attaches
     cpu_server = cpu_seconds(target.pid)
     cpu_driver = resource.getrusage(resource.RUSAGE_SELF)
     records = await storm(target, opts, streams, result)
@@ -245,6 +261,12 @@ async def run_target(target: Target, opts: Options) -> Result:
             break
         await asyncio.sleep(0.02)
     after_driver = resource.getrusage(resource.RUSAGE_SELF)
+    if profiler is not None:
+        result.profile = await asyncio.to_thread(profiler.stop)
+    if isinstance(target, SamlaServer) and target.instrument:
+        await asyncio.sleep(0.6)  # the next dump of the timers
+        with contextlib.suppress(OSError, ValueError):
+            result.server_timers = json.loads(target.stats_path.read_text())
     result.server_cpu_storm_s = round(cpu_seconds(target.pid) - cpu_server, 2)
     result.driver_cpu_storm_s = round(
         after_driver.ru_utime + after_driver.ru_stime - cpu_driver.ru_utime - cpu_driver.ru_stime,
@@ -392,6 +414,7 @@ ROWS = [
     ("server CPU in storm, s", "server_cpu_storm_s"),
     ("driver CPU in storm, s", "driver_cpu_storm_s"),
     ("setup seconds", "setup_seconds"),
+    ("machine load average at start", "load_average"),
 ]
 
 
@@ -406,15 +429,16 @@ def render(opts: Options, results: list[Result], started: str) -> str:
     width = 30
     lines.append(f"{'':{width}}" + "".join(f"{n:>34}" for n in names))
     for label, attr in ROWS:
-        cells = []
-        for r in results:
-            value = getattr(r, attr)
-            if isinstance(value, dict):
-                text = " ".join(f"{k}={v}" for k, v in value.items()) or "-"
-            else:
-                text = str(value)
-            cells.append(f"{text:>34}")
-        lines.append(f"{label:{width}}" + "".join(cells))
+        values = [getattr(r, attr) for r in results]
+        if any(isinstance(v, dict) for v in values):
+            keys = list(dict.fromkeys(k for v in values for k in v))
+            if not keys:
+                lines.append(f"{label:{width}}" + "".join(f"{'-':>34}" for _ in values))
+            for key in keys:
+                cells = "".join(f"{v.get(key, '-')!s:>34}" for v in values)
+                lines.append(f"{label + ' ' + key:{width}}" + cells)
+        else:
+            lines.append(f"{label:{width}}" + "".join(f"{v!s:>34}" for v in values))
     for r in results:
         for note in r.notes:
             lines.append(f"note ({r.target}): {note}")
@@ -430,6 +454,9 @@ def render(opts: Options, results: list[Result], started: str) -> str:
 async def main_async(opts: Options) -> int:
     raise_fd_limit(opts.participants * 2 + opts.vote_connections + 512)
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    opts.stamp = (
+        f"storm-{opts.scenario}-n{opts.participants}-{started.replace(' ', 'T').replace(':', '')}"
+    )
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp:
         workdir = Path(tmp)
@@ -438,12 +465,19 @@ async def main_async(opts: Options) -> int:
             results.append(await run_one(Baseline(workdir, opts.tick), opts))
         if opts.only in (None, "samla"):
             print(f"bench: samla, N={opts.participants} …", flush=True)
-            results.append(await run_one(SamlaServer(workdir), opts))
+            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval)
+            results.append(await run_one(samla, opts))
     text = render(opts, results, started)
+    for r in results:
+        if r.server_timers:
+            text += f"\n\nTimers inside {r.target} (whole run, setup included):"
+            for name, value in r.server_timers.items():
+                text += f"\n  {name}: {value}"
+        if r.profile:
+            text += f"\n\nWhere {r.target}'s time went (py-spy):\n{r.profile}"
     print(text)
     REPORTS.mkdir(exist_ok=True)
-    stamp = started.replace(" ", "T").replace(":", "")
-    base = REPORTS / f"storm-{opts.scenario}-n{opts.participants}-{stamp}"
+    base = REPORTS / opts.stamp
     base.with_suffix(".txt").write_text(text + "\n")
     base.with_suffix(".json").write_text(
         json.dumps(
@@ -511,6 +545,20 @@ def parse(argv: list[str] | None = None) -> Options:
         default="scheduled",
         help="latency origin: when the vote was due, or when it was written",
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="record each server with py-spy during the storm"
+    )
+    parser.add_argument(
+        "--instrument",
+        action="store_true",
+        help="run Samla under bench.instrumented (timers on the vote path; diagnosis only)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="what-if: sys.setswitchinterval() in the Samla process (implies --instrument)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.participants <= 10_000:
         parser.error("--participants must be 1..10000")
@@ -527,6 +575,9 @@ def parse(argv: list[str] | None = None) -> Options:
         deadline,
         args.only,
         args.send_time,
+        args.profile,
+        args.instrument,
+        args.switch_interval,
     )
 
 

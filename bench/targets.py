@@ -196,13 +196,21 @@ class Baseline(Target):
 class SamlaServer(Target):
     """`python -m live.cli serve` with a fresh SQLite file; votes through the public API."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, instrument: bool = False, switch_interval: float | None = None
+    ) -> None:
         super().__init__("samla", workdir)
         self.http_port = self.ws_port
         self.env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'samla.db'}",
             "SECRET_KEY": secrets.token_urlsafe(32),
         }
+        self.instrument = instrument or switch_interval is not None
+        self.stats_path = workdir / "samla-stats.json"
+        if self.instrument:
+            self.env["SAMLA_BENCH_STATS"] = str(self.stats_path)
+        if switch_interval is not None:
+            self.env["SAMLA_BENCH_SWITCH_INTERVAL"] = str(switch_interval)
         self.session: dict[str, Any] = {}
         self.poll_id = ""
         self.scenario = "votes"
@@ -220,17 +228,9 @@ class SamlaServer(Target):
         )
         if add.returncode != 0:
             raise RuntimeError(f"samla organiser add failed: {add.stdout!r} {add.stderr!r}")
+        module = ["bench.instrumented"] if self.instrument else ["live.cli", "serve"]
         self._spawn(
-            [
-                sys.executable,
-                "-m",
-                "live.cli",
-                "serve",
-                "--host",
-                self.host,
-                "--port",
-                str(self.ws_port),
-            ],
+            [sys.executable, "-m", *module, "--host", self.host, "--port", str(self.ws_port)],
             self.env,
         )
         await self._wait_http("/healthz")
@@ -259,7 +259,12 @@ class SamlaServer(Target):
                 poll = await http.json(
                     "POST",
                     f"/api/v1/sessions/{sid}/polls",
-                    {"question": "Vad bär samverkan?", "kind": "single", "options": OPTIONS},
+                    {
+                        "question": "Vad bär samverkan?",
+                        "kind": "single",
+                        "options": OPTIONS,
+                        "show_results": "live",
+                    },
                     moderator,
                 )
                 self.poll_id = poll["id"]
