@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -77,6 +78,7 @@ class Result:
     expected_by_option: dict[str, int] = field(default_factory=dict)
     delivered_to_all: int = 0  # accepted votes whose total reached every socket
     latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_other_ms: dict[str, float] = field(default_factory=dict)  # the other origin
     answer_ms: dict[str, float] = field(default_factory=dict)  # vote sent -> HTTP answer
     send_backlog_ms_max: float = 0.0
     frames_received: int = 0
@@ -236,6 +238,8 @@ async def run_target(target: Target, opts: Options) -> Result:
         REPORTS.mkdir(exist_ok=True)
         profiler = Profiler(target.pid, REPORTS / f"{opts.stamp}-{target.name}.pyspy.txt")
         await asyncio.sleep(0.5)  # py-spy attaches
+    if isinstance(target, SamlaServer) and target.instrument:
+        os.kill(target.pid, signal.SIGUSR1)  # its timers count the storm only
     cpu_server = cpu_seconds(target.pid)
     cpu_driver = resource.getrusage(resource.RUSAGE_SELF)
     records = await storm(target, opts, streams, result)
@@ -274,15 +278,18 @@ async def run_target(target: Target, opts: Options) -> Result:
     )
 
     seen = everyone_saw(streams, want)
-    latencies = []
+    latencies: list[float] = []
+    other: list[float] = []  # from the other origin, for comparison
     for k, record in enumerate(accepted, start=1):
         at = seen[k]
         if at is None:
             continue
-        origin = record.scheduled if opts.send_time == "scheduled" else record.sent
-        latencies.append(at - origin)
+        due, written = at - record.scheduled, at - record.sent
+        latencies.append(due if opts.send_time == "scheduled" else written)
+        other.append(written if opts.send_time == "scheduled" else due)
     result.delivered_to_all = len(latencies)
     result.latency_ms = summary_ms(latencies)
+    result.latency_other_ms = summary_ms(other)
     result.answer_ms = summary_ms([r.answered - r.sent for r in accepted])
     result.send_backlog_ms_max = round(
         max((r.sent - r.scheduled for r in records), default=0.0) * 1000, 1
@@ -399,7 +406,8 @@ ROWS = [
     ("refused", "refused"),
     ("counted", "counted"),
     ("reached every socket", "delivered_to_all"),
-    ("vote -> every socket, ms", "latency_ms"),
+    ("vote {primary} -> every socket, ms", "latency_ms"),
+    ("vote {other} -> every socket, ms", "latency_other_ms"),
     ("vote -> HTTP answer, ms", "answer_ms"),
     ("driver send backlog max, ms", "send_backlog_ms_max"),
     ("messages received (all)", "frames_received"),
@@ -426,9 +434,13 @@ def render(opts: Options, results: list[Result], started: str) -> str:
         "",
     ]
     names = [r.target for r in results]
-    width = 30
+    width = 38
     lines.append(f"{'':{width}}" + "".join(f"{n:>34}" for n in names))
-    for label, attr in ROWS:
+    origins = {"scheduled": "due", "actual": "written"}
+    primary = origins[opts.send_time]
+    other = "written" if primary == "due" else "due"
+    for template, attr in ROWS:
+        label = template.format(primary=primary, other=other)
         values = [getattr(r, attr) for r in results]
         if any(isinstance(v, dict) for v in values):
             keys = list(dict.fromkeys(k for v in values for k in v))
@@ -470,7 +482,7 @@ async def main_async(opts: Options) -> int:
     text = render(opts, results, started)
     for r in results:
         if r.server_timers:
-            text += f"\n\nTimers inside {r.target} (whole run, setup included):"
+            text += f"\n\nTimers inside {r.target} during the storm (instrumented run):"
             for name, value in r.server_timers.items():
                 text += f"\n  {name}: {value}"
         if r.profile:
