@@ -4,7 +4,8 @@ It wraps, without changing them, the store's write transaction (time waiting for
 lock vs. time holding it), every aiosqlite call (the await from the event loop to the SQLite
 worker thread and back), the hub's flush (summary query + publish) and fan-out, and keeps a
 loop-lag probe. Every half second it writes the figures to the JSON file named by
-SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts). Usage: python -m bench.instrumented --host H --port P."""
+SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts).
+Usage: python -m bench.instrumented --host H --port P."""
 
 from __future__ import annotations
 
