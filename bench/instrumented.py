@@ -4,7 +4,9 @@ It wraps, without changing them, the store's write transaction (time waiting for
 lock vs. time holding it), every aiosqlite call (the await from the event loop to the SQLite
 worker thread and back), the hub's flush (summary query + publish) and fan-out, and keeps a
 loop-lag probe. Every half second it writes the figures to the JSON file named by
-SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts).
+SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts). With
+SAMLA_BENCH_TRACEMALLOC set, two SIGUSR2 bracket the opening of the streams and the memory
+allocated in between is written, by file and by line, beside the stats.
 Usage: python -m bench.instrumented --host H --port P."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -111,8 +114,33 @@ async def lag_probe(every: float = 0.01) -> None:
         record("loop_lag", time.perf_counter() - t0 - every)
 
 
+def trace_memory(out: Path) -> None:
+    """SIGUSR2 twice: where the memory allocated between the two signals was allocated."""
+    tracemalloc.start(1)
+    taken: list[tracemalloc.Snapshot] = []
+
+    def on_signal(*_: Any) -> None:
+        taken.append(tracemalloc.take_snapshot())
+        if len(taken) != 2:
+            return
+        before, after = taken
+        lines = []
+        for key in ("filename", "lineno"):
+            diff = after.compare_to(before, key)
+            grown = sum(d.size_diff for d in diff)
+            lines.append(f"grown {grown / 1024:.0f} KiB, by {key}:")
+            for d in diff[:25]:
+                lines.append(f"  {d.size_diff / 1024:9.1f} KiB {d.count_diff:+8d}  {d.traceback}")
+        out.with_suffix(".tmp").write_text("\n".join(lines) + "\n")
+        out.with_suffix(".tmp").replace(out)
+
+    signal.signal(signal.SIGUSR2, on_signal)
+
+
 def main() -> None:
     stats = Path(os.environ["SAMLA_BENCH_STATS"])
+    if os.environ.get("SAMLA_BENCH_TRACEMALLOC"):
+        trace_memory(stats.with_suffix(".memory.txt"))
     switch = os.environ.get("SAMLA_BENCH_SWITCH_INTERVAL")
     if switch:
         sys.setswitchinterval(float(switch))

@@ -49,6 +49,7 @@ class Options:
     profile: bool
     instrument: bool
     switch_interval: float | None
+    trace_memory: bool
     stamp: str = ""
 
 
@@ -99,6 +100,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     profile: str = ""
     server_timers: dict[str, Any] = field(default_factory=dict)
+    memory_trace: str = ""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,6 +200,9 @@ async def run_target(target: Target, opts: Options) -> Result:
     assert target.progress is not None
     await asyncio.sleep(opts.idle)
     result.rss_before_kib = rss_kib(target.pid)
+    tracing = isinstance(target, SamlaServer) and target.trace_memory
+    if tracing:
+        os.kill(target.pid, signal.SIGUSR2)
 
     t0 = time.monotonic()
     progress = target.progress
@@ -228,6 +233,15 @@ async def run_target(target: Target, opts: Options) -> Result:
         result.notes.append(f"{not_at_start} snapshots did not show the starting total")
     await asyncio.sleep(opts.idle)
     result.rss_idle_kib = rss_kib(target.pid)
+    if isinstance(target, SamlaServer) and tracing:
+        os.kill(target.pid, signal.SIGUSR2)
+        trace = target.stats_path.with_suffix(".memory.txt")
+        for _ in range(600):
+            if trace.exists():
+                break
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(OSError):
+            result.memory_trace = trace.read_text()
     if streams:
         result.idle_kib_per_connection = round(
             (result.rss_idle_kib - result.rss_before_kib) / len(streams), 2
@@ -477,7 +491,7 @@ async def main_async(opts: Options) -> int:
             results.append(await run_one(Baseline(workdir, opts.tick), opts))
         if opts.only in (None, "samla"):
             print(f"bench: samla, N={opts.participants} …", flush=True)
-            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval)
+            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval, opts.trace_memory)
             results.append(await run_one(samla, opts))
     text = render(opts, results, started)
     for r in results:
@@ -485,6 +499,9 @@ async def main_async(opts: Options) -> int:
             text += f"\n\nTimers inside {r.target} during the storm (instrumented run):"
             for name, value in r.server_timers.items():
                 text += f"\n  {name}: {value}"
+        if r.memory_trace:
+            text += f"\n\nMemory allocated in {r.target} while the streams opened "
+            text += f"(tracemalloc, {r.streams_open} streams):\n{r.memory_trace}"
         if r.profile:
             text += f"\n\nWhere {r.target}'s time went (py-spy):\n{r.profile}"
     print(text)
@@ -566,6 +583,11 @@ def parse(argv: list[str] | None = None) -> Options:
         help="run Samla under bench.instrumented (timers on the vote path; diagnosis only)",
     )
     parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="where Samla's memory per stream goes (tracemalloc; implies --instrument)",
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
         default=None,
@@ -590,6 +612,7 @@ def parse(argv: list[str] | None = None) -> Options:
         args.profile,
         args.instrument,
         args.switch_interval,
+        args.trace_memory,
     )
 
 

@@ -197,7 +197,11 @@ class SamlaServer(Target):
     """`python -m live.cli serve` with a fresh SQLite file; votes through the public API."""
 
     def __init__(
-        self, workdir: Path, instrument: bool = False, switch_interval: float | None = None
+        self,
+        workdir: Path,
+        instrument: bool = False,
+        switch_interval: float | None = None,
+        trace_memory: bool = False,
     ) -> None:
         super().__init__("samla", workdir)
         self.http_port = self.ws_port
@@ -205,12 +209,15 @@ class SamlaServer(Target):
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'samla.db'}",
             "SECRET_KEY": secrets.token_urlsafe(32),
         }
-        self.instrument = instrument or switch_interval is not None
+        self.instrument = instrument or switch_interval is not None or trace_memory
+        self.trace_memory = trace_memory
         self.stats_path = workdir / "samla-stats.json"
         if self.instrument:
             self.env["SAMLA_BENCH_STATS"] = str(self.stats_path)
         if switch_interval is not None:
             self.env["SAMLA_BENCH_SWITCH_INTERVAL"] = str(switch_interval)
+        if trace_memory:
+            self.env["SAMLA_BENCH_TRACEMALLOC"] = "1"
         self.session: dict[str, Any] = {}
         self.poll_id = ""
         self.scenario = "votes"
