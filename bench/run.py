@@ -52,6 +52,7 @@ class Options:
     instrument: bool
     switch_interval: float | None
     trace_memory: bool
+    what_if: tuple[str, ...]
     stamp: str = ""
 
 
@@ -485,7 +486,8 @@ def render(opts: Options, results: list[Result], started: str) -> str:
     lines = [
         f"Samla vote storm — {started} UTC",
         f"N={opts.participants} participants, scenario={opts.scenario}, votes spread over "
-        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time",
+        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time"
+        + (f", Samla patched: {', '.join(opts.what_if)}" if opts.what_if else ""),
         "",
     ]
     names = [r.target for r in results]
@@ -532,7 +534,9 @@ async def main_async(opts: Options) -> int:
             results.append(await run_one(Baseline(workdir, opts.tick), opts))
         if opts.only in (None, "samla"):
             print(f"bench: samla, N={opts.participants} …", flush=True)
-            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval, opts.trace_memory)
+            samla = SamlaServer(
+                workdir, opts.instrument, opts.switch_interval, opts.trace_memory, opts.what_if
+            )
             results.append(await run_one(samla, opts))
     text = render(opts, results, started)
     for r in results:
@@ -635,6 +639,13 @@ def parse(argv: list[str] | None = None) -> Options:
         help="where Samla's memory per stream goes (tracemalloc; implies --instrument)",
     )
     parser.add_argument(
+        "--what-if",
+        action="append",
+        choices=["sqlite-in-loop", "one-pass-fan-out"],
+        default=[],
+        help="diagnosis: run Samla with a candidate change patched in (implies --instrument)",
+    )
+    parser.add_argument(
         "--switch-interval",
         type=float,
         default=None,
@@ -661,6 +672,7 @@ def parse(argv: list[str] | None = None) -> Options:
         args.instrument,
         args.switch_interval,
         args.trace_memory,
+        tuple(args.what_if),
     )
 
 
