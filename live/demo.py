@@ -106,3 +106,7 @@ async def fill(settings: Settings, base: str) -> str:
     finally:
         await store.close()
     return demo.text()
+
+from live import demo_polls  # noqa: E402  (each feature appends its step)
+
+DEMO_STEPS.append(demo_polls.step)

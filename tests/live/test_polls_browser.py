@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import Api
 
 pytestmark = pytest.mark.browser
+# The machine is shared: a busy neighbour must not make a live update look lost.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,6 +32,26 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
+
+
+# Counts the socket's messages, so a test can wait for the snapshot before it types: the
+# snapshot redraws every panel, forms included.
+COUNT_MESSAGES = """
+window.samlaMessages = 0;
+document.addEventListener("htmx:wsAfterMessage", () => { window.samlaMessages += 1; });
+"""
+
+
+async def live_page(context: BrowserContext, url: str) -> Page:
+    """A page whose socket has opened and delivered its snapshot."""
+    page = await context.new_page()
+    await page.add_init_script(COUNT_MESSAGES)
+    await page.goto(url)
+    deadline = time.monotonic() + 10
+    while not await page.evaluate("window.samlaMessages"):
+        assert time.monotonic() < deadline, "the socket brought no snapshot"
+        await asyncio.sleep(0.05)
+    return page
 
 
 async def open_poll_for(api: Api, session: dict[str, Any], **body: Any) -> dict[str, Any]:
@@ -87,4 +111,66 @@ async def test_a_participant_answers_on_a_phone_and_the_big_screen_counts_it_liv
     await page.reload()
     await expect(page.locator("#polls .your-answer")).to_contain_text("4")
     await hall.close()
+    await phone.close()
+
+
+async def test_a_moderator_prepares_opens_and_closes_a_poll_from_the_page(
+    api: Api, browser: Browser
+) -> None:
+    session = await api.make_session("Utvärdera och revidera")
+    base = api.served.base
+    desk = await browser.new_context(viewport={"width": 1024, "height": 900})
+    mod = await live_page(
+        desk, f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}"
+    )
+    create = mod.locator("#poll-create")
+    await create.get_by_label("Question").fill("Ska vi samverka mer eller samverka bättre?")
+    await create.get_by_label("Kind").select_option("multiple")
+    await create.get_by_label("Options, one a line").fill("Mer\nBättre\nBåde och\n")
+    await create.get_by_label("Most choices").fill("2")
+    await create.get_by_role("button", name="Save as draft").click()
+    card = mod.locator("#poll-control article", has_text="samverka bättre")
+    await expect(card).to_contain_text("draft")
+    await card.get_by_role("button", name="Open").click()
+    await expect(card).to_contain_text("open")
+
+    phone = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = await phone.new_page()
+    await page.goto(f"{base}/j/{session['code']}")
+    await page.get_by_role("button", name="Join").click()
+    await expect(page.locator("#presence .here")).to_have_attribute("data-here", "1")
+    form = page.locator("#polls form.vote")
+    for label in ("Mer", "Bättre", "Både och"):
+        await form.get_by_label(label, exact=True).check()
+    await form.get_by_role("button", name="Send my answer").click()
+    await expect(page.locator("#notice")).to_contain_text("Choose from 1 to 2 options")
+    await form.get_by_label("Mer", exact=True).uncheck()
+    await form.get_by_role("button", name="Send my answer").click()
+    await expect(page.locator("#polls .your-answer")).to_contain_text("Bättre, Både och")
+    await expect(card.locator("[data-voters]")).to_have_attribute("data-voters", "1")
+
+    await card.get_by_role("button", name="Close").click()
+    await expect(card).to_contain_text("closed")
+    # Closed: the phone no longer offers the form, and cannot say which answer was whose.
+    await expect(page.locator("#polls form.vote")).to_have_count(0)
+    await expect(page.locator("#polls")).to_contain_text("You have answered")
+    await expect(page.locator("#poll-results")).to_contain_text("1 answer")
+    await desk.close()
+    await phone.close()
+
+
+async def test_a_half_written_answer_survives_another_poll_opening(
+    api: Api, browser: Browser
+) -> None:
+    session = await api.make_session()
+    await open_poll_for(api, session, question="Vad behöver ni?", kind="open")
+    phone = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = await phone.new_page()
+    await page.goto(f"{api.served.base}/j/{session['code']}")
+    await page.get_by_role("button", name="Join").click()
+    await expect(page.locator("#presence .here")).to_have_attribute("data-here", "1")
+    await page.get_by_label("Your answer").fill("Mer tid för att")
+    await open_poll_for(api, session, question="Ett ord för god samverkan", kind="wordcloud")
+    await expect(page.locator("#polls article")).to_have_count(2)
+    await expect(page.get_by_label("Your answer")).to_have_value("Mer tid för att")
     await phone.close()
