@@ -123,6 +123,7 @@ class Stream(asyncio.Protocol):
         self.counting = False  # frames are counted from the storm on
         self.storm_frames = 0
         self.last_frame = 0.0
+        self.arrivals: list[tuple[int, float]] = []  # (version, time) of each storm update
 
     # -- the protocol --------------------------------------------------------------------
 
@@ -195,6 +196,9 @@ class Stream(asyncio.Protocol):
             if self.counting:
                 self.storm_frames += 1
                 self.last_frame = now
+                match = VERSION.search(payload, 0, 80)
+                if match and not is_snapshot:
+                    self.arrivals.append((int(match.group(1)), now))
             value = self.progress(payload, is_snapshot)
             if value is not None and value > self.best:
                 self.steps.append((self.best + 1, now))
