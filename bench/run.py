@@ -12,6 +12,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -413,6 +414,10 @@ async def run_one(target: Target, opts: Options) -> Result:
         ) from None
     finally:
         await asyncio.to_thread(target.stop)
+        # The server's own log (errors, access lines) is kept beside the report.
+        if target.log_path is not None and target.log_path.exists():
+            REPORTS.mkdir(exist_ok=True)
+            shutil.copyfile(target.log_path, REPORTS / f"{opts.stamp}-{target.name}.log")
 
 
 def ratio(a: float | str, b: float | str) -> float | None:
