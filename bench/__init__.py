@@ -1,0 +1,1 @@
+"""The vote-storm benchmark (`make bench`); kept apart from the tests."""

@@ -1,0 +1,730 @@
+"""`make bench`: the vote storm against the bare baseline and against a real `samla serve`.
+
+Usage: python -m bench.run [--participants N] [--window S] [--only baseline|samla] ...
+See bench/README.md for what is measured and how latency is defined."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.profile import Profiler
+from bench.targets import Baseline, SamlaServer, Target, cpu_seconds, gather_limited, rss_kib
+from bench.wire import Http, HttpError, Stream, open_stream
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+# The issue's targets, as ratios of Samla to the baseline measured in the same run.
+P99_RATIO_MAX = 1.5
+P99_RATIO_AIM = 1.15
+DELIVERY_RATIO_MIN = 0.6
+DELIVERY_RATIO_AIM = 0.85
+IDLE_KIB_MAX = 30.0
+
+
+@dataclass
+class Options:
+    participants: int
+    window: float
+    scenario: str
+    tick: float
+    connect_concurrency: int
+    vote_connections: int
+    settle: float
+    storm_limit: float
+    idle: float
+    deadline: float
+    only: str | None
+    send_time: str
+    profile: bool
+    instrument: bool
+    switch_interval: float | None
+    trace_memory: bool
+    what_if: tuple[str, ...]
+    stamp: str = ""
+
+
+@dataclass
+class Sent:
+    """One vote as the driver saw it."""
+
+    index: int
+    scheduled: float
+    sent: float = 0.0
+    answered: float = 0.0
+    status: int = 0
+    error: str = ""
+
+
+@dataclass
+class Result:
+    target: str
+    participants: int
+    streams_open: int = 0
+    stream_failures: int = 0
+    votes_sent: int = 0
+    accepted: int = 0
+    unanswered: int = 0  # still waiting for an answer at the storm limit
+    unanswered_written: int = 0  # of those, the ones whose request had been written
+    most_by_option: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    counted: int = -1
+    counted_by_option: dict[str, int] = field(default_factory=dict)
+    expected_by_option: dict[str, int] = field(default_factory=dict)
+    delivered_to_all: int = 0  # accepted votes whose total reached every socket
+    latency_ms: dict[str, float | str] = field(default_factory=dict)
+    latency_other_ms: dict[str, float | str] = field(default_factory=dict)  # the other origin
+    answer_ms: dict[str, float | str] = field(default_factory=dict)  # vote sent -> HTTP answer
+    send_backlog_ms_max: float = 0.0
+    frames_received: int = 0
+    storm_frames: int = 0
+    updates_per_socket: float = 0.0
+    snapshots_during_storm: int = 0
+    bytes_received: int = 0
+    storm_seconds: float = 0.0
+    delivery_rate: float = 0.0
+    broadcast_rate: float = 0.0
+    load_average: str = ""
+    rss_before_kib: int = 0
+    rss_idle_kib: int = 0
+    idle_kib_per_connection: float = 0.0
+    server_cpu_storm_s: float = 0.0
+    driver_cpu_storm_s: float = 0.0
+    closed_during_run: int = 0
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    profile: str = ""
+    server_timers: dict[str, Any] = field(default_factory=dict)
+    memory_trace: str = ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summary_ms(values: list[float], missing: int = 0) -> dict[str, float | str]:
+    """Percentiles in ms; `missing` values (never arrived) count as later than any other."""
+    if not values and not missing:
+        return {}
+    ms = [v * 1000 for v in values] + [math.inf] * missing
+    out: dict[str, float | str] = {}
+    for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
+        value = percentile(ms, q)
+        out[name] = round(value, 1) if value != math.inf else "never"
+    if values:
+        out["mean_arrived"] = round(sum(ms[: len(values)]) / len(values), 1)
+    if missing:
+        out["never"] = missing
+    return out
+
+
+def broadcast_rate(streams: list[Stream]) -> float:
+    """Messages per second while broadcasts are being delivered: for each update (a version),
+    from its first to its last arrival on any socket; the union of those spans is the time
+    the server spent delivering, whatever the pace of the votes that caused the updates."""
+    spans: dict[int, list[float]] = {}
+    frames = 0
+    for s in streams:
+        for version, at in s.arrivals:
+            frames += 1
+            span = spans.get(version)
+            if span is None:
+                spans[version] = [at, at]
+            elif at < span[0]:
+                span[0] = at
+            elif at > span[1]:
+                span[1] = at
+    busy = 0.0
+    end = -math.inf
+    for lo, hi in sorted(spans.values()):
+        if hi <= end:
+            continue
+        busy += hi - max(lo, end)
+        end = hi
+    return round(frames / busy, 1) if busy > 0 else 0.0
+
+
+def everyone_saw(streams: list[Stream], upto: int) -> list[float | None]:
+    """seen[k] = the first moment by which EVERY socket had seen a total >= k (k = 1..upto),
+    or None when some socket never did.
+
+    Each socket's "first time it saw >= k" is a non-decreasing step function of k; the max
+    of those over sockets is the prefix maximum of, for each k, the latest time any socket
+    first covered exactly k."""
+    latest = [0.0] * (upto + 2)
+    for s in streams:
+        for lo, at in s.steps:
+            lo = max(lo, 1)  # the first snapshot's step starts at 0 and is earlier anyway
+            if lo <= upto and at > latest[lo]:
+                latest[lo] = at
+    reached = min((s.best for s in streams), default=0)
+    seen: list[float | None] = [None] * (upto + 1)
+    running = 0.0
+    for k in range(1, upto + 1):
+        running = max(running, latest[k])
+        seen[k] = running if k <= reached else None
+    return seen
+
+
+async def storm(target: Target, opts: Options, streams: list[Stream], result: Result) -> list[Sent]:
+    """Sends N votes spread evenly over the window: each over its own new connection, as
+    N phones would (default), or through a pool of keep-alive connections."""
+    n = opts.participants
+    pool: asyncio.Queue[Http] = asyncio.Queue()
+    conns = [Http(target.host, target.http_port) for _ in range(min(opts.vote_connections, n))]
+    await gather_limited(64, [c.open() for c in conns])
+    for c in conns:
+        pool.put_nowait(c)
+
+    async def send(record: Sent) -> None:
+        vote = target.vote(record.index)
+        own = not conns
+        http = Http(target.host, target.http_port) if own else await pool.get()
+        try:
+            record.sent = time.monotonic()
+            status, payload = await http.request(vote.method, vote.path, vote.body, vote.token)
+            record.answered = time.monotonic()
+            record.status = status
+            if status not in (200, 201):
+                record.error = payload[:200].decode(errors="replace")
+        except (HttpError, OSError) as exc:
+            record.answered = time.monotonic()
+            record.error = str(exc)
+            http.close()
+            http = Http(target.host, target.http_port)
+        finally:
+            if own:
+                http.close()
+            else:
+                pool.put_nowait(http)
+
+    start = time.monotonic() + 0.2
+    records = [Sent(i, start + opts.window * i / n) for i in range(n)]
+    for s in streams:
+        s.counting = True
+    tasks = []
+    for record in records:
+        delay = record.scheduled - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(record)))
+    # Bounded: votes still unanswered at the storm limit are given up and reported.
+    limit = start + opts.window + opts.storm_limit - time.monotonic()
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, limit))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for record in records:
+        if record.status == 0 and not record.error:
+            record.error = "unanswered at the storm limit"
+            result.unanswered += 1
+    for c in conns:
+        c.close()
+    return records
+
+
+async def run_target(target: Target, opts: Options) -> Result:
+    n = opts.participants
+    result = Result(target.name, n)
+    result.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    t0 = time.monotonic()
+    await target.start()
+    result.setup_seconds["start"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    await target.prepare(n, opts.scenario)
+    result.setup_seconds["join"] = round(time.monotonic() - t0, 2)
+    assert target.progress is not None
+    await asyncio.sleep(opts.idle)
+    result.rss_before_kib = rss_kib(target.pid)
+    tracing = isinstance(target, SamlaServer) and target.trace_memory
+    if tracing:
+        os.kill(target.pid, signal.SIGUSR2)
+
+    t0 = time.monotonic()
+    progress = target.progress
+
+    async def connect(i: int) -> Stream | str:
+        try:
+            return await open_stream(
+                target.host,
+                target.ws_port,
+                target.stream_path,
+                target.tokens[i],
+                progress,
+                timeout=60.0,
+            )
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    opened = await gather_limited(opts.connect_concurrency, [connect(i) for i in range(n)])
+    streams = [s for s in opened if isinstance(s, Stream)]
+    failures = [s for s in opened if isinstance(s, str)]
+    result.streams_open = len(streams)
+    result.stream_failures = len(failures)
+    if failures:
+        result.notes.append(f"{len(failures)} streams failed to open, e.g. {failures[0]}")
+    result.setup_seconds["streams"] = round(time.monotonic() - t0, 2)
+    not_at_start = sum(1 for s in streams if s.best != target.expected_progress)
+    if not_at_start:
+        result.notes.append(f"{not_at_start} snapshots did not show the starting total")
+    await asyncio.sleep(opts.idle)
+    result.rss_idle_kib = rss_kib(target.pid)
+    if isinstance(target, SamlaServer) and tracing:
+        os.kill(target.pid, signal.SIGUSR2)
+        trace = target.stats_path.with_suffix(".memory.txt")
+        for _ in range(600):
+            if trace.exists():
+                break
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(OSError):
+            result.memory_trace = trace.read_text()
+    if streams:
+        result.idle_kib_per_connection = round(
+            (result.rss_idle_kib - result.rss_before_kib) / len(streams), 2
+        )
+
+    profiler = None
+    if opts.profile:
+        REPORTS.mkdir(exist_ok=True)
+        profiler = Profiler(target.pid, REPORTS / f"{opts.stamp}-{target.name}.pyspy.txt")
+        await asyncio.sleep(0.5)  # py-spy attaches
+    if isinstance(target, SamlaServer) and target.instrument:
+        os.kill(target.pid, signal.SIGUSR1)  # its timers count the storm only
+    cpu_server = cpu_seconds(target.pid)
+    cpu_driver = resource.getrusage(resource.RUSAGE_SELF)
+    records = await storm(target, opts, streams, result)
+    last_answer = max((r.answered for r in records if r.answered), default=time.monotonic())
+    accepted = sorted((r for r in records if r.status in (200, 201)), key=lambda r: r.answered)
+    result.votes_sent = len(records)
+    result.accepted = len(accepted)
+    for r in records:
+        if r.status not in (200, 201) and r.error != "unanswered at the storm limit":
+            key = str(r.status or r.error[:60])
+            result.refused[key] = result.refused.get(key, 0) + 1
+    expected: dict[str, int] = {}
+    for r in accepted:
+        choice = target.choice(r.index)
+        expected[choice] = expected.get(choice, 0) + 1
+    result.expected_by_option = expected
+    # Given-up votes that were written may have been counted: the most the count may be.
+    most = dict(expected)
+    for r in records:
+        if r.status == 0 and r.sent:
+            result.unanswered_written += 1
+            choice = target.choice(r.index)
+            most[choice] = most.get(choice, 0) + 1
+    result.most_by_option = most
+
+    # Wait until every socket shows the final total (or the settle time runs out).
+    want = result.accepted
+    settle_until = last_answer + opts.settle
+    while time.monotonic() < settle_until:
+        if all(s.best >= want for s in streams):
+            break
+        await asyncio.sleep(0.02)
+    after_driver = resource.getrusage(resource.RUSAGE_SELF)
+    if profiler is not None:
+        result.profile = await asyncio.to_thread(profiler.stop)
+    if isinstance(target, SamlaServer) and target.instrument:
+        await asyncio.sleep(0.6)  # the next dump of the timers
+        with contextlib.suppress(OSError, ValueError):
+            result.server_timers = json.loads(target.stats_path.read_text())
+    result.server_cpu_storm_s = round(cpu_seconds(target.pid) - cpu_server, 2)
+    result.driver_cpu_storm_s = round(
+        after_driver.ru_utime + after_driver.ru_stime - cpu_driver.ru_utime - cpu_driver.ru_stime,
+        2,
+    )
+
+    seen = everyone_saw(streams, want)
+    latencies: list[float] = []
+    other: list[float] = []  # from the other origin, for comparison
+    for k, record in enumerate(accepted, start=1):
+        at = seen[k]
+        if at is None:
+            continue
+        due, written = at - record.scheduled, at - record.sent
+        latencies.append(due if opts.send_time == "scheduled" else written)
+        other.append(written if opts.send_time == "scheduled" else due)
+    result.delivered_to_all = len(latencies)
+    missing = result.accepted - len(latencies) + result.unanswered
+    result.latency_ms = summary_ms(latencies, missing)
+    result.latency_other_ms = summary_ms(other, missing)
+    result.answer_ms = summary_ms([r.answered - r.sent for r in accepted])
+    result.send_backlog_ms_max = round(
+        max((r.sent - r.scheduled for r in records), default=0.0) * 1000, 1
+    )
+    first_send = min(r.scheduled for r in records)
+    last_frame = max((s.last_frame for s in streams), default=first_send)
+    result.storm_frames = sum(s.storm_frames for s in streams)
+    result.storm_seconds = round(last_frame - first_send, 3)
+    if result.storm_seconds > 0:
+        result.delivery_rate = round(result.storm_frames / result.storm_seconds, 1)
+    result.broadcast_rate = broadcast_rate(streams)
+    result.updates_per_socket = round(result.storm_frames / max(1, len(streams)), 1)
+    result.frames_received = sum(s.frames for s in streams)
+    result.snapshots_during_storm = sum(s.snapshots for s in streams) - len(streams)
+    result.bytes_received = sum(s.bytes for s in streams)
+    result.closed_during_run = sum(1 for s in streams if s.closed.done())
+    if result.closed_during_run:
+        why = next(s.closed.result() for s in streams if s.closed.done())
+        result.notes.append(f"{result.closed_during_run} streams closed during the run: {why}")
+
+    http = Http(target.host, target.http_port)
+    try:
+        result.counted, result.counted_by_option = await target.counted(http)
+    finally:
+        http.close()
+    for s in streams:
+        s.close()
+    return result
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < needed:
+        raise SystemExit(f"bench: needs {needed} open files, the limit is {soft}")
+
+
+async def run_one(target: Target, opts: Options) -> Result:
+    try:
+        return await asyncio.wait_for(run_target(target, opts), opts.deadline)
+    except TimeoutError:
+        raise SystemExit(
+            f"bench: {target.name} did not finish within {opts.deadline:.0f} s\n{target.log_tail()}"
+        ) from None
+    finally:
+        await asyncio.to_thread(target.stop)
+        # The server's own log (errors, access lines) is kept beside the report.
+        if target.log_path is not None and target.log_path.exists():
+            REPORTS.mkdir(exist_ok=True)
+            shutil.copyfile(target.log_path, REPORTS / f"{opts.stamp}-{target.name}.log")
+
+
+def ratio(a: float | str, b: float | str) -> float | None:
+    if isinstance(a, str) or isinstance(b, str) or not b:
+        return None  # "never": no ratio, a miss
+    return round(a / b, 3)
+
+
+def verdicts(base: Result, samla: Result) -> list[tuple[str, str, bool]]:
+    out = []
+    p99 = ratio(samla.latency_ms.get("p99", 0.0), base.latency_ms.get("p99", 0.0))
+    out.append(
+        (
+            f"vote -> every screen p99: {samla.latency_ms.get('p99')} ms vs "
+            f"{base.latency_ms.get('p99')} ms = {'n/a' if p99 is None else p99}x "
+            f"(target <= {P99_RATIO_MAX}x, "
+            f"aim {P99_RATIO_AIM}x)",
+            "p99",
+            p99 is not None and p99 <= P99_RATIO_MAX,
+        )
+    )
+    rate = ratio(samla.broadcast_rate, base.broadcast_rate)
+    out.append(
+        (
+            f"delivery rate: {samla.broadcast_rate:.0f} vs {base.broadcast_rate:.0f} messages/s = "
+            f"{rate}x (target >= {DELIVERY_RATIO_MIN}x, aim {DELIVERY_RATIO_AIM}x)",
+            "delivery",
+            rate is not None and rate >= DELIVERY_RATIO_MIN,
+        )
+    )
+    out.append(
+        (
+            f"idle memory per connection: {samla.idle_kib_per_connection} KiB "
+            f"(baseline {base.idle_kib_per_connection} KiB; target <= {IDLE_KIB_MAX} KiB)",
+            "memory",
+            samla.idle_kib_per_connection <= IDLE_KIB_MAX,
+        )
+    )
+    if samla.unanswered_written:
+        # Requests given up in flight may or may not have committed: bounds, not equality.
+        counts = samla.counted_by_option
+        exact = samla.accepted <= samla.counted <= samla.accepted + samla.unanswered_written
+        exact = exact and all(
+            samla.expected_by_option.get(k, 0) <= counts.get(k, 0) <= samla.most_by_option[k]
+            for k in samla.most_by_option
+        )
+        text = (
+            f"counted within accepted + given up in flight: {samla.counted} counted, "
+            f"{samla.accepted} accepted, {samla.unanswered_written} given up after sending "
+            f"(equality not checkable; per option {'within' if exact else 'OUTSIDE'})"
+        )
+    else:
+        exact = samla.counted == samla.accepted and samla.counted_by_option == {
+            k: v for k, v in samla.expected_by_option.items() if v
+        }
+        text = (
+            f"counted == accepted: {samla.counted} counted, {samla.accepted} accepted"
+            f" (per option {'equal' if exact else 'DIFFERENT'})"
+        )
+    out.append((text, "exact", exact))
+    all_seen = samla.delivered_to_all == samla.accepted and samla.streams_open == (
+        samla.participants
+    )
+    out.append(
+        (
+            f"every socket saw the final total: {samla.delivered_to_all}/{samla.accepted} votes "
+            f"reached all {samla.streams_open} sockets",
+            "complete",
+            all_seen,
+        )
+    )
+    return out
+
+
+ROWS = [
+    ("streams open", "streams_open"),
+    ("stream failures", "stream_failures"),
+    ("votes sent", "votes_sent"),
+    ("accepted", "accepted"),
+    ("unanswered at the storm limit", "unanswered"),
+    ("refused", "refused"),
+    ("counted", "counted"),
+    ("reached every socket", "delivered_to_all"),
+    ("vote {primary} -> every socket, ms", "latency_ms"),
+    ("vote {other} -> every socket, ms", "latency_other_ms"),
+    ("vote -> HTTP answer, ms", "answer_ms"),
+    ("driver send backlog max, ms", "send_backlog_ms_max"),
+    ("messages received (all)", "frames_received"),
+    ("messages received in storm", "storm_frames"),
+    ("updates per socket", "updates_per_socket"),
+    ("snapshots during storm", "snapshots_during_storm"),
+    ("storm seconds", "storm_seconds"),
+    ("storm frames / storm seconds", "delivery_rate"),
+    ("delivery rate in broadcasts, msg/s", "broadcast_rate"),
+    ("RSS before streams, KiB", "rss_before_kib"),
+    ("RSS with idle streams, KiB", "rss_idle_kib"),
+    ("KiB per idle connection", "idle_kib_per_connection"),
+    ("server CPU in storm, s", "server_cpu_storm_s"),
+    ("driver CPU in storm, s", "driver_cpu_storm_s"),
+    ("setup seconds", "setup_seconds"),
+    ("machine load average at start", "load_average"),
+]
+
+
+def render(opts: Options, results: list[Result], started: str) -> str:
+    lines = [
+        f"Samla vote storm — {started} UTC",
+        f"N={opts.participants} participants, scenario={opts.scenario}, votes spread over "
+        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time"
+        + (f", Samla patched: {', '.join(opts.what_if)}" if opts.what_if else ""),
+        "",
+    ]
+    names = [r.target for r in results]
+    width = 38
+    lines.append(f"{'':{width}}" + "".join(f"{n:>34}" for n in names))
+    origins = {"scheduled": "due", "actual": "written"}
+    primary = origins[opts.send_time]
+    other = "written" if primary == "due" else "due"
+    for template, attr in ROWS:
+        label = template.format(primary=primary, other=other)
+        values = [getattr(r, attr) for r in results]
+        if any(isinstance(v, dict) for v in values):
+            keys = list(dict.fromkeys(k for v in values for k in v))
+            if not keys:
+                lines.append(f"{label:{width}}" + "".join(f"{'-':>34}" for _ in values))
+            for key in keys:
+                cells = "".join(f"{v.get(key, '-')!s:>34}" for v in values)
+                lines.append(f"{label + ' ' + key:{width}}" + cells)
+        else:
+            lines.append(f"{label:{width}}" + "".join(f"{v!s:>34}" for v in values))
+    for r in results:
+        for note in r.notes:
+            lines.append(f"note ({r.target}): {note}")
+    by_name = {r.target: r for r in results}
+    if "baseline" in by_name and "samla" in by_name:
+        lines.append("")
+        lines.append("Samla against the baseline (the issue's targets):")
+        for text, _, ok in verdicts(by_name["baseline"], by_name["samla"]):
+            lines.append(f"  [{'PASS' if ok else 'MISS'}] {text}")
+    return "\n".join(lines)
+
+
+async def main_async(opts: Options) -> int:
+    raise_fd_limit(opts.participants * 2 + opts.vote_connections + 1024)
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    opts.stamp = (
+        f"storm-{opts.scenario}-n{opts.participants}-{started.replace(' ', 'T').replace(':', '')}"
+    )
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp:
+        workdir = Path(tmp)
+        if opts.only in (None, "baseline"):
+            print(f"bench: baseline, N={opts.participants} …", flush=True)
+            results.append(await run_one(Baseline(workdir, opts.tick), opts))
+        if opts.only in (None, "samla"):
+            print(f"bench: samla, N={opts.participants} …", flush=True)
+            samla = SamlaServer(
+                workdir, opts.instrument, opts.switch_interval, opts.trace_memory, opts.what_if
+            )
+            results.append(await run_one(samla, opts))
+    text = render(opts, results, started)
+    for r in results:
+        if r.server_timers:
+            text += f"\n\nTimers inside {r.target} during the storm (instrumented run):"
+            for name, value in r.server_timers.items():
+                text += f"\n  {name}: {value}"
+        if r.memory_trace:
+            text += f"\n\nMemory allocated in {r.target} while the streams opened "
+            text += f"(tracemalloc, {r.streams_open} streams):\n{r.memory_trace}"
+        if r.profile:
+            text += f"\n\nWhere {r.target}'s time went (py-spy):\n{r.profile}"
+    print(text)
+    REPORTS.mkdir(exist_ok=True)
+    base = REPORTS / opts.stamp
+    base.with_suffix(".txt").write_text(text + "\n")
+    base.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "options": asdict(opts),
+                "started_utc": started,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    print(f"\nreport: {base.with_suffix('.txt')} (and .json)")
+    return 0
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--participants", "-n", type=int, default=2000)
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=5.0,
+        help="seconds over which the N votes are sent, evenly spaced",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["votes", "joins"],
+        default="votes",
+        help="votes: the vote storm; joins: a join storm (provisional)",
+    )
+    parser.add_argument(
+        "--tick",
+        type=float,
+        default=0.1,
+        help="the baseline's coalescing tick (Samla's default hub tick)",
+    )
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--vote-connections",
+        type=int,
+        default=0,
+        help="keep-alive HTTP connections the votes share; 0: a new one per vote (default)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="how long after the last answer to wait for every socket",
+    )
+    parser.add_argument(
+        "--storm-limit",
+        type=float,
+        default=60.0,
+        help="seconds after the window by which every vote must be answered; later: given up",
+    )
+    parser.add_argument(
+        "--idle", type=float, default=2.0, help="seconds of quiet before each memory reading"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=0.0,
+        help="hard limit per server in seconds (default: from N)",
+    )
+    parser.add_argument("--only", choices=["baseline", "samla"], default=None)
+    parser.add_argument(
+        "--send-time",
+        choices=["scheduled", "actual"],
+        default="scheduled",
+        help="latency origin: when the vote was due, or when it was written",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="record each server with py-spy during the storm"
+    )
+    parser.add_argument(
+        "--instrument",
+        action="store_true",
+        help="run Samla under bench.instrumented (timers on the vote path; diagnosis only)",
+    )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="where Samla's memory per stream goes (tracemalloc; implies --instrument)",
+    )
+    parser.add_argument(
+        "--what-if",
+        action="append",
+        choices=["sqlite-in-loop", "one-pass-fan-out"],
+        default=[],
+        help="diagnosis: run Samla with a candidate change patched in (implies --instrument)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="what-if: sys.setswitchinterval() in the Samla process (implies --instrument)",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.participants <= 10_000:
+        parser.error("--participants must be 1..10000")
+    deadline = args.deadline or 180 + args.participants * 0.08
+    return Options(
+        args.participants,
+        args.window,
+        args.scenario,
+        args.tick,
+        args.connect_concurrency,
+        args.vote_connections,
+        args.settle,
+        args.storm_limit,
+        args.idle,
+        deadline,
+        args.only,
+        args.send_time,
+        args.profile,
+        args.instrument,
+        args.switch_interval,
+        args.trace_memory,
+        tuple(args.what_if),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(argv)
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main_async(opts))
+    return uvloop.run(main_async(opts))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())
