@@ -41,7 +41,7 @@ log = logging.getLogger("samla.hub")
 
 # A session's events waiting for an earlier version are released anyway, after a fresh
 # snapshot, once the gap has lasted this long (the earlier message was lost).
-GAP_PATIENCE = 1.5
+GAP_PATIENCE = 2.0
 # How long a rendered snapshot may be reused for other sockets of the same audience.
 SNAPSHOT_REUSE = 0.5
 # Close codes the htmx ws extension understands: it reconnects on 1012 and 1013 only.
@@ -94,6 +94,7 @@ class Watch:
     pending: dict[int, list[Event]] = field(default_factory=dict)
     gap_since: float | None = None
     store_version_seen: int = 0  # the store's version at the previous reconcile round
+    watermark_seen: int = 0  # the watermark at the previous reconcile round
     present: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -128,6 +129,7 @@ class Hub:
         self._outgoing: dict[str, Outgoing] = {}
         self._last_flush: dict[str, float] = {}
         self._flushing: set[asyncio.Task[None]] = set()
+        self._flush_locks: dict[str, asyncio.Lock] = {}
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         # Shared snapshot parts by audience and version, so that a whole session
@@ -186,6 +188,14 @@ class Hub:
 
     async def _flush(self, session_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
+        # One flush of a session at a time, so its messages leave in version order.
+        lock = self._flush_locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            await self._flush_now(session_id)
+        if not lock.locked() and session_id not in self._outgoing:
+            self._flush_locks.pop(session_id, None)
+
+    async def _flush_now(self, session_id: str) -> None:
         out = self._outgoing.pop(session_id, None)
         if out is None:
             return
@@ -196,7 +206,7 @@ class Hub:
             fill = summary_for(event.type)
             if fill is not None:
                 try:
-                    async with self.store.read() as db:
+                    async with self.store.hub_read() as db:
                         data = await fill(db, session_id, event)
                 except Exception:
                     log.exception("summary of %s failed", event.type)
@@ -226,6 +236,7 @@ class Hub:
             async with self.store.read() as db:
                 found = await sessions.versions(db, [conn.session_id])
             watch.watermark = watch.store_version_seen = found.get(conn.session_id, 0)
+            watch.watermark_seen = watch.watermark
         if conn.participant_id is not None:
             async with self.store.read() as db:
                 conn.room_id = await place(db, conn.session_id, conn.participant_id)
@@ -461,7 +472,7 @@ class Hub:
                 groups[conn.audience].append(conn)
         if not groups:
             return
-        async with self.store.read() as db:
+        async with self.store.hub_read() as db:
             for audience, conns in groups.items():
                 visible = [e for e in triggers if conns[0].sees(e)]
                 stale = [p for p in panels_for(audience.role) if p.stale(visible)]
@@ -494,7 +505,7 @@ class Hub:
     async def _relocate(self, session_id: str, watch: Watch) -> None:
         """After people were moved between rooms, every moved socket starts over."""
         people = [c for c in watch.connections if c.participant_id is not None]
-        async with self.store.read() as db:
+        async with self.store.hub_read() as db:
             rooms = await place_many(
                 db, session_id, sorted({c.participant_id or "" for c in people})
             )
@@ -510,7 +521,7 @@ class Hub:
     async def resync_all(self) -> None:
         """The broker link was lost and is back: whatever was published meanwhile is gone."""
         await self.broker.refresh_present(self._local_presence())
-        async with self.store.read() as db:
+        async with self.store.hub_read() as db:
             found = await sessions.versions(db, list(self._watches))
         for session_id, watch in list(self._watches.items()):
             await self.broker.subscribe(session_channel(session_id))
@@ -536,7 +547,7 @@ class Hub:
         if not self._watches:
             return
         await self.broker.refresh_present(self._local_presence())
-        async with self.store.read() as db:
+        async with self.store.hub_read() as db:
             found = await sessions.versions(db, list(self._watches))
         now = time.monotonic()
         self._last_flush = {s: t for s, t in self._last_flush.items() if now - t < 60}
@@ -547,10 +558,14 @@ class Hub:
                     self.close(conn, WS_1008_POLICY_VIOLATION, "session deleted")
                 continue
             gap_too_long = watch.gap_since is not None and now - watch.gap_since > GAP_PATIENCE
-            if gap_too_long or watch.store_version_seen > watch.watermark:
+            # Behind, and no progress for a whole round: what is missing is lost, not late
+            # (in a storm the watermark trails the store but keeps moving).
+            stalled = watch.watermark == watch.watermark_seen
+            if gap_too_long or (watch.store_version_seen > watch.watermark and stalled):
                 log.info("session %s is behind the store; resnapshotting", session_id)
                 self._resnapshot(watch, stored)
             watch.store_version_seen = stored
+            watch.watermark_seen = watch.watermark
 
     async def _reconcile_forever(self) -> None:
         while True:

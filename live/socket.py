@@ -39,6 +39,12 @@ async def browser_socket(ws: WebSocket) -> None:
     if not auth.origin_allowed(ws, samla.settings.allowed_origins):
         await ws.close(WS_1008_POLICY_VIOLATION)  # before accept: the handshake is refused
         return
+    await _run(ws, samla, await _browser_connection(ws, samla))
+
+
+async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
+    # A function of its own, so the rows read here are freed once the socket runs: a
+    # socket lives for hours, and thousands of them keep whatever their frame holds.
     session_id = ws.path_params["sid"]
     view = ws.query_params.get("view", "participant")
     locale = pick_language(ws.headers.get("accept-language"), auth.cookie(ws).get("lang"))
@@ -46,17 +52,24 @@ async def browser_socket(ws: WebSocket) -> None:
         try:
             session = await sessions.session_by_id(db, session_id)
         except Refused:
-            session = None
-        people = await auth.browser_identities(db, ws, session_id) if session else []
-    conn = None
-    if session is not None and view in ROLES:
-        conn = _connection_for(ws, session, people, view, "html", locale)
-    await _run(ws, samla, conn)
+            return None
+        people = await auth.browser_identities(db, ws, session_id)
+    if view not in ROLES:
+        return None
+    return _connection_for(ws, session, people, view, "html", locale)
 
 
 async def event_stream(ws: WebSocket) -> None:
     """/api/v1/sessions/{sid}/events — JSON events for integrations and the load tool."""
     samla: Samla = ws.app.state.samla
+    if auth.bearer(ws) is None and not auth.origin_allowed(ws, samla.settings.allowed_origins):
+        # Cookies ride along with a browser's socket from any page: no Origin, no entry.
+        await ws.close(WS_1008_POLICY_VIOLATION)
+        return
+    await _run(ws, samla, await _stream_connection(ws, samla))
+
+
+async def _stream_connection(ws: WebSocket, samla: Samla) -> Connection | None:
     token = auth.bearer(ws)
     session_id = ws.path_params["sid"]
     async with samla.store.read() as db:
@@ -64,25 +77,20 @@ async def event_stream(ws: WebSocket) -> None:
             session = await sessions.session_by_id(db, session_id)
         except Refused:
             session = None
+        if session is None:
+            return None
         if token is not None:
             found = await auth.identify(db, token)
             people = [found] if found else []
-        elif auth.origin_allowed(ws, samla.settings.allowed_origins):
-            people = await auth.browser_identities(db, ws, session_id) if session else []
         else:
-            # Cookies ride along with a browser's socket from any page: no Origin, no entry.
-            await ws.close(WS_1008_POLICY_VIOLATION)
-            return
-    conn = None
-    if session is not None:
-        view = ws.query_params.get("view")
-        for who in people:
-            role = auth.role_in(who, session)
-            if role is not None:
-                wanted = view if view in ROLES and role == "moderator" else role
-                conn = _connection_for(ws, session, [who], wanted, "json", "en")
-                break
-    await _run(ws, samla, conn)
+            people = await auth.browser_identities(db, ws, session_id)
+    view = ws.query_params.get("view")
+    for who in people:
+        role = auth.role_in(who, session)
+        if role is not None:
+            wanted = view if view in ROLES and role == "moderator" else role
+            return _connection_for(ws, session, [who], wanted, "json", "en")
+    return None
 
 
 def _connection_for(

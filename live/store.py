@@ -40,13 +40,18 @@ class Store:
         if self.is_sqlite:
             self._writer = _sqlite_engine(url, immediate=True, pool_size=1)
             self._reader = _sqlite_engine(url, immediate=False, pool_size=4)
+            # The hub's reads (a tick's totals, the panels it renders) have a connection of
+            # their own: in a vote storm they must not queue behind thousands of requests.
+            self._hub_reader = _sqlite_engine(url, immediate=False, pool_size=1)
         else:
             self._writer = self._reader = create_async_engine(
                 url, pool_size=20, max_overflow=10, pool_pre_ping=True
             )
+            self._hub_reader = create_async_engine(url, pool_size=2, max_overflow=2)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._hub_sessions = async_sessionmaker(self._hub_reader, expire_on_commit=False)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -68,10 +73,17 @@ class Store:
         async with self._read_sessions() as db, db.begin():
             yield db
 
+    @asynccontextmanager
+    async def hub_read(self) -> AsyncIterator[AsyncSession]:
+        """A consistent read on the hub's own connection."""
+        async with self._hub_sessions() as db, db.begin():
+            yield db
+
     async def close(self) -> None:
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
+        await self._hub_reader.dispose()
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
