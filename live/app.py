@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, views
+from live import api, api_archive, retention, views  # noqa: F401 (api_archive adds routes)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             await hub.start()
             app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
-            yield
+            # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
+            async with retention.running(app.state.samla):
+                yield
         finally:
             await hub.stop()
             await store.close()

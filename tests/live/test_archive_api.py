@@ -1,0 +1,515 @@
+"""The archive download, the organiser page's delete, and retention, from the outside.
+
+The session is filled through the public API with whatever features this build has (the
+OpenAPI document says which), so the test grows as polls, rooms, boards and Q&A arrive."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from docx import Document
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from live import retention
+from live.store import Store
+from rooms import accounts
+from rooms.models import utcnow
+from tests.conftest import ORGANISER_PASSWORD, Api
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
+MEDIA = {
+    "zip": "application/zip",
+    "json": "application/json",
+    "md": "text/markdown",
+    "html": "text/html",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+async def has(api: Api, method: str, path: str) -> bool:
+    paths = (await api.call("GET", "/api/v1/openapi.json")).json()["paths"]
+    return method.lower() in paths.get(path, {})
+
+
+async def ok(r: httpx.Response, status: int = 200) -> Any:
+    assert r.status_code == status, r.text
+    return r.json() if r.content else None
+
+
+async def filled(api: Api) -> dict[str, Any]:
+    """A session with participants and, where this build has them, rooms, polls of every
+    kind, boards with notes and upvotes, and questions; returns what was accepted."""
+    session = await api.make_session(
+        "Samverkansforum 2026",
+        attributes=[
+            {"key": "sektor", "label": "Sektor", "choices": ["Civilsamhälle", "Offentlig sektor"]}
+        ],
+    )
+    mod = session["moderator_token"]
+    people = [
+        await api.join(session, name, {"sektor": sektor})
+        for name, sektor in (
+            ("Anna", "Civilsamhälle"),
+            ("Bo", "Offentlig sektor"),
+            (None, "Civilsamhälle"),
+            ("Dara", "Offentlig sektor"),
+        )
+    ]
+    made: dict[str, Any] = {
+        "session": session,
+        "people": people,
+        "notes": [],
+        "questions": [],
+        "polls": [],
+        "names": ["Anna", "Bo", "Dara"],
+    }
+    if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
+        board = await ok(
+            await api.call(
+                "POST",
+                f"/api/v1/sessions/{session['id']}/boards",
+                mod,
+                json={"title": "Inleda", "columns": ["Goda exempel", "Idéer"]},
+            ),
+            201,
+        )
+        good, ideas = (c["id"] for c in board["columns"])
+        texts = ["En väg in för föreningar", "<script>window.pwned=1</script> Bra", *FORMULAS]
+        for i, note_text in enumerate(texts):
+            who = people[i % len(people)]
+            note = await ok(
+                await api.call(
+                    "POST",
+                    f"/api/v1/boards/{board['id']}/notes",
+                    who["token"],
+                    json={
+                        "text": note_text,
+                        "column": good if i < 2 else ideas,
+                        "anonymous": i % 2 == 1,
+                    },
+                ),
+                201,
+            )
+            made["notes"].append(note)
+        for who in people[1:]:
+            await ok(
+                await api.call(
+                    "POST", f"/api/v1/notes/{made['notes'][0]['id']}/upvote", who["token"]
+                )
+            )
+    if await has(api, "post", "/api/v1/sessions/{sid}/questions"):
+        for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1"]):
+            made["questions"].append(
+                await ok(
+                    await api.call(
+                        "POST",
+                        f"/api/v1/sessions/{session['id']}/questions",
+                        people[i]["token"],
+                        json={"text": q},
+                    ),
+                    201,
+                )
+            )
+    if await has(api, "post", "/api/v1/sessions/{sid}/polls"):
+        made["polls"] = await polls_of_every_kind(api, session, people)
+    return made
+
+
+async def polls_of_every_kind(
+    api: Api, session: dict[str, Any], people: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    mod, sid = session["moderator_token"], session["id"]
+    specs: list[tuple[dict[str, Any], Any]] = [
+        (
+            {"question": "Mer eller bättre?", "kind": "single", "options": ["Mer", "Bättre"]},
+            lambda o, i: {"choices": [o[i % 2]["id"]]},
+        ),
+        (
+            {"question": "Vad behövs?", "kind": "multiple", "options": ["Tid", "Pengar", "Mandat"]},
+            lambda o, i: {"choices": [o[0]["id"], o[1 + i % 2]["id"]]},
+        ),
+        (
+            {"question": "Hur väl fungerar det?", "kind": "scale", "scale": {"min": 1, "max": 5}},
+            lambda o, i: {"value": 1 + i},
+        ),
+        (
+            {"question": "Ett ord", "kind": "wordcloud"},
+            lambda o, i: {"words": ["tillit", "dialog" if i % 2 else "mandat"]},
+        ),
+        ({"question": "Vad tar du med dig?", "kind": "open"}, lambda o, i: {"text": f"Svar {i}"}),
+        (
+            {
+                "question": "Vad är viktigast?",
+                "kind": "ranking",
+                "options": ["Roller", "Finansiering", "Mandat"],
+            },
+            lambda o, i: {"choices": [x["id"] for x in (o[i % 3 :] + o[: i % 3])]},
+        ),
+    ]
+    polls = []
+    for spec, vote in specs:
+        poll = await ok(
+            await api.call("POST", f"/api/v1/sessions/{sid}/polls", mod, json=spec), 201
+        )
+        await ok(await api.call("POST", f"/api/v1/polls/{poll['id']}/open", mod))
+        for i, who in enumerate(people):
+            r = await api.call(
+                "POST",
+                f"/api/v1/polls/{poll['id']}/votes",
+                who["token"],
+                json=vote(poll["options"], i),
+            )
+            assert r.status_code == 201, r.text
+        await ok(await api.call("POST", f"/api/v1/polls/{poll['id']}/close", mod))
+        poll["results"] = await ok(
+            await api.call("GET", f"/api/v1/polls/{poll['id']}/results", mod)
+        )
+        polls.append(poll)
+    return polls
+
+
+def archive_url(sid: str, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/sessions/{sid}/archive?{query}"
+
+
+async def remnants(store: Store, needles: list[str]) -> list[str]:
+    """Every cell of every table that still holds one of the needles."""
+    found = []
+    async with store.read() as db:
+        tables = (
+            (
+                await db.execute(
+                    text(
+                        "SELECT name FROM sqlite_master "
+                        "WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for table in tables:
+            for row in (await db.execute(text(f'SELECT * FROM "{table}"'))).all():
+                found += [
+                    f"{table}: {cell}" for cell in row if any(n in str(cell) for n in needles)
+                ]
+    return found
+
+
+def needles_of(made: dict[str, Any]) -> list[str]:
+    return [
+        made["session"]["id"],
+        made["session"]["moderator_token"][:12],
+        *(p["participant_id"] for p in made["people"]),
+        *(n["id"] for n in made["notes"]),
+        *(q["id"] for q in made["questions"]),
+        *(p["id"] for p in made["polls"]),
+        "Samverkansforum 2026",
+    ]
+
+
+# -- downloading ------------------------------------------------------------------------------
+
+
+async def test_every_format_downloads_with_a_filename_for_organiser_and_moderator(
+    api: Api,
+) -> None:
+    made = await filled(api)
+    sid = made["session"]["id"]
+    for token in (await api.organiser_token(), made["session"]["moderator_token"]):
+        for fmt, media in MEDIA.items():
+            r = await api.call("GET", archive_url(sid, format=fmt), token)
+            assert r.status_code == 200, (fmt, r.text)
+            assert r.headers["content-type"].startswith(media)
+            disposition = r.headers["content-disposition"]
+            assert re.search(
+                rf'attachment; filename="samla-samverkansforum-2026-[0-9-]+\.{fmt}"', disposition
+            ), disposition
+        for kind in ("notes", "polls", "questions"):
+            r = await api.call("GET", archive_url(sid, format="csv", kind=kind), token)
+            assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+            assert f"-{kind}.csv" in r.headers["content-disposition"]
+
+
+async def test_the_json_archive_holds_everything_accepted_with_exact_results(api: Api) -> None:
+    made = await filled(api)
+    r = await api.call(
+        "GET", archive_url(made["session"]["id"], format="json"), made["session"]["moderator_token"]
+    )
+    body = r.json()
+    assert body["session"]["title"] == "Samverkansforum 2026"
+    assert body["participation"]["participants"] == 4 and body["participation"]["named"] == 3
+    assert body["participation"]["attributes"][0]["counts"] == [
+        {"choice": "Civilsamhälle", "count": 2},
+        {"choice": "Offentlig sektor", "count": 2},
+    ]
+    notes = {n["id"]: n for b in body["boards"] for c in b["columns"] for n in c["notes"]}
+    assert set(notes) == {n["id"] for n in made["notes"]}
+    for note in made["notes"]:
+        assert notes[note["id"]]["text"] == note["text"]
+        assert notes[note["id"]]["author"] == note["author"]
+    if made["notes"]:
+        assert notes[made["notes"][0]["id"]]["upvotes"] == 3
+    questions = {q["id"]: q for q in body["questions"]}
+    assert set(questions) == {q["id"] for q in made["questions"]}
+    polls = {p["id"]: p for p in body["polls"]}
+    assert set(polls) == {p["id"] for p in made["polls"]}
+    for poll in made["polls"]:
+        got, results = polls[poll["id"]], poll["results"]
+        assert got["kind"] == poll["kind"] and got["voters"] == results["voters"]
+        if poll["kind"] in ("single", "multiple", "ranking"):
+            assert [(o["label"], o["count"]) for o in got["options"]] == [
+                (o["label"], o["count"]) for o in results["options"]
+            ]
+        if poll["kind"] == "ranking":
+            assert [o["score"] for o in got["options"]] == [o["score"] for o in results["options"]]
+        if poll["kind"] == "scale":
+            assert got["mean"] == results["mean"]
+        if poll["kind"] == "wordcloud":
+            assert {w["word"]: w["count"] for w in got["words"]} == {
+                w["word"]: w["count"] for w in results["words"]
+            }
+        if poll["kind"] == "open":
+            assert sorted(got["answers"]) == sorted(a["text"] for a in results["answers"])
+    assert "votes" not in json.dumps(body).replace('"voters"', "")  # no individual vote
+
+
+async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> None:
+    made = await filled(api)
+    sid, mod = made["session"]["id"], made["session"]["moderator_token"]
+    zipped = zipfile.ZipFile(
+        io.BytesIO((await api.call("GET", archive_url(sid, format="zip"), mod)).content)
+    )
+    names = zipped.namelist()
+    assert {n.rsplit(".", 1)[1] for n in names} == {"html", "md", "docx", "xlsx", "json", "csv"}
+
+    def member(suffix: str) -> bytes:
+        return zipped.read(next(n for n in names if n.endswith(suffix)))
+
+    notes = list(csv.DictReader(io.StringIO(member("-notes.csv").decode("utf-8-sig"))))
+    assert sorted(r["text"].removeprefix("'") for r in notes) == sorted(
+        n["text"] for n in made["notes"]
+    )
+    for row in notes:
+        assert not row["text"].startswith(("=", "+", "-", "@"))
+    polls = list(csv.DictReader(io.StringIO(member("-polls.csv").decode("utf-8-sig"))))
+    for poll in made["polls"]:
+        if poll["kind"] in ("single", "multiple"):
+            counts = {r["label"]: int(r["count"]) for r in polls if r["poll"] == poll["question"]}
+            assert counts == {o["label"]: o["count"] for o in poll["results"]["options"]}
+    book = load_workbook(io.BytesIO(member(".xlsx")))
+    cells = {c.value: c for row in book["Notes"].iter_rows(min_row=2) for c in row}
+    for note in made["notes"]:
+        assert cells[note["text"]].data_type == "s"
+    for poll in made["polls"]:
+        if poll["kind"] == "single":
+            rows = [
+                r
+                for r in book["Polls"].iter_rows(min_row=2, values_only=True)
+                if r[0] == poll["question"]
+            ]
+            assert {r[6]: r[7] for r in rows} == {
+                o["label"]: o["count"] for o in poll["results"]["options"]
+            }
+    doc = Document(io.BytesIO(member(".docx")))
+    headings = [
+        p.text
+        for p in doc.paragraphs
+        if p.style is not None and p.style.name.startswith(("Heading", "Title"))
+    ]
+    assert headings[0] == "Samverkansforum 2026"
+    cells_text = {c.text for t in doc.tables for r in t.rows for c in r.cells}
+    assert {"Civilsamhälle", "Offentlig sektor", "2"} <= cells_text
+    markdown = member(".md").decode()
+    assert markdown.startswith("# Samverkansforum 2026")
+    assert "Participants: 4" in markdown
+    for poll in made["polls"]:
+        assert poll["question"] in markdown
+    for board in (await api.call("GET", f"/api/v1/sessions/{sid}", mod)).json()["boards"]:
+        assert board["title"] in markdown
+
+
+async def test_names_false_removes_every_name(api: Api) -> None:
+    made = await filled(api)
+    sid, token = made["session"]["id"], await api.organiser_token()
+    for fmt in ("json", "md", "html"):
+        r = await api.call("GET", archive_url(sid, format=fmt, names="false"), token)
+        assert r.status_code == 200
+        for name in made["names"]:
+            assert f"— {name}" not in r.text and f'"{name}"' not in r.text, (fmt, name)
+    assert r.status_code == 200 and "All names removed" in r.text
+
+
+async def test_the_archive_is_refused_to_anyone_but_the_sessions_organiser_and_moderators(
+    api: Api,
+) -> None:
+    made = await filled(api)
+    sid = made["session"]["id"]
+    other = await api.make_session("Ett annat pass")
+    async with api.served.samla.store.write() as db:
+        await accounts.add_organiser(db, "other@samla.test", ORGANISER_PASSWORD)
+    stranger = (
+        await api.call(
+            "POST",
+            "/api/v1/auth/token",
+            json={"email": "other@samla.test", "password": ORGANISER_PASSWORD},
+        )
+    ).json()["token"]
+    r = await api.call("GET", archive_url(sid, format="json"))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    for token in (made["people"][0]["token"], other["moderator_token"], stranger):
+        r = await api.call("GET", archive_url(sid, format="json"), token)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+        assert "Samverkansforum" not in r.text
+    r = await api.call("GET", archive_url("nope", format="json"), other["moderator_token"])
+    assert r.status_code == 404
+    for params in (
+        {"format": "pdf"},
+        {"format": "csv"},
+        {"format": "csv", "kind": "votes"},
+        {"format": "json", "kind": "notes"},
+    ):
+        r = await api.call("GET", archive_url(sid, **params), made["session"]["moderator_token"])
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid", params
+
+
+async def test_the_archive_is_available_while_running_and_after_close(api: Api) -> None:
+    made = await filled(api)
+    sid, mod = made["session"]["id"], made["session"]["moderator_token"]
+    running = (await api.call("GET", archive_url(sid, format="json"), mod)).json()
+    assert running["session"]["status"] == "open"
+    await ok(await api.call("POST", f"/api/v1/sessions/{sid}/close", mod))
+    closed = (await api.call("GET", archive_url(sid, format="json"), mod)).json()
+    assert closed["session"]["status"] == "closed" and closed["session"]["closed_at"]
+    assert closed["boards"] == running["boards"] and closed["polls"] == running["polls"]
+
+
+# -- deleting ---------------------------------------------------------------------------------
+
+
+async def test_after_delete_nothing_of_the_session_remains_and_its_archive_is_not_found(
+    api: Api,
+) -> None:
+    made = await filled(api)
+    kept = await api.make_session("Ett pass som blir kvar")
+    sid, token = made["session"]["id"], await api.organiser_token()
+    store = api.served.samla.store
+    assert await remnants(store, needles_of(made))  # the needles do find the session
+    r = await api.call("DELETE", f"/api/v1/sessions/{sid}", token)
+    assert r.status_code == 204
+    assert await remnants(store, needles_of(made)) == []
+    assert (await api.call("GET", archive_url(sid, format="json"), token)).status_code == 404
+    assert (await api.call("GET", archive_url(kept["id"], format="json"), token)).status_code == 200
+
+
+async def test_retention_deletes_closed_sessions_only_after_their_days(api: Api) -> None:
+    made = await filled(api)
+    still_open = await api.make_session("Pågår")
+    sid, token = made["session"]["id"], await api.organiser_token()
+    await ok(
+        await api.call("POST", f"/api/v1/sessions/{sid}/close", made["session"]["moderator_token"])
+    )
+    store = api.served.samla.store
+    later = utcnow() + timedelta(days=30)
+    assert await retention.purge_expired(store, 90, now=later) == 0
+    assert await retention.purge_expired(store, 0, now=later + timedelta(days=999)) == 0
+    assert (await api.call("GET", archive_url(sid, format="json"), token)).status_code == 200
+    assert await retention.purge_expired(store, 30, now=later + timedelta(minutes=1)) == 1
+    assert await remnants(store, needles_of(made)) == []
+    assert (await api.call("GET", archive_url(sid, format="json"), token)).status_code == 404
+    r = await api.call("GET", archive_url(still_open["id"], format="json"), token)
+    assert r.status_code == 200
+
+
+async def test_the_running_app_purges_expired_sessions_in_its_retention_pass(api: Api) -> None:
+    made = await filled(api)
+    sid = made["session"]["id"]
+    await ok(
+        await api.call("POST", f"/api/v1/sessions/{sid}/close", made["session"]["moderator_token"])
+    )
+    samla = api.served.samla
+    days = samla.settings.retention_days
+    assert days == 90
+    assert await retention.purge_once(samla, now=utcnow() + timedelta(days=89)) == 0
+    assert await retention.purge_once(samla, now=utcnow() + timedelta(days=91)) == 1
+    r = await api.call("GET", archive_url(sid, format="json"), await api.organiser_token())
+    assert r.status_code == 404
+
+
+# -- the organiser page -----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def signed_in(api: Api) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client signed in to the organiser page with the form and its cookie."""
+    await api.organiser_token()
+    async with httpx.AsyncClient(base_url=api.served.base, timeout=30) as client:
+        page = await client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        r = await client.post(
+            "/login",
+            data={
+                "csrf": csrf.group(1),
+                "email": "organiser@samla.test",
+                "password": ORGANISER_PASSWORD,
+            },
+        )
+        assert r.status_code == 303, r.text
+        yield client
+
+
+async def test_the_organiser_page_lists_sessions_with_counts_downloads_and_deletion_date(
+    api: Api,
+) -> None:
+    made = await filled(api)
+    sid = made["session"]["id"]
+    await ok(
+        await api.call("POST", f"/api/v1/sessions/{sid}/close", made["session"]["moderator_token"])
+    )
+    async with signed_in(api) as browser:
+        page = (await browser.get("/organiser")).text
+        assert "Samverkansforum 2026" in page and "Participants: 4" in page
+        closed_at = (
+            await api.call("GET", f"/api/v1/sessions/{sid}", made["session"]["moderator_token"])
+        ).json()["closed_at"]
+        due = (utcnow().replace(microsecond=0) + timedelta(days=90)).date().isoformat()
+        assert closed_at and f"Deleted automatically on {due}" in page
+        assert f"/s/{sid}/archive?format=docx" in page
+        r = await browser.get(f"/s/{sid}/archive?format=json&names=false")
+        assert r.status_code == 200 and r.json()["names"] is False
+        assert "attachment" in r.headers["content-disposition"]
+
+
+async def test_deleting_from_the_organiser_page_asks_first_and_then_removes_everything(
+    api: Api,
+) -> None:
+    made = await filled(api)
+    sid = made["session"]["id"]
+    store = api.served.samla.store
+    async with signed_in(api) as browser:
+        confirm = await browser.get(f"/organiser/sessions/{sid}/delete")
+        assert confirm.status_code == 200 and "cannot be undone" in confirm.text
+        assert await remnants(store, needles_of(made))  # asking deletes nothing
+        r = await browser.post(f"/organiser/sessions/{sid}/delete", data={"csrf": "forged"})
+        assert r.status_code == 403 and await remnants(store, needles_of(made))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', confirm.text)
+        assert csrf is not None
+        r = await browser.post(f"/organiser/sessions/{sid}/delete", data={"csrf": csrf.group(1)})
+        assert r.status_code == 303
+        assert await remnants(store, needles_of(made)) == []
+        assert (await browser.get(f"/s/{sid}/archive?format=json")).status_code == 404
+    r = await api.call("GET", archive_url(sid, format="json"), await api.organiser_token())
+    assert r.status_code == 404
