@@ -17,7 +17,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from live import api, api_archive, retention, views  # noqa: F401 (api_archive adds routes)
+from live import (  # noqa: F401  (feature modules register their routes)
+    api,
+    api_archive,
+    api_breakout,
+    retention,
+    views,
+    views_breakout,
+)
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
@@ -112,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         *api.routes(),
         *views.routes(),
+        *views_breakout.routes(),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
@@ -126,9 +134,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             https_only=False,
         ),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    return views_breakout.with_clock(app)

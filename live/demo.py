@@ -106,3 +106,7 @@ async def fill(settings: Settings, base: str) -> str:
     finally:
         await store.close()
     return demo.text()
+
+from live import demo_breakout  # noqa: E402  (breakout rooms)
+
+DEMO_STEPS.append(demo_breakout.step)

@@ -2,6 +2,6 @@
 
 Importing the package registers every feature's tables on the shared metadata."""
 
-from rooms import accounts, archive, models, sessions
+from rooms import accounts, archive, breakout, models, sessions
 
-__all__ = ["accounts", "archive", "models", "sessions"]
+__all__ = ["accounts", "archive", "breakout", "models", "sessions"]

@@ -1,0 +1,185 @@
+"""The breakout pages: printable table sheets with QR codes, a table's join page, the round clock.
+
+The clock is a small task beside the app's own lifespan: it gives the one-minute warning
+and closes rounds whose end closes them, even when nobody writes anything (every write
+also closes an ended round first, so the clock is only the backstop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
+from typing import Any
+
+import segno
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from live import auth
+from live.services import Samla
+from live.views import _form, _viewer_for, page, refused_page
+from rooms import breakout, sessions
+from rooms.errors import Refused
+from rooms.models import Outcome, utcnow
+from rooms.sessions import Joined
+
+log = logging.getLogger("samla.breakout")
+
+# How often the clock looks for rounds to warn or close: the end closes within this.
+CLOCK_INTERVAL = 1.0
+
+
+def _samla(request: Request) -> Samla:
+    samla: Samla = request.app.state.samla
+    return samla
+
+
+def _table_url(request: Request, room_id: str) -> str:
+    return str(request.url_for("table_join", rid=room_id))
+
+
+async def table_sheets(request: Request) -> Response:
+    """/s/{sid}/tables — one printable sheet per hall table of the current round."""
+    found = await _viewer_for(request, "moderator")
+    if isinstance(found, Response):
+        return found
+    session, _ = found
+    samla = _samla(request)
+    async with samla.store.read() as db:
+        r = await breakout.current_round(db, session.id) or await breakout.last_round(
+            db, session.id
+        )
+        rooms = await breakout.rooms_of(db, r.id) if r is not None else []
+    tables = [(room, _table_url(request, room.id)) for room in rooms if room.place]
+    return page(request, "breakout/tables.html", session=session, tables=tables)
+
+
+async def table_qr(request: Request) -> Response:
+    samla = _samla(request)
+    try:
+        async with samla.store.read() as db:
+            _, room = await breakout.table(db, request.path_params["rid"])
+    except Refused as exc:
+        return refused_page(request, exc)
+    url = _table_url(request, room.id)
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(
+        buf, kind="svg", scale=8, border=2, xmldecl=False, title=f"QR code: {url}"
+    )
+    return Response(
+        buf.getvalue(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+async def table_join(request: Request) -> Response:
+    """/t/{rid} — a hall table's QR code: join the session (if not yet) and sit at this table."""
+    samla = _samla(request)
+    rid = request.path_params["rid"]
+    try:
+        async with samla.store.read() as db:
+            session, room = await breakout.table(db, rid)
+            held = await auth.browser_identities(db, request, session.id)
+    except Refused as exc:
+        return refused_page(request, exc)
+    mine = next((who.participant for who in held if who.participant is not None), None)
+    participant_page = request.url_for("participant_page", sid=session.id)
+    if mine is not None:
+        try:
+            await samla.change(lambda db: breakout.choose_room(db, mine, rid, table=True))
+        except Refused as exc:
+            return refused_page(request, exc)
+        return RedirectResponse(participant_page, 303)
+    if request.method == "GET":
+        return page(
+            request, "breakout/join_table.html", session=session, room=room, values={}, error=None
+        )
+    form: Any = {}
+    try:
+        form = await _form(request)
+        answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
+
+        async def join_at_table(db: Any) -> Outcome[Joined]:
+            joined = await sessions.join(
+                db, code=session.code, name=form.get("name"), attributes=answers
+            )
+            seated = await breakout.choose_room(db, joined.value.participant, rid, table=True)
+            return Outcome(session.id, joined.value, joined.events + seated.events)
+
+        made = await samla.change(join_at_table)
+    except Refused as exc:
+        if exc.code == "invalid":
+            return page(
+                request,
+                "breakout/join_table.html",
+                422,
+                session=session,
+                room=room,
+                values=dict(form),
+                error=exc.message,
+            )
+        return refused_page(request, exc)
+    auth.remember(request, "p", session.id, made.token)
+    return RedirectResponse(participant_page, 303)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/s/{sid}/tables", table_sheets, name="table_sheets"),
+        Route("/t/{rid}", table_join, methods=["GET", "POST"], name="table_join"),
+        Route("/t/{rid}/qr.svg", table_qr, name="table_qr"),
+    ]
+
+
+# -- the round clock --------------------------------------------------------------------------
+
+
+async def keep_time(samla: Samla) -> int:
+    """One look at the clock: warns and closes what is due; returns how many rounds it touched."""
+    async with samla.store.read() as db:
+        due = await breakout.rounds_due(db, utcnow())
+    for _, round_id in due:
+        await samla.change(partial(breakout.keep_time, round_id=round_id))
+    return len(due)
+
+
+async def _clock(app: Starlette) -> None:
+    while True:
+        await asyncio.sleep(CLOCK_INTERVAL)
+        samla: Samla | None = getattr(app.state, "samla", None)
+        if samla is None:
+            continue
+        try:
+            await keep_time(samla)
+        except Exception:
+            log.exception("the breakout clock failed; trying again")
+
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[Any]]
+
+
+def with_clock(app: Starlette) -> Starlette:
+    """Runs the round clock for as long as the app runs, inside the app's own lifespan
+    (the framework has no hook for a feature's background task)."""
+    inner: Lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: Starlette) -> AsyncIterator[Any]:
+        async with inner(running) as state:
+            task = asyncio.create_task(_clock(running), name="samla-breakout-clock")
+            try:
+                yield state
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
+    return app
