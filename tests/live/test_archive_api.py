@@ -73,7 +73,19 @@ async def filled(api: Api) -> dict[str, Any]:
         "questions": [],
         "polls": [],
         "names": ["Anna", "Bo", "Dara"],
+        "rooms": [],
     }
+    if await has(api, "post", "/api/v1/sessions/{sid}/rooms"):
+        opened = await ok(
+            await api.call(
+                "POST",
+                f"/api/v1/sessions/{session['id']}/rooms",
+                mod,
+                json={"count": 2, "assignment": "balanced", "balance_by": "sektor"},
+            ),
+            201,
+        )
+        made["rooms"] = opened["rooms"]
     if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
         board = await ok(
             await api.call(
@@ -264,6 +276,8 @@ async def test_the_json_archive_holds_everything_accepted_with_exact_results(api
         assert notes[made["notes"][0]["id"]]["upvotes"] == 3
     questions = {q["id"]: q for q in body["questions"]}
     assert set(questions) == {q["id"] for q in made["questions"]}
+    rooms = [(r["id"], r["name"], r["participants"]) for r in body["rooms"]]
+    assert rooms == [(r["id"], r["name"], len(r["participant_ids"])) for r in made["rooms"]]
     polls = {p["id"]: p for p in body["polls"]}
     assert set(polls) == {p["id"] for p in made["polls"]}
     for poll in made["polls"]:
