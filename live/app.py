@@ -21,6 +21,7 @@ from live import (  # noqa: F401  (feature modules register their routes)
     api,
     api_archive,
     api_breakout,
+    api_polls,
     retention,
     views,
     views_breakout,
@@ -47,7 +48,10 @@ CSP = (
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),  # moderator links carry their key in the URL
+    # Moderator links carry their key in the URL: never send it to another site. Not
+    # "no-referrer": with it browsers send `Origin: null` on form posts, which the
+    # Origin check then refuses.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 

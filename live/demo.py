@@ -110,3 +110,7 @@ async def fill(settings: Settings, base: str) -> str:
 from live import demo_breakout  # noqa: E402  (breakout rooms)
 
 DEMO_STEPS.append(demo_breakout.step)
+
+from live import demo_polls  # noqa: E402  (each feature appends its step)
+
+DEMO_STEPS.append(demo_polls.step)

@@ -2,6 +2,6 @@
 
 Importing the package registers every feature's tables on the shared metadata."""
 
-from rooms import accounts, archive, archive_parts, breakout, models, sessions
+from rooms import accounts, archive, archive_parts, breakout, models, polls, sessions
 
-__all__ = ["accounts", "archive", "archive_parts", "breakout", "models", "sessions"]
+__all__ = ["accounts", "archive", "archive_parts", "breakout", "models", "polls", "sessions"]
