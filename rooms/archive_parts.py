@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms import archive, breakout
+from rooms import archive, breakout, polls
 
 
 @archive.archive_part("rooms")
@@ -59,5 +59,50 @@ async def count_rooms(db: AsyncSession, session_ids: Sequence[str]) -> dict[str,
         select(col(breakout.Room.session_id), func.count())
         .where(col(breakout.Room.session_id).in_(session_ids))
         .group_by(col(breakout.Room.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+@archive.archive_part("polls")
+async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[archive.Poll]:
+    """Every poll that was opened, with the totals its results show to everyone.
+
+    Drafts never ran and are left out; words and answers a moderator hid stay hidden."""
+    out = []
+    for poll in await polls.polls_of(db, session_id):
+        if poll.status == "draft":
+            continue
+        found = await polls.results(db, poll)
+        out.append(
+            archive.Poll(
+                id=poll.id,
+                question=poll.question,
+                kind=poll.kind,  # type: ignore[arg-type]
+                status=poll.status,
+                voters=int(found["voters"]),
+                room_id=poll.room_id,
+                options=tuple(
+                    archive.OptionResult(str(o["label"]), int(o["count"]), o.get("score"))
+                    for o in found["options"]
+                ),
+                mean=found.get("mean"),
+                min_label=poll.min_label,
+                max_label=poll.max_label,
+                words=tuple(
+                    archive.WordCount(str(w["word"]), int(w["count"]))
+                    for w in found.get("words", [])
+                ),
+                answers=tuple(str(a["text"]) for a in found.get("answers", [])),
+            )
+        )
+    return out
+
+
+@archive.archive_count("polls")
+async def count_polls(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(polls.Poll.session_id), func.count())
+        .where(col(polls.Poll.session_id).in_(session_ids), col(polls.Poll.status) != "draft")
+        .group_by(col(polls.Poll.session_id))
     )
     return {sid: int(n) for sid, n in rows.all()}

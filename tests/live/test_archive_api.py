@@ -27,6 +27,7 @@ from rooms.models import utcnow
 from tests.conftest import ORGANISER_PASSWORD, Api
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
+SCRIPT = "<script>window.pwned=1</script> Bra"
 MEDIA = {
     "zip": "application/zip",
     "json": "application/json",
@@ -75,71 +76,96 @@ async def filled(api: Api) -> dict[str, Any]:
         "names": ["Anna", "Bo", "Dara"],
         "rooms": [],
     }
+    sid = session["id"]
+    has_polls = await has(api, "post", "/api/v1/sessions/{sid}/polls")
+    if has_polls:  # in the plenary, before the rooms open
+        made["polls"] += await polls_of_every_kind(api, session, people)
+    if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
+        made["notes"] += await board_with_notes(api, session, people, "Lyft till storgruppen")
     if await has(api, "post", "/api/v1/sessions/{sid}/rooms"):
         opened = await ok(
             await api.call(
                 "POST",
-                f"/api/v1/sessions/{session['id']}/rooms",
+                f"/api/v1/sessions/{sid}/rooms",
                 mod,
                 json={"count": 2, "assignment": "balanced", "balance_by": "sektor"},
             ),
             201,
         )
         made["rooms"] = opened["rooms"]
-    if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
-        board = await ok(
-            await api.call(
-                "POST",
-                f"/api/v1/sessions/{session['id']}/boards",
-                mod,
-                json={"title": "Inleda", "columns": ["Goda exempel", "Idéer"]},
-            ),
-            201,
-        )
-        good, ideas = (c["id"] for c in board["columns"])
-        texts = ["En väg in för föreningar", "<script>window.pwned=1</script> Bra", *FORMULAS]
-        for i, note_text in enumerate(texts):
-            who = people[i % len(people)]
-            note = await ok(
-                await api.call(
-                    "POST",
-                    f"/api/v1/boards/{board['id']}/notes",
-                    who["token"],
-                    json={
-                        "text": note_text,
-                        "column": good if i < 2 else ideas,
-                        "anonymous": i % 2 == 1,
-                    },
-                ),
-                201,
-            )
-            made["notes"].append(note)
-        for who in people[1:]:
-            await ok(
-                await api.call(
-                    "POST", f"/api/v1/notes/{made['notes'][0]['id']}/upvote", who["token"]
+        for room in made["rooms"]:
+            inside = [p for p in people if p["participant_id"] in room["participant_ids"]]
+            if has_polls:  # the same question in every room: side by side in the report
+                made["polls"] += await polls_of_every_kind(
+                    api, session, inside, room_id=room["id"], kinds=("single",)
                 )
-            )
+            if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
+                made["notes"] += await board_with_notes(
+                    api, session, inside, f"Inleda ({room['name']})", room_id=room["id"]
+                )
     if await has(api, "post", "/api/v1/sessions/{sid}/questions"):
         for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1"]):
             made["questions"].append(
                 await ok(
                     await api.call(
                         "POST",
-                        f"/api/v1/sessions/{session['id']}/questions",
+                        f"/api/v1/sessions/{sid}/questions",
                         people[i]["token"],
                         json={"text": q},
                     ),
                     201,
                 )
             )
-    if await has(api, "post", "/api/v1/sessions/{sid}/polls"):
-        made["polls"] = await polls_of_every_kind(api, session, people)
     return made
 
 
+async def board_with_notes(
+    api: Api,
+    session: dict[str, Any],
+    people: list[dict[str, Any]],
+    title: str,
+    room_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """A board with two columns, notes (formula-like and script-like among them) and upvotes."""
+    body: dict[str, Any] = {"title": title, "columns": ["Goda exempel", "Idéer"]}
+    if room_id is not None:
+        body["room_id"] = room_id
+    board = await ok(
+        await api.call(
+            "POST",
+            f"/api/v1/sessions/{session['id']}/boards",
+            session["moderator_token"],
+            json=body,
+        ),
+        201,
+    )
+    good, ideas = (c["id"] for c in board["columns"])
+    texts = [f"En väg in för föreningar ({title})", f"{SCRIPT} ({title})", *FORMULAS]
+    notes = []
+    for i, note_text in enumerate(texts):
+        who = people[i % len(people)]
+        note = await ok(
+            await api.call(
+                "POST",
+                f"/api/v1/boards/{board['id']}/notes",
+                who["token"],
+                json={"text": note_text, "column": good if i < 2 else ideas, "anonymous": i == 1},
+            ),
+            201,
+        )
+        notes.append(note)
+    for who in people[1:]:
+        await ok(await api.call("POST", f"/api/v1/notes/{notes[0]['id']}/upvote", who["token"]))
+    notes[0]["upvotes"] = len(people) - 1
+    return notes
+
+
 async def polls_of_every_kind(
-    api: Api, session: dict[str, Any], people: list[dict[str, Any]]
+    api: Api,
+    session: dict[str, Any],
+    people: list[dict[str, Any]],
+    room_id: str | None = None,
+    kinds: tuple[str, ...] = ("single", "multiple", "scale", "wordcloud", "open", "ranking"),
 ) -> list[dict[str, Any]]:
     mod, sid = session["moderator_token"], session["id"]
     specs: list[tuple[dict[str, Any], Any]] = [
@@ -171,6 +197,10 @@ async def polls_of_every_kind(
     ]
     polls = []
     for spec, vote in specs:
+        if spec["kind"] not in kinds:
+            continue
+        if room_id is not None:
+            spec = {**spec, "room_id": room_id}
         poll = await ok(
             await api.call("POST", f"/api/v1/sessions/{sid}/polls", mod, json=spec), 201
         )
@@ -318,10 +348,16 @@ async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> No
     )
     for row in notes:
         assert not row["text"].startswith(("=", "+", "-", "@"))
+    room_names = {r["id"]: r["name"] for r in made["rooms"]}
     polls = list(csv.DictReader(io.StringIO(member("-polls.csv").decode("utf-8-sig"))))
     for poll in made["polls"]:
+        where = room_names.get(poll["room_id"] or "", "")
         if poll["kind"] in ("single", "multiple"):
-            counts = {r["label"]: int(r["count"]) for r in polls if r["poll"] == poll["question"]}
+            counts = {
+                r["label"]: int(r["count"])
+                for r in polls
+                if r["poll"] == poll["question"] and r["room"] == where
+            }
             assert counts == {o["label"]: o["count"] for o in poll["results"]["options"]}
     book = load_workbook(io.BytesIO(member(".xlsx")))
     cells = {c.value: c for row in book["Notes"].iter_rows(min_row=2) for c in row}
@@ -333,6 +369,7 @@ async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> No
                 r
                 for r in book["Polls"].iter_rows(min_row=2, values_only=True)
                 if r[0] == poll["question"]
+                and (r[1] or "") == room_names.get(poll["room_id"] or "", "")
             ]
             assert {r[6]: r[7] for r in rows} == {
                 o["label"]: o["count"] for o in poll["results"]["options"]

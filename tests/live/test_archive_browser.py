@@ -77,8 +77,12 @@ async def test_the_html_report_opens_without_errors_runs_nothing_and_prints_to_p
         assert await page.get_by_text(TRAP).count() >= 1  # shown as text, not run
         for note in made["notes"]:
             assert await page.get_by_text(note["text"], exact=True).count() >= 1
+    headings = await page.locator("h3").all_inner_texts()
     for poll in made["polls"]:
-        assert await page.get_by_text(f"Poll: {poll['question']}").count() == 1
+        assert f"Poll: {poll['question']}" in headings
+    # Every poll once in its section and once side by side.
+    assert await page.locator("section.poll").count() == len(made["polls"])
+    assert await page.locator("#polls-side-by-side tbody tr").count() == len(made["polls"])
     pdf = await page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF") and len(pdf) > 5_000
     assert problems == []
