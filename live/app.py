@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from live import (  # noqa: F401  (feature modules register their routes)
     api,
     api_archive,
+    api_boards,
     api_breakout,
     api_polls,
     retention,

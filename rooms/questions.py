@@ -1,0 +1,452 @@
+"""Questions to the panel (Q&A): asking, upvoting, approval, answering, the big screen."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import UniqueConstraint, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col
+
+from rooms.errors import forbidden, invalid, not_found
+from rooms.models import Event, Outcome, Participant, Role, iso, new_id, utcnow
+from rooms.panels import Actor, Viewer, action, panel
+from rooms.sessions import writable
+from rooms.text import clean, optional
+
+QUESTION_MAX = 500
+NONCE_MAX = 64
+# The same words from the same person this soon again are a re-send, not a second question.
+RESEND_WINDOW = timedelta(seconds=10)
+MODERATORS = frozenset[Role]({"moderator"})
+Sort = Literal["upvotes", "time"]
+
+
+class Question(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("author_id", "nonce", name="uq_question_author_nonce"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    session_id: str = Field(foreign_key="session.id", ondelete="CASCADE", index=True)
+    author_id: str | None = Field(
+        default=None, foreign_key="participant.id", ondelete="SET NULL", index=True
+    )
+    text: str = Field(max_length=QUESTION_MAX)
+    anonymous: bool = False
+    approved: bool = True  # False while it waits for a moderator in approval mode
+    hidden: bool = False  # rejected by a moderator
+    answered: bool = False
+    shown: bool = False  # on the presenter view
+    nonce: str | None = Field(default=None, max_length=NONCE_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QuestionUpvote(SQLModel, table=True):
+    __tablename__ = "question_upvote"
+
+    question_id: str = Field(foreign_key="question.id", ondelete="CASCADE", primary_key=True)
+    participant_id: str = Field(foreign_key="participant.id", ondelete="CASCADE", primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class QaSettings(SQLModel, table=True):
+    __tablename__ = "qa_settings"
+
+    session_id: str = Field(foreign_key="session.id", ondelete="CASCADE", primary_key=True)
+    approval: bool = False  # questions wait for a moderator before anyone else sees them
+
+
+def question_json(q: Question, name: str | None, upvotes: int) -> dict[str, Any]:
+    author = None if q.anonymous or q.author_id is None else {"id": q.author_id, "name": name}
+    return {
+        "id": q.id,
+        "text": q.text,
+        "author": author,
+        "upvotes": upvotes,
+        "answered": q.answered,
+        "approved": q.approved,
+        "hidden": q.hidden,
+        "shown": q.shown,
+        "created_at": iso(q.created_at),
+    }
+
+
+async def approval_required(db: AsyncSession, session_id: str) -> bool:
+    found = await db.get(QaSettings, session_id)
+    return bool(found and found.approval)
+
+
+async def question_by_id(db: AsyncSession, question_id: str) -> Question:
+    q = await db.get(Question, question_id)
+    if q is None:
+        raise not_found("question")
+    return q
+
+
+async def upvote_count(db: AsyncSession, question_id: str) -> int:
+    return int(
+        await db.scalar(select(func.count()).where(col(QuestionUpvote.question_id) == question_id))
+        or 0
+    )
+
+
+async def describe_question(db: AsyncSession, q: Question) -> dict[str, Any]:
+    name = None
+    if q.author_id is not None and not q.anonymous:
+        author = await db.get(Participant, q.author_id)
+        name = author.name if author else None
+    return question_json(q, name, await upvote_count(db, q.id))
+
+
+def _audience(q: Question) -> frozenset[Role] | None:
+    """Who may be told about a question: everyone once it is public, else only moderators."""
+    return None if q.approved and not q.hidden else MODERATORS
+
+
+async def list_questions(
+    db: AsyncSession,
+    session_id: str,
+    *,
+    moderator: bool,
+    sort: Sort = "upvotes",
+    participant_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The session's questions; participants see approved ones (and their own waiting ones)."""
+    query = (
+        select(Question, col(Participant.name), func.count(col(QuestionUpvote.participant_id)))
+        .outerjoin(Participant, col(Participant.id) == col(Question.author_id))
+        .outerjoin(QuestionUpvote, col(QuestionUpvote.question_id) == col(Question.id))
+        .where(col(Question.session_id) == session_id)
+        .group_by(col(Question.id), col(Participant.name))
+    )
+    rows = (await db.execute(query)).all()
+    out = []
+    for q, name, n in rows:
+        public = q.approved and not q.hidden
+        if (
+            moderator
+            or public
+            or (participant_id and q.author_id == participant_id and not q.hidden)
+        ):
+            out.append(question_json(q, name, int(n)))
+    return sort_questions(out, sort)
+
+
+def sort_questions(questions: list[dict[str, Any]], sort: Sort) -> list[dict[str, Any]]:
+    by_time = sorted(questions, key=lambda q: (q["created_at"] or "", q["id"]), reverse=True)
+    if sort == "time":
+        return by_time
+    # Answered ones sink; among the rest the most upvoted first, the newest breaking ties.
+    return sorted(by_time, key=lambda q: (q["answered"], -q["upvotes"]))
+
+
+async def ask(
+    db: AsyncSession,
+    participant: Participant,
+    text: Any,
+    *,
+    anonymous: Any = False,
+    nonce: Any = None,
+) -> Outcome[tuple[dict[str, Any], bool]]:
+    """Asks a question; a re-sent one returns the first. The value: (question, whether new)."""
+    await writable(db, participant.session_id)
+    clean_text = clean(text, "The question", QUESTION_MAX, multiline=True)
+    key = optional(nonce, "nonce", NONCE_MAX)
+    existing = await _resent(db, participant.id, clean_text, key)
+    if existing is not None:
+        return Outcome(participant.session_id, (await describe_question(db, existing), False))
+    q = Question(
+        session_id=participant.session_id,
+        author_id=participant.id,
+        text=clean_text,
+        anonymous=bool(anonymous),
+        nonce=key,
+        approved=not await approval_required(db, participant.session_id),
+    )
+    try:
+        async with db.begin_nested():
+            db.add(q)
+            await db.flush()
+    except IntegrityError:
+        found = await _resent(db, participant.id, clean_text, key)
+        if found is None:
+            raise
+        return Outcome(participant.session_id, (await describe_question(db, found), False))
+    data = question_json(q, participant.name, 0)
+    event = Event("question.asked", {"question": data}, roles=_audience(q))
+    return Outcome(participant.session_id, (data, True), (event,))
+
+
+async def _resent(
+    db: AsyncSession, author_id: str, text: str, nonce: str | None
+) -> Question | None:
+    if nonce is not None:
+        found: Question | None = await db.scalar(
+            select(Question).where(
+                col(Question.author_id) == author_id, col(Question.nonce) == nonce
+            )
+        )
+        return found
+    same: Question | None = await db.scalar(
+        select(Question)
+        .where(
+            col(Question.author_id) == author_id,
+            col(Question.text) == text,
+            col(Question.created_at) >= utcnow() - RESEND_WINDOW,
+        )
+        .limit(1)
+    )
+    return same
+
+
+async def upvote(
+    db: AsyncSession, participant: Participant, question_id: str, *, take_back: bool = False
+) -> Outcome[int]:
+    """One upvote per participant per question, kept by the primary key."""
+    await writable(db, participant.session_id)
+    q = await question_by_id(db, question_id)
+    if q.session_id != participant.session_id:
+        raise forbidden("This question belongs to another session.")
+    if not q.approved or q.hidden:
+        raise not_found("question")
+    changed = False
+    if take_back:
+        result = await db.execute(
+            delete(QuestionUpvote).where(
+                col(QuestionUpvote.question_id) == q.id,
+                col(QuestionUpvote.participant_id) == participant.id,
+            )
+        )
+        changed = bool(getattr(result, "rowcount", 0))
+    elif await db.get(QuestionUpvote, (q.id, participant.id)) is None:
+        try:
+            async with db.begin_nested():
+                db.add(QuestionUpvote(question_id=q.id, participant_id=participant.id))
+                await db.flush()
+            changed = True
+        except IntegrityError:
+            changed = False
+    count = await upvote_count(db, q.id)
+    if not changed:
+        return Outcome(q.session_id, count)
+    event = Event(
+        "question.upvoted", {"question_id": q.id, "upvotes": count}, key=f"question.upvoted:{q.id}"
+    )
+    return Outcome(q.session_id, count, (event,))
+
+
+async def toggle_upvote(
+    db: AsyncSession, participant: Participant, question_id: str
+) -> Outcome[int]:
+    had = await db.get(QuestionUpvote, (question_id, participant.id))
+    return await upvote(db, participant, question_id, take_back=had is not None)
+
+
+async def _moderated(db: AsyncSession, session_id: str, question_id: str) -> Question:
+    await writable(db, session_id)
+    q = await question_by_id(db, question_id)
+    if q.session_id != session_id:
+        raise forbidden("This question belongs to another session.")
+    return q
+
+
+async def approve(
+    db: AsyncSession, session_id: str, question_id: str, *, approved: bool = True
+) -> Outcome[dict[str, Any]]:
+    """Approves a waiting question (everyone sees it) or rejects it (nobody but moderators)."""
+    q = await _moderated(db, session_id, question_id)
+    q.approved, q.hidden = approved, not approved
+    if not approved:
+        q.shown = False
+    db.add(q)
+    data = await describe_question(db, q)
+    if approved:
+        return Outcome(session_id, data, (Event("question.approved", {"question": data}),))
+    return Outcome(
+        session_id,
+        data,
+        (
+            Event(
+                "question.hidden",
+                {"question_id": q.id},
+                roles=frozenset[Role]({"participant", "presenter"}),
+            ),
+            Event("question.hidden", {"question_id": q.id, "question": data}, roles=MODERATORS),
+        ),
+    )
+
+
+async def mark_answered(
+    db: AsyncSession, session_id: str, question_id: str, *, answered: bool = True
+) -> Outcome[dict[str, Any]]:
+    q = await _moderated(db, session_id, question_id)
+    q.answered = answered
+    db.add(q)
+    data = await describe_question(db, q)
+    return Outcome(
+        session_id, data, (Event("question.answered", {"question": data}, roles=_audience(q)),)
+    )
+
+
+async def show(
+    db: AsyncSession, session_id: str, question_id: str | None
+) -> Outcome[dict[str, Any] | None]:
+    """Puts one approved question on the presenter view, or none."""
+    await writable(db, session_id)
+    target = await _moderated(db, session_id, question_id) if question_id else None
+    if target is not None and (not target.approved or target.hidden):
+        raise forbidden("Approve the question before showing it.")
+    for q in await db.scalars(
+        select(Question).where(
+            col(Question.session_id) == session_id, col(Question.shown).is_(True)
+        )
+    ):
+        q.shown = False
+        db.add(q)
+    data = None
+    if target is not None:
+        target.shown = True
+        db.add(target)
+        data = await describe_question(db, target)
+    return Outcome(session_id, data, (Event("question.shown", {"question": data}),))
+
+
+async def set_approval(db: AsyncSession, session_id: str, approval: Any) -> Outcome[bool]:
+    await writable(db, session_id)
+    settings = await db.get(QaSettings, session_id)
+    if settings is None:
+        settings = QaSettings(session_id=session_id)
+    settings.approval = approval in (True, "on", "true", "1")
+    db.add(settings)
+    return Outcome(
+        session_id,
+        settings.approval,
+        (Event("qa.settings", {"approval": settings.approval}, roles=MODERATORS),),
+    )
+
+
+# -- live panels ------------------------------------------------------------------------------
+
+QUESTION_EVENTS = {
+    "question.asked",
+    "question.upvoted",
+    "question.approved",
+    "question.hidden",
+    "question.answered",
+    "question.shown",
+    "qa.settings",
+}
+
+
+@panel(
+    "questions",
+    "questions/_questions.html",
+    roles={"participant"},
+    triggers=QUESTION_EVENTS,
+    json=True,
+)
+async def questions_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """Approved questions in both orders; the viewer's choice of order is a toggle beside them."""
+    listed = await list_questions(db, viewer.audience.session_id, moderator=False)
+    return {"questions": listed, "by_time": [q["id"] for q in sort_questions(listed, "time")]}
+
+
+@panel("question-ask", "questions/_ask.html", roles={"participant"}, triggers=set(), personal=True)
+async def ask_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The ask form and the viewer's own questions still waiting for approval."""
+    waiting: list[dict[str, Any]] = []
+    if viewer.participant_id is not None:
+        rows = await db.scalars(
+            select(Question).where(
+                col(Question.author_id) == viewer.participant_id,
+                col(Question.approved).is_(False),
+                col(Question.hidden).is_(False),
+            )
+        )
+        waiting = [question_json(q, None, 0) for q in rows]
+    return {
+        "waiting": waiting,
+        "nonce": new_id(),
+        "approval": await approval_required(db, viewer.audience.session_id),
+    }
+
+
+@panel(
+    "questions-queue",
+    "questions/_queue.html",
+    roles={"moderator"},
+    triggers=QUESTION_EVENTS,
+    json=True,
+)
+async def queue_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    listed = await list_questions(db, viewer.audience.session_id, moderator=True)
+    return {
+        "questions": listed,
+        "approval": await approval_required(db, viewer.audience.session_id),
+    }
+
+
+@panel(
+    "question-stage",
+    "questions/_stage.html",
+    roles={"presenter"},
+    triggers={"question.shown", "question.upvoted", "question.answered", "question.hidden"},
+)
+async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    q = await db.scalar(
+        select(Question).where(
+            col(Question.session_id) == viewer.audience.session_id, col(Question.shown).is_(True)
+        )
+    )
+    return {"question": await describe_question(db, q) if q else None}
+
+
+# -- socket actions ---------------------------------------------------------------------------
+
+
+async def _participant(db: AsyncSession, actor: Actor) -> Participant:
+    participant = await db.get(Participant, actor.participant_id) if actor.participant_id else None
+    if participant is None:
+        raise not_found("participant")
+    return participant
+
+
+@action("question.ask", roles={"participant"}, reply="question-ask")
+async def ask_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
+    return await ask(
+        db,
+        await _participant(db, actor),
+        message.get("text"),
+        anonymous=message.get("anonymous") in (True, "on", "true", "1"),
+        nonce=message.get("nonce"),
+    )
+
+
+@action("question.like", roles={"participant"})
+async def like_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
+    return await toggle_upvote(db, await _participant(db, actor), str(message.get("question")))
+
+
+@action("question.moderate", roles={"moderator"})
+async def moderate_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
+    sid, qid = actor.session_id, str(message.get("question"))
+    do = message.get("do")
+    if do == "approve":
+        return await approve(db, sid, qid, approved=True)
+    if do == "reject":
+        return await approve(db, sid, qid, approved=False)
+    if do == "answered":
+        return await mark_answered(db, sid, qid, answered=True)
+    if do == "unanswered":
+        return await mark_answered(db, sid, qid, answered=False)
+    if do == "show":
+        return await show(db, sid, qid)
+    if do == "unshow":
+        return await show(db, sid, None)
+    raise invalid("Unknown moderation.")
+
+
+@action("qa.approval", roles={"moderator"})
+async def approval_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
+    return await set_approval(db, actor.session_id, message.get("approval"))
