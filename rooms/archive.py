@@ -110,6 +110,7 @@ class Note:
     upvotes: int
     author: str | None = None
     from_room_id: str | None = None  # a note collected to the plenary: the room it came from
+    dots: int = 0  # from the board's dot vote, where one was held
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,10 @@ def _nameless_board(board: Board) -> Board:
 
 
 def _top_notes(boards: Sequence[Board]) -> tuple[ColumnLeaders, ...]:
-    """Per column title, the most upvoted notes of every board in the session."""
+    """Per column title, the most upvoted notes of all rooms' boards (of every board when the
+    session had no rooms); a note collected to the plenary is counted once, in its room."""
+    in_rooms = [b for b in boards if b.room_id is not None]
+    boards = in_rooms or boards
     by_column: dict[str, list[TopNote]] = {}
     for board in boards:
         for column in board.columns:

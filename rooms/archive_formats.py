@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from rooms.archive import Archive, Board, Poll, Section, headline
+from rooms.archive import Archive, Board, Note, Poll, Section, headline
 
 Translate = Callable[[str], str]
 CsvKind = Literal["notes", "polls", "questions"]
@@ -127,7 +127,7 @@ def json_bytes(archive: Archive) -> bytes:
 
 # -- rows shared by CSV and XLSX -----------------------------------------------------------
 
-NOTE_HEADER = ("board", "room", "column", "text", "author", "upvotes", "collected_from")
+NOTE_HEADER = ("board", "room", "column", "text", "author", "upvotes", "dots", "collected_from")
 POLL_HEADER = (
     "poll",
     "room",
@@ -153,6 +153,7 @@ def note_rows(archive: Archive) -> list[Row]:
             note.text,
             note.author or "",
             note.upvotes,
+            note.dots,
             archive.room_name(note.from_room_id) or "",
         )
         for board in archive.boards
@@ -344,6 +345,8 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
             continue
         for note in column.notes:
             extra = [f"{note.upvotes} {t('upvotes')}"]
+            if note.dots:
+                extra.append(f"{note.dots} {t('dots')}")
             if note.author:
                 extra.append(md_text(note.author))
             if note.from_room_id:
@@ -425,10 +428,7 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
                     doc.add_paragraph(t("No notes."))
                 _bullets(
                     doc,
-                    [
-                        _note_line(archive, n.text, n.upvotes, n.author, n.from_room_id, t)
-                        for n in column.notes
-                    ],
+                    [_note_line(archive, n, t) for n in column.notes],
                 )
         for poll in section.polls:
             _docx_poll(doc, poll, t)
@@ -474,20 +474,15 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
     return buf.getvalue()
 
 
-def _note_line(
-    archive: Archive,
-    text: str,
-    upvotes: int,
-    author: str | None,
-    from_room_id: str | None,
-    t: Translate,
-) -> str:
-    extra = [f"{upvotes} {t('upvotes')}"]
-    if author:
-        extra.append(author)
-    if from_room_id:
-        extra.append(t("from") + " " + room_label(archive, from_room_id, t))
-    return f"{text} ({', '.join(extra)})"
+def _note_line(archive: Archive, note: Note, t: Translate) -> str:
+    extra = [f"{note.upvotes} {t('upvotes')}"]
+    if note.dots:
+        extra.append(f"{note.dots} {t('dots')}")
+    if note.author:
+        extra.append(note.author)
+    if note.from_room_id:
+        extra.append(t("from") + " " + room_label(archive, note.from_room_id, t))
+    return f"{note.text} ({', '.join(extra)})"
 
 
 def _docx_poll(doc: Any, poll: Poll, t: Translate) -> None:

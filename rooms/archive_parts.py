@@ -6,12 +6,13 @@ only reads the feature's public tables and may move into the feature's module un
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms import archive, breakout, polls
+from rooms import archive, boards, breakout, polls, questions
 
 
 @archive.archive_part("rooms")
@@ -104,5 +105,93 @@ async def count_polls(db: AsyncSession, session_ids: Sequence[str]) -> dict[str,
         select(col(polls.Poll.session_id), func.count())
         .where(col(polls.Poll.session_id).in_(session_ids), col(polls.Poll.status) != "draft")
         .group_by(col(polls.Poll.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+def _author(data: dict[str, Any], names: bool) -> str | None:
+    """The name a participant chose to show; None when anonymous, unnamed or names are off."""
+    author = data.get("author")
+    if not names or not isinstance(author, dict):
+        return None
+    name = author.get("name")
+    return str(name) if name else None
+
+
+@archive.archive_part("boards")
+async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[archive.Board]:
+    """Every board with its accepted notes (hidden ones left out), upvotes and dots.
+
+    A note collected to the plenary is a copy linked to its room note: it names that room."""
+    found = await boards.session_boards(db, session_id)
+    notes = await boards.board_notes(db, found, include_hidden=False)
+    # Notes are only collected within a session, so their source boards are among these.
+    room_of_board = {b.id: b.room_id for b in found}
+    sources = [n["collected_from"] for ns in notes.values() for n in ns if n["collected_from"]]
+    source_boards: dict[str, str] = {}
+    if sources:
+        rows = await db.execute(
+            select(col(boards.Note.id), col(boards.Note.board_id)).where(
+                col(boards.Note.id).in_(sources)
+            )
+        )
+        source_boards = {nid: bid for nid, bid in rows.all()}
+    out = []
+    for board in found:
+        columns = []
+        for column in board.columns:
+            columns.append(
+                archive.Column(
+                    str(column["id"]),
+                    str(column["title"]),
+                    tuple(
+                        archive.Note(
+                            n["id"],
+                            n["text"],
+                            int(n["upvotes"]),
+                            _author(n, names),
+                            room_of_board.get(source_boards.get(n["collected_from"] or "", "")),
+                            int(n.get("dots") or 0),
+                        )
+                        for n in notes[board.id]
+                        if n["column"] == column["id"]
+                    ),
+                )
+            )
+        out.append(archive.Board(board.id, board.title, tuple(columns), board.room_id))
+    return out
+
+
+@archive.archive_count("notes")
+async def count_notes(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(boards.Note.session_id), func.count())
+        .where(col(boards.Note.session_id).in_(session_ids), col(boards.Note.hidden).is_(False))
+        .group_by(col(boards.Note.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+@archive.archive_part("questions")
+async def asked(db: AsyncSession, session_id: str, names: bool) -> list[archive.Question]:
+    """The questions everyone could see: approved and not rejected by a moderator."""
+    listed = await questions.list_questions(db, session_id, moderator=False)
+    return [
+        archive.Question(
+            q["id"], q["text"], int(q["upvotes"]), bool(q["answered"]), _author(q, names)
+        )
+        for q in listed
+    ]
+
+
+@archive.archive_count("questions")
+async def count_questions(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    q = questions.Question
+    rows = await db.execute(
+        select(col(q.session_id), func.count())
+        .where(
+            col(q.session_id).in_(session_ids), col(q.approved).is_(True), col(q.hidden).is_(False)
+        )
+        .group_by(col(q.session_id))
     )
     return {sid: int(n) for sid, n in rows.all()}

@@ -61,10 +61,10 @@ async def filled(api: Api) -> dict[str, Any]:
     people = [
         await api.join(session, name, {"sektor": sektor})
         for name, sektor in (
-            ("Anna", "Civilsamhälle"),
-            ("Bo", "Offentlig sektor"),
+            ("Anna Lind", "Civilsamhälle"),
+            ("Bo Ekström", "Offentlig sektor"),
             (None, "Civilsamhälle"),
-            ("Dara", "Offentlig sektor"),
+            ("Dara Nilsson", "Offentlig sektor"),
         )
     ]
     made: dict[str, Any] = {
@@ -73,15 +73,18 @@ async def filled(api: Api) -> dict[str, Any]:
         "notes": [],
         "questions": [],
         "polls": [],
-        "names": ["Anna", "Bo", "Dara"],
+        "names": ["Anna Lind", "Bo Ekström", "Dara Nilsson"],
         "rooms": [],
     }
     sid = session["id"]
     has_polls = await has(api, "post", "/api/v1/sessions/{sid}/polls")
     if has_polls:  # in the plenary, before the rooms open
         made["polls"] += await polls_of_every_kind(api, session, people)
-    if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
-        made["notes"] += await board_with_notes(api, session, people, "Lyft till storgruppen")
+    has_boards = await has(api, "post", "/api/v1/sessions/{sid}/boards")
+    plenary: list[dict[str, Any]] = []
+    if has_boards:
+        plenary = await board_with_notes(api, session, people, "Lyft till storgruppen")
+        made["notes"] += plenary
     if await has(api, "post", "/api/v1/sessions/{sid}/rooms"):
         opened = await ok(
             await api.call(
@@ -99,23 +102,55 @@ async def filled(api: Api) -> dict[str, Any]:
                 made["polls"] += await polls_of_every_kind(
                     api, session, inside, room_id=room["id"], kinds=("single",)
                 )
-            if await has(api, "post", "/api/v1/sessions/{sid}/boards"):
-                made["notes"] += await board_with_notes(
+            if has_boards:
+                notes = await board_with_notes(
                     api, session, inside, f"Inleda ({room['name']})", room_id=room["id"]
                 )
+                made["notes"] += notes
+                # The room's most upvoted note is collected to the plenary board.
+                collected = await ok(
+                    await api.call(
+                        "POST",
+                        f"/api/v1/boards/{plenary[0]['board_id']}/collect",
+                        mod,
+                        json={"note_ids": [notes[0]["id"]]},
+                    )
+                )
+                for copy in collected["notes"]:
+                    made["notes"].append({**copy, "from_room_id": room["id"]})
+    if has_boards:  # a note the moderator hid was not accepted: it stays out of the archive
+        hidden = plenary[2]
+        await ok(await api.call("POST", f"/api/v1/notes/{hidden['id']}/hide", mod))
+        made["notes"].remove(hidden)
+        made["hidden"] = [hidden]
     if await has(api, "post", "/api/v1/sessions/{sid}/questions"):
-        for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1"]):
+        for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1", "Avvisad fråga"]):
             made["questions"].append(
                 await ok(
                     await api.call(
                         "POST",
                         f"/api/v1/sessions/{sid}/questions",
                         people[i]["token"],
-                        json={"text": q},
+                        json={"text": q, "anonymous": i == 1},
                     ),
                     201,
                 )
             )
+        first, _, rejected = made["questions"]
+        for who in people[1:]:
+            await ok(
+                await api.call("POST", f"/api/v1/questions/{first['id']}/upvote", who["token"])
+            )
+        first["upvotes"] = len(people) - 1
+        await ok(await api.call("POST", f"/api/v1/questions/{first['id']}/answered", mod))
+        first["answered"] = True
+        await ok(
+            await api.call(
+                "POST", f"/api/v1/questions/{rejected['id']}/approve", mod, json={"approved": False}
+            )
+        )
+        made["questions"].remove(rejected)
+        made["hidden"] = [*made.get("hidden", []), rejected]
     return made
 
 
@@ -221,6 +256,10 @@ async def polls_of_every_kind(
     return polls
 
 
+def body_text(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False)
+
+
 def archive_url(sid: str, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return f"/api/v1/sessions/{sid}/archive?{query}"
@@ -301,11 +340,19 @@ async def test_the_json_archive_holds_everything_accepted_with_exact_results(api
     assert set(notes) == {n["id"] for n in made["notes"]}
     for note in made["notes"]:
         assert notes[note["id"]]["text"] == note["text"]
-        assert notes[note["id"]]["author"] == note["author"]
+        assert notes[note["id"]]["author"] == (note["author"] or {}).get("name")
+        assert notes[note["id"]]["from_room_id"] == note.get("from_room_id")
     if made["notes"]:
         assert notes[made["notes"][0]["id"]]["upvotes"] == 3
     questions = {q["id"]: q for q in body["questions"]}
     assert set(questions) == {q["id"] for q in made["questions"]}
+    for q in made["questions"]:
+        assert questions[q["id"]]["text"] == q["text"]
+        assert questions[q["id"]]["upvotes"] == q["upvotes"]
+        assert questions[q["id"]]["answered"] == q["answered"]
+        assert questions[q["id"]]["author"] == (q["author"] or {}).get("name")
+    for gone in made.get("hidden", []):
+        assert gone["id"] not in body_text(body)
     rooms = [(r["id"], r["name"], r["participants"]) for r in body["rooms"]]
     assert rooms == [(r["id"], r["name"], len(r["participant_ids"])) for r in made["rooms"]]
     polls = {p["id"]: p for p in body["polls"]}
@@ -327,7 +374,9 @@ async def test_the_json_archive_holds_everything_accepted_with_exact_results(api
             }
         if poll["kind"] == "open":
             assert sorted(got["answers"]) == sorted(a["text"] for a in results["answers"])
-    assert "votes" not in json.dumps(body).replace('"voters"', "")  # no individual vote
+    # No individual vote, nor anything else, can be traced to a participant: no ids of theirs.
+    for person in made["people"]:
+        assert person["participant_id"] not in body_text(body)
 
 
 async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> None:
@@ -395,12 +444,23 @@ async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> No
 async def test_names_false_removes_every_name(api: Api) -> None:
     made = await filled(api)
     sid, token = made["session"]["id"], await api.organiser_token()
-    for fmt in ("json", "md", "html"):
+    named = await api.call("GET", archive_url(sid, format="json"), token)
+    if made["notes"]:  # names appear only where someone wrote something under their name
+        assert "Anna Lind" in named.text
+    for fmt in ("json", "md", "html", "zip"):
         r = await api.call("GET", archive_url(sid, format=fmt, names="false"), token)
         assert r.status_code == 200
-        for name in made["names"]:
-            assert f"— {name}" not in r.text and f'"{name}"' not in r.text, (fmt, name)
-    assert r.status_code == 200 and "All names removed" in r.text
+        payloads = [r.content]
+        if fmt == "zip":
+            packed = zipfile.ZipFile(io.BytesIO(r.content))
+            payloads = [packed.read(n) for n in packed.namelist() if not n.endswith("x")]
+        for payload in payloads:
+            for name in made["names"]:
+                assert name.encode() not in payload, (fmt, name)
+    assert (
+        "All names removed"
+        in (await api.call("GET", archive_url(sid, format="md", names="false"), token)).text
+    )
 
 
 async def test_the_archive_is_refused_to_anyone_but_the_sessions_organiser_and_moderators(
