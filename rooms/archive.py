@@ -407,7 +407,7 @@ def headline(poll: Poll) -> str:
     if poll.kind == "wordcloud":
         return ", ".join(f"{w.word} ({w.count})" for w in poll.words[:3])
     if poll.kind == "open":
-        return str(len(poll.answers))
+        return f"{len(poll.answers)} answers"
     ranking = poll.kind == "ranking"
 
     def figure(option: OptionResult) -> int:

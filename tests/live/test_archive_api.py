@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 from docx import Document
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import text, update
+from sqlmodel import col
 
 from live import retention
 from live.store import Store
 from rooms import accounts
-from rooms.models import utcnow
-from tests.conftest import ORGANISER_PASSWORD, Api
+from rooms.models import Session, utcnow
+from tests.conftest import ORGANISER_PASSWORD, Api, eventually
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
 SCRIPT = "<script>window.pwned=1</script> Bra"
@@ -624,3 +625,32 @@ async def test_deleting_from_the_organiser_page_asks_first_and_then_removes_ever
         assert (await browser.get(f"/s/{sid}/archive?format=json")).status_code == 404
     r = await api.call("GET", archive_url(sid, format="json"), await api.organiser_token())
     assert r.status_code == 404
+
+
+async def test_an_instance_starting_purges_sessions_whose_retention_ran_out_while_it_was_down(
+    served_factory: Any,
+) -> None:
+    first = served_factory()
+    async with httpx.AsyncClient(base_url=first.base, timeout=30) as client:
+        api = Api(first, client)
+        made = await filled(api)
+        sid, mod = made["session"]["id"], made["session"]["moderator_token"]
+        await ok(await api.call("POST", f"/api/v1/sessions/{sid}/close", mod))
+        async with first.samla.store.write() as db:
+            await db.execute(
+                update(Session)
+                .where(col(Session.id) == sid)
+                .values(closed_at=utcnow() - timedelta(days=8))
+            )
+    first.stop()
+    second = served_factory(retention_days=7)
+    async with httpx.AsyncClient(base_url=second.base, timeout=30) as client:
+
+        async def purged() -> bool:
+            return not await remnants(second.samla.store, needles_of(made))
+
+        await eventually(purged)
+        r = await client.get(
+            archive_url(sid, format="json"), headers={"Authorization": f"Bearer {mod}"}
+        )
+        assert r.status_code == 401  # its moderator token went with it
