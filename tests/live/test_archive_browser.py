@@ -130,8 +130,9 @@ async def test_the_organiser_downloads_a_report_and_deletes_a_session_after_conf
         "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
     )
     await sign_in(page, base)
-    row = page.get_by_role("row").filter(has_text="Samverkansforum 2026")
+    row = page.get_by_role("article").filter(has_text="Samverkansforum 2026")
     await row.get_by_text("Deleted automatically on").wait_for()
+    await row.get_by_text("Download the archive").click()
     async with page.expect_download() as info:
         await row.get_by_role("link", name="Word").click()
     download = await info.value
@@ -144,6 +145,6 @@ async def test_the_organiser_downloads_a_report_and_deletes_a_session_after_conf
     await page.get_by_role("button", name="Delete the session and all its data").click()
     await page.wait_for_url(f"{base}/organiser?deleted=1")
     await page.get_by_text("The session and everything in it was deleted.").wait_for()
-    assert await page.get_by_role("row").filter(has_text="Samverkansforum 2026").count() == 0
+    assert await page.get_by_role("article").filter(has_text="Samverkansforum 2026").count() == 0
     assert await remnants(api.served.samla.store, needles_of(made)) == []
     assert problems == []
