@@ -27,6 +27,7 @@ from live.views import _form, _viewer_for, page, refused_page
 from rooms import breakout, sessions
 from rooms.errors import Refused
 from rooms.models import Outcome, utcnow
+from rooms.panels import Audience, Viewer
 from rooms.sessions import Joined
 
 log = logging.getLogger("samla.breakout")
@@ -130,9 +131,27 @@ async def table_join(request: Request) -> Response:
     return RedirectResponse(participant_page, 303)
 
 
+async def room_page(request: Request) -> Response:
+    """/s/{sid}/rooms/{rid} — the moderator joins a room: what its people see, and who they are."""
+    found = await _viewer_for(request, "moderator")
+    if isinstance(found, Response):
+        return found
+    session, viewer = found
+    samla = _samla(request)
+    rid = request.path_params["rid"]
+    async with samla.store.read() as db:
+        room = await db.get(breakout.Room, rid)
+        if room is None or room.session_id != session.id:
+            return refused_page(request, Refused("not_found", "No such room in this session."))
+        inside = Viewer(Audience(session.id, "participant", rid, viewer.audience.locale), None)
+        context = await breakout.room_panel(db, inside)
+    return page(request, "breakout/room.html", session=session, viewer=viewer, oob=False, **context)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/s/{sid}/tables", table_sheets, name="table_sheets"),
+        Route("/s/{sid}/rooms/{rid}", room_page, name="room_page"),
         Route("/t/{rid}", table_join, methods=["GET", "POST"], name="table_join"),
         Route("/t/{rid}/qr.svg", table_qr, name="table_qr"),
     ]

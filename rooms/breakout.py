@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Index, UniqueConstraint, and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
 from rooms.models import (
@@ -61,6 +61,8 @@ class Round(SQLModel, table=True):
             sqlite_where=text("status IN ('prepared', 'open')"),
             postgresql_where=text("status IN ('prepared', 'open')"),
         ),
+        # The clock looks for open rounds by their end every second.
+        Index("ix_breakout_round_status_ends_at", "status", "ends_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
@@ -175,7 +177,7 @@ def _ended(r: Round, now: datetime) -> bool:
 async def current_round(db: AsyncSession, session_id: str) -> Round | None:
     """The round being prepared or open, if any."""
     found: Round | None = await db.scalar(
-        select(Round).where(Round.session_id == session_id, Round.status.in_(_LIVE))  # type: ignore[attr-defined]
+        select(Round).where(col(Round.session_id) == session_id, col(Round.status).in_(_LIVE))
     )
     return found
 
@@ -183,16 +185,16 @@ async def current_round(db: AsyncSession, session_id: str) -> Round | None:
 async def last_round(db: AsyncSession, session_id: str) -> Round | None:
     found: Round | None = await db.scalar(
         select(Round)
-        .where(Round.session_id == session_id)
-        .order_by(Round.created_at.desc())
-        .limit(1)  # type: ignore[attr-defined]
+        .where(col(Round.session_id) == session_id)
+        .order_by(col(Round.created_at).desc())
+        .limit(1)
     )
     return found
 
 
 async def rooms_of(db: AsyncSession, round_id: str) -> list[Room]:
     found = await db.scalars(
-        select(Room).where(Room.round_id == round_id).order_by(Room.position)  # type: ignore[arg-type]
+        select(Room).where(col(Room.round_id) == round_id).order_by(col(Room.position))
     )
     return list(found)
 
@@ -203,9 +205,9 @@ async def members(db: AsyncSession, room_ids: list[str]) -> dict[str, list[str]]
     if not room_ids:
         return out
     rows = await db.execute(
-        select(Seat.room_id, Seat.participant_id)
-        .where(Seat.room_id.in_(room_ids))  # type: ignore[attr-defined]
-        .order_by(Seat.placed_at, Seat.id)  # type: ignore[arg-type]
+        select(col(Seat.room_id), col(Seat.participant_id))
+        .where(col(Seat.room_id).in_(room_ids))
+        .order_by(col(Seat.placed_at), col(Seat.id))
     )
     for rid, pid in rows.all():
         out[rid].append(pid)
@@ -237,10 +239,13 @@ async def room_of(db: AsyncSession, session_id: str, participant_id: str) -> str
     """The open room this participant sits in; None is the plenary."""
     row = (
         await db.execute(
-            select(Room.id, Round.close_at_end, Round.ends_at)
-            .join(Seat, and_(Seat.room_id == Room.id, Seat.participant_id == participant_id))
-            .join(Round, Round.id == Room.round_id)  # type: ignore[arg-type]
-            .where(Room.session_id == session_id, Room.status == "open")
+            select(col(Room.id), col(Round.close_at_end), col(Round.ends_at))
+            .join(
+                Seat,
+                and_(col(Seat.room_id) == col(Room.id), col(Seat.participant_id) == participant_id),
+            )
+            .join(Round, col(Round.id) == col(Room.round_id))
+            .where(col(Room.session_id) == session_id, col(Room.status) == "open")
         )
     ).first()
     if row is None:
@@ -257,9 +262,9 @@ async def rooms_part(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
     rooms = list(
         await db.scalars(
             select(Room)
-            .join(Round, Round.id == Room.round_id)  # type: ignore[arg-type]
-            .where(Room.session_id == session_id)
-            .order_by(Round.created_at, Room.position)  # type: ignore[arg-type]
+            .join(Round, col(Round.id) == col(Room.round_id))
+            .where(col(Room.session_id) == session_id)
+            .order_by(col(Round.created_at), col(Room.position))
         )
     )
     live = [room.id for room in rooms if room.status in _LIVE]
@@ -305,8 +310,8 @@ def _texts(value: Any, what: str, max_len: int, count: int) -> list[str | None]:
 async def _participants(db: AsyncSession, session_id: str) -> list[Participant]:
     found = await db.scalars(
         select(Participant)
-        .where(Participant.session_id == session_id)
-        .order_by(Participant.joined_at, Participant.id)  # type: ignore[arg-type]
+        .where(col(Participant.session_id) == session_id)
+        .order_by(col(Participant.joined_at), col(Participant.id))
     )
     return list(found)
 
@@ -361,7 +366,7 @@ async def open_rooms(
     if current is not None and current.status == "open":
         raise Refused("conflict", "Rooms are already open; close them before opening new ones.")
     if current is not None:  # a prepared round is replaced by the newer plan
-        await db.execute(delete(Round).where(Round.id == current.id))
+        await db.execute(delete(Round).where(col(Round.id) == current.id))
     people = await _participants(db, session_id)
     previous = await last_round(db, session_id) if _flag(keep_groups) else None
     kept = await rooms_of(db, previous.id) if previous is not None else []
@@ -417,7 +422,7 @@ async def open_rooms(
         for old, new in zip(kept, rooms, strict=True):
             await db.execute(
                 update(Seat)
-                .where(Seat.room_id == old.id)  # type: ignore[arg-type]
+                .where(col(Seat.room_id) == old.id)
                 .values(room_id=new.id, placed_at=utcnow())
             )
     if preparing:
@@ -459,12 +464,11 @@ async def _start(
     if r.balance_by is not None and here:
         # Seats kept from earlier carry the earlier round's tags; retag them for this one.
         tags = _tags(people, r.balance_by)
+        by_tag: defaultdict[str | None, list[str]] = defaultdict(list)
         for pid in here:
-            await db.execute(
-                update(Seat)
-                .where(Seat.participant_id == pid)  # type: ignore[arg-type]
-                .values(tag=tags.get(pid))
-            )
+            by_tag[tags.get(pid)].append(pid)
+        for tag, pids in by_tag.items():
+            await db.execute(update(Seat).where(col(Seat.participant_id).in_(pids)).values(tag=tag))
     return [
         Event(
             "rooms.opened",
@@ -549,8 +553,8 @@ async def _seat_many(
         return
     await db.execute(
         delete(Seat).where(
-            Seat.session_id == r.session_id,
-            Seat.participant_id.in_(list(plan)),  # type: ignore[attr-defined]
+            col(Seat.session_id) == r.session_id,
+            col(Seat.participant_id).in_(list(plan)),
         )
     )
     now = utcnow()
@@ -572,7 +576,9 @@ async def _seat_many(
 async def _seat(db: AsyncSession, r: Round, participant: Participant, room_id: str) -> None:
     """Sits one person in a room, replacing the seat they had: never two seats."""
     seat = await db.scalar(
-        select(Seat).where(Seat.session_id == r.session_id, Seat.participant_id == participant.id)
+        select(Seat).where(
+            col(Seat.session_id) == r.session_id, col(Seat.participant_id) == participant.id
+        )
     )
     tag = participant.attributes.get(r.balance_by) if r.balance_by else None
     if seat is None:
@@ -600,15 +606,15 @@ async def place_late_joiner(
     rows = (
         await db.execute(
             select(
-                Room.id,
-                func.count(Seat.id),
-                func.count(Seat.id).filter(Seat.tag == tag)
+                col(Room.id),
+                func.count(col(Seat.id)),
+                func.count(col(Seat.id)).filter(col(Seat.tag) == tag)
                 if tag is not None
-                else func.count(Seat.id).filter(Seat.tag.is_(None)),
-            )  # type: ignore[union-attr]
-            .outerjoin(Seat, Seat.room_id == Room.id)  # type: ignore[arg-type]
-            .where(Room.round_id == r.id)
-            .group_by(Room.id)
+                else func.count(col(Seat.id)).filter(col(Seat.tag).is_(None)),
+            )
+            .outerjoin(Seat, col(Seat.room_id) == col(Room.id))
+            .where(col(Room.round_id) == r.id)
+            .group_by(col(Room.id))
         )
     ).all()
     if not rows:
@@ -617,7 +623,9 @@ async def place_late_joiner(
         rid: _Count(int(size), defaultdict(int, {tag: int(same)})) for rid, size, same in rows
     }
     chosen = pick(counts, sorted(counts), tag, random.Random())
-    await _seat(db, r, participant, chosen)
+    # Someone who just joined has no seat yet: one insert, and UNIQUE guards the rest.
+    db.add(Seat(session_id=r.session_id, participant_id=participant.id, room_id=chosen, tag=tag))
+    await db.flush()
     events.append(
         Event("rooms.placed", {"participant_id": participant.id, "room_id": chosen}, room_id=chosen)
     )
@@ -629,7 +637,8 @@ async def place_late_joiner(
 
 async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
     """A room of this session's current round; a room elsewhere is not found."""
-    room = await db.get(Room, room_id) if isinstance(room_id, str) and room_id else None
+    valid = isinstance(room_id, str) and 0 < len(room_id) <= 40
+    room = await db.get(Room, room_id) if valid else None
     if room is None or room.session_id != session_id:
         raise not_found("room in this session")
     if room.status not in _LIVE:
@@ -638,7 +647,9 @@ async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
 
 
 async def _participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
-    p = await db.get(Participant, participant_id) if isinstance(participant_id, str) else None
+    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= 40:
+        raise invalid("Say who to move: participant_id.")
+    p = await db.get(Participant, participant_id)
     if p is None or p.session_id != session_id:
         raise not_found("participant in this session")
     return p
@@ -653,7 +664,8 @@ async def move(
     _, events = await _expire(db, session)
     p = await _participant_in(db, session_id, participant_id)
     if room_id in (None, ""):
-        await db.execute(delete(Seat).where(Seat.participant_id == p.id))  # type: ignore[arg-type]
+        await db.execute(delete(Seat).where(col(Seat.participant_id) == p.id))
+        await db.execute(delete(HelpRequest).where(col(HelpRequest.participant_id) == p.id))
         events.append(Event("participants.moved", {"participant_ids": [p.id], "room_id": None}))
         return Outcome(session_id, {"room_id": None, "participant_ids": []}, tuple(events))
     room = await _room_in(db, session_id, room_id)
@@ -662,8 +674,8 @@ async def move(
     await _seat(db, r, p, room.id)
     await db.execute(
         delete(HelpRequest).where(
-            HelpRequest.participant_id == p.id,
-            HelpRequest.room_id != room.id,  # type: ignore[arg-type]
+            col(HelpRequest.participant_id) == p.id,
+            col(HelpRequest.room_id) != room.id,
         )
     )
     seated = (await members(db, [room.id]))[room.id]
@@ -686,7 +698,7 @@ async def choose_room(
         raise not_found("table in this session")
     # Lock the room (PostgreSQL) so two people cannot take its last place at once; on
     # SQLite every write already holds the database lock.
-    await db.execute(select(Room.id).where(Room.id == room.id).with_for_update())
+    await db.execute(select(col(Room.id)).where(col(Room.id) == room.id).with_for_update())
     seated = (await members(db, [room.id]))[room.id]
     if participant.id not in seated:
         if room.capacity is not None and len(seated) >= room.capacity:
@@ -709,17 +721,18 @@ async def choose_room(
 async def _close(db: AsyncSession, r: Round) -> list[Event]:
     """Closes a round once: of two instances' clocks, only the first changes anything."""
     now = utcnow()
-    done = await db.execute(
+    done = await db.scalar(
         update(Round)
-        .where(Round.id == r.id, Round.status.in_(_LIVE))  # type: ignore[arg-type,attr-defined]
+        .where(col(Round.id) == r.id, col(Round.status).in_(_LIVE))
         .values(status="closed", closed_at=now)
+        .returning(col(Round.id))
     )
-    if not done.rowcount:  # type: ignore[attr-defined]
+    if done is None:
         return []
-    await db.execute(update(Room).where(Room.round_id == r.id).values(status="closed"))  # type: ignore[arg-type]
+    await db.execute(update(Room).where(col(Room.round_id) == r.id).values(status="closed"))
     await db.execute(
         delete(HelpRequest).where(
-            HelpRequest.room_id.in_(select(Room.id).where(Room.round_id == r.id))  # type: ignore[attr-defined,arg-type]
+            col(HelpRequest.room_id).in_(select(col(Room.id)).where(col(Room.round_id) == r.id))
         )
     )
     await db.refresh(r)
@@ -730,15 +743,14 @@ async def _close(db: AsyncSession, r: Round) -> list[Event]:
 
 
 async def close_rooms(db: AsyncSession, session_id: str) -> Outcome[RoundView]:
-    """Closes every room: everyone is back in the plenary; rooms keep their boards and polls."""
+    """Closes every room: everyone is back in the plenary; rooms keep their boards and polls.
+    Closing when nothing is open changes nothing and answers the last round, all closed."""
     session = await writable(db, session_id)
     r, events = await _expire(db, session)
     if r is not None:
         events += await _close(db, r)
     else:
         r = await last_round(db, session_id)
-    if not events:
-        raise Refused("conflict", "No rooms are open.")
     return Outcome(session_id, await view_round(db, r), tuple(events))
 
 
@@ -762,13 +774,16 @@ async def extend(db: AsyncSession, session_id: str, minutes: Any) -> Outcome[Rou
 async def rounds_due(db: AsyncSession, now: datetime) -> list[tuple[str, str]]:
     """(session, round) of open rounds whose warning or end is due: what the clock acts on."""
     rows = await db.execute(
-        select(Round.session_id, Round.id).where(
-            Round.status == "open",
-            Round.ends_at.is_not(None),  # type: ignore[union-attr]
+        select(col(Round.session_id), col(Round.id))
+        .join(Session, col(Session.id) == col(Round.session_id))
+        .where(
+            col(Session.status) == "open",
+            col(Round.status) == "open",
+            col(Round.ends_at).is_not(None),
             or_(
-                and_(Round.warned.is_(False), Round.ends_at <= now + WARNING),  # type: ignore[attr-defined,operator]
-                and_(Round.close_at_end.is_(True), Round.ends_at <= now),
-            ),  # type: ignore[attr-defined,operator]
+                and_(col(Round.warned).is_(False), col(Round.ends_at) <= now + WARNING),
+                and_(col(Round.close_at_end).is_(True), col(Round.ends_at) <= now),
+            ),
         )
     )
     return [(str(s), str(r)) for s, r in rows.all()]
@@ -814,7 +829,9 @@ async def broadcast(db: AsyncSession, session_id: str, message: Any) -> Outcome[
 
 
 async def _help_count(db: AsyncSession, room_id: str) -> int:
-    return int(await db.scalar(select(func.count()).where(HelpRequest.room_id == room_id)) or 0)
+    return int(
+        await db.scalar(select(func.count()).where(col(HelpRequest.room_id) == room_id)) or 0
+    )
 
 
 async def ask_for_help(
@@ -828,8 +845,8 @@ async def ask_for_help(
         raise Refused("conflict", "You are not in that breakout room; ask in the plenary.")
     room_id = mine
     asked = await db.scalar(
-        select(HelpRequest.id).where(
-            HelpRequest.room_id == room_id, HelpRequest.participant_id == participant.id
+        select(col(HelpRequest.id)).where(
+            col(HelpRequest.room_id) == room_id, col(HelpRequest.participant_id) == participant.id
         )
     )
     if asked is None:
@@ -840,7 +857,8 @@ async def ask_for_help(
         )
         await db.flush()
     count = await _help_count(db, room_id)
-    events.append(Event("rooms.help", {"room_id": room_id, "help": count}, room_id=room_id))
+    if asked is None:  # asking again changes nothing, so it tells nobody anything
+        events.append(Event("rooms.help", {"room_id": room_id, "help": count}, room_id=room_id))
     return Outcome(participant.session_id, {"room_id": room_id, "help": count}, tuple(events))
 
 
@@ -849,7 +867,7 @@ async def answer_help(db: AsyncSession, session_id: str, room_id: Any) -> Outcom
     session = await writable(db, session_id)
     _, events = await _expire(db, session)
     room = await _room_in(db, session_id, room_id)
-    await db.execute(delete(HelpRequest).where(HelpRequest.room_id == room.id))  # type: ignore[arg-type]
+    await db.execute(delete(HelpRequest).where(col(HelpRequest.room_id) == room.id))
     events.append(
         Event("rooms.help", {"room_id": room.id, "help": 0, "answered": True}, room_id=room.id)
     )
@@ -887,9 +905,9 @@ _TRIGGERS = {
 async def _latest_broadcast(db: AsyncSession, session_id: str) -> Broadcast | None:
     found: Broadcast | None = await db.scalar(
         select(Broadcast)
-        .where(Broadcast.session_id == session_id)
-        .order_by(Broadcast.created_at.desc())
-        .limit(1)  # type: ignore[attr-defined]
+        .where(col(Broadcast.session_id) == session_id)
+        .order_by(col(Broadcast.created_at).desc())
+        .limit(1)
     )
     return found
 
@@ -897,7 +915,9 @@ async def _latest_broadcast(db: AsyncSession, session_id: str) -> Broadcast | No
 async def _names(db: AsyncSession, ids: list[str]) -> dict[str, str | None]:
     if not ids:
         return {}
-    rows = await db.execute(select(Participant.id, Participant.name).where(Participant.id.in_(ids)))  # type: ignore[attr-defined]
+    rows = await db.execute(
+        select(col(Participant.id), col(Participant.name)).where(col(Participant.id).in_(ids))
+    )
     return {pid: name for pid, name in rows.all()}
 
 
@@ -952,7 +972,9 @@ async def room_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "round": r,
         "choices": choices,
         "broadcast": await _latest_broadcast(db, sid),
-        "open": bool(await db.scalar(select(Session.status).where(Session.id == sid)) == "open"),
+        "open": bool(
+            await db.scalar(select(col(Session.status)).where(col(Session.id) == sid)) == "open"
+        ),
         **_clock(r),
     }
 
@@ -966,18 +988,18 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     r = await current_round(db, sid)
     view = await view_round(db, r)
     help_rows = await db.execute(
-        select(HelpRequest.room_id, func.count())
-        .where(HelpRequest.session_id == sid)
-        .group_by(HelpRequest.room_id)
+        select(col(HelpRequest.room_id), func.count())
+        .where(col(HelpRequest.session_id) == sid)
+        .group_by(col(HelpRequest.room_id))
     )
     help_by_room = {rid: int(n) for rid, n in help_rows.all()}
     people = list(
         (
             await db.execute(
-                select(Participant.id, Participant.name)
-                .where(Participant.session_id == sid)
-                .order_by(Participant.joined_at)
-                .limit(OVERVIEW_NAMES_MAX)  # type: ignore[attr-defined]
+                select(col(Participant.id), col(Participant.name))
+                .where(col(Participant.session_id) == sid)
+                .order_by(col(Participant.joined_at))
+                .limit(OVERVIEW_NAMES_MAX)
             )
         ).all()
     )

@@ -8,10 +8,11 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from rooms.breakout import Seat
-from tests.conftest import Api, Served
+from tests.conftest import Api, RedisServer, Served, open_stream
 
 SECTORS = ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"]
 ATTRIBUTES = [{"key": "sektor", "label": "Sektor", "choices": SECTORS}]
@@ -70,6 +71,10 @@ async def test_closing_brings_everyone_back_to_the_plenary(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert [room["status"] for room in r.json()["rooms"]] == ["closed", "closed"]
     assert all(room["participant_ids"] == [] for room in r.json()["rooms"])
+    again = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
+    )
+    assert again.status_code == 200 and again.json()["rooms"] == r.json()["rooms"]
     described = (await _get(api, session))["rooms"]
     assert all(d["status"] == "closed" and d["participant_ids"] == [] for d in described)
 
@@ -228,7 +233,7 @@ async def test_bad_room_requests_are_refused_and_change_nothing(api: Api) -> Non
     r = await api.call(
         "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
     )
-    assert r.status_code == 409
+    assert r.status_code == 200 and r.json()["rooms"] == []  # nothing open: nothing to do
     await _open(api, session, count=1, assignment="random")
     r = await _open(api, session, count=1, assignment="random")
     assert r.status_code == 409
@@ -317,6 +322,13 @@ async def test_a_socket_that_drops_and_comes_back_is_in_the_same_room(
     assert after == before
 
 
+@pytest.mark.parametrize(
+    "broker_kind",
+    [
+        pytest.param("memory", id="memory"),
+        pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    ],
+)
 async def test_closing_shows_the_plenary_on_a_hundred_open_streams_within_two_seconds(
     api: Api, stream: Any
 ) -> None:
@@ -360,21 +372,31 @@ async def test_a_thousand_arrivals_in_ten_seconds_are_all_accepted_and_placed_on
     session, _ = await _session_with(api, 30)
     await _open(api, session, count=30, assignment="balanced", balance_by="sektor")
     statuses: list[int] = []
+    waits: list[float] = []
     started = time.monotonic()
+    # The machine the tests share may be busy: a slow answer is measured, not a failure; a
+    # refused or lost join is.
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=served.base, timeout=120, limits=limits) as client:
 
-    async def arrive(i: int) -> None:
-        # Arrivals spread evenly over ten seconds: everyone back from the coffee break.
-        await asyncio.sleep(max(0.0, started + i * 0.01 - time.monotonic()))
-        r = await api.call(
-            "POST",
-            "/api/v1/join",
-            json={"code": session["code"], "attributes": {"sektor": SECTORS[i % 4]}},
-        )
-        statuses.append(r.status_code)
+        async def arrive(i: int) -> None:
+            # Arrivals spread evenly over ten seconds: everyone back from the coffee break.
+            await asyncio.sleep(max(0.0, started + i * 0.01 - time.monotonic()))
+            sent = time.monotonic()
+            r = await client.post(
+                "/api/v1/join",
+                json={"code": session["code"], "attributes": {"sektor": SECTORS[i % 4]}},
+            )
+            waits.append(time.monotonic() - sent)
+            statuses.append(r.status_code)
 
-    await asyncio.gather(*(arrive(i) for i in range(1000)))
+        await asyncio.gather(*(arrive(i) for i in range(1000)))
     elapsed = time.monotonic() - started
-    print(f"\n1,000 arrivals answered in {elapsed:.1f} s")
+    waits.sort()
+    print(
+        f"\n1,000 arrivals over 10 s answered by {elapsed:.1f} s; "
+        f"median wait {waits[500]:.3f} s, slowest {waits[-1]:.3f} s"
+    )
     assert Counter(statuses) == {201: 1000}
     described = await _get(api, session)
     assert described["participants"] == 1030
@@ -386,3 +408,62 @@ async def test_a_thousand_arrivals_in_ten_seconds_are_all_accepted_and_placed_on
         seats = await db.scalar(select(func.count()).select_from(Seat))
         distinct = await db.scalar(select(func.count(func.distinct(Seat.participant_id))))
     assert seats == distinct == 1030
+
+
+@pytest.mark.redis
+async def test_rooms_closed_on_one_instance_send_the_other_instances_sockets_home(
+    served_factory: Any, redis_server: RedisServer
+) -> None:
+    one, two = served_factory(redis_server.url), served_factory(redis_server.url)
+    async with httpx.AsyncClient(base_url=one.base, timeout=30) as client:
+        api = Api(one, client)
+        session, joined = await _session_with(api, 20)
+        await _open(api, session, count=4, assignment="random", minutes=20)
+        contexts = [open_stream(two)(session["id"], j["token"]) for j in joined]
+        streams = [await ctx.__aenter__() for ctx in contexts]
+        try:
+            firsts = [await s.next() for s in streams]
+            assert all(f["you"]["room_id"] is not None for f in firsts)
+            r = await api.call(
+                "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
+            )
+            assert r.status_code == 200
+            await asyncio.gather(
+                *(
+                    s.until(
+                        lambda f: f["type"] == "snapshot" and f["you"]["room_id"] is None,
+                        timeout=2.0,
+                    )
+                    for s in streams
+                )
+            )
+        finally:
+            for ctx in contexts:
+                await ctx.__aexit__(None, None, None)
+
+
+async def test_socket_actions_move_choose_and_refuse_what_a_role_may_not_do(
+    api: Api, stream: Any
+) -> None:
+    session, joined = await _session_with(api, 3)
+    rooms = (await _open(api, session, count=2, assignment="self", capacity=1)).json()["rooms"]
+    async with (
+        stream(session["id"], session["moderator_token"]) as mod,
+        stream(session["id"], joined[0]["token"]) as me,
+    ):
+        await mod.next()
+        assert (await me.next())["you"]["room_id"] is None
+        await me.send({"type": "rooms.choose", "room_id": rooms[1]["id"]})
+        await me.until(lambda f: f["type"] == "snapshot" and f["you"]["room_id"] == rooms[1]["id"])
+        await me.send({"type": "rooms.close"})
+        refused = await me.until(lambda f: f["type"] == "error")
+        assert refused["error"]["code"] == "forbidden"
+        await mod.send(
+            {"type": "rooms.move", "participant_id": joined[0]["participant_id"], "room_id": ""}
+        )
+        await me.until(lambda f: f["type"] == "snapshot" and f["you"]["room_id"] is None)
+        await mod.send({"type": "rooms.open", "by": "count", "amount": "2", "assignment": "random"})
+        conflict = await mod.until(lambda f: f["type"] == "error")
+        assert conflict["error"]["code"] == "conflict"
+    described = {d["id"]: d for d in (await _get(api, session))["rooms"]}
+    assert all(not d["participant_ids"] for d in described.values())

@@ -242,3 +242,28 @@ def test_pick_prefers_the_smallest_rooms_then_the_fewest_alike() -> None:
 
     counts = {"a": count(3, 0), "b": count(2, 2), "c": count(2, 1)}
     assert breakout.pick(counts, ["a", "b", "c"], "x", random.Random(1)) == "c"
+
+
+async def test_kept_groups_stay_together_and_newcomers_fill_the_smallest_rooms(
+    store: Store,
+) -> None:
+    session = await make_session(store, ["Akademi", "Näringsliv"] * 3)
+    async with store.write() as db:
+        first = await breakout.open_rooms(
+            db, session.id, count=3, assignment="balanced", balance_by="sektor"
+        )
+    async with store.write() as db:
+        await breakout.close_rooms(db, session.id)
+    async with store.write() as db:
+        for answer in ["Akademi", "Akademi", "Akademi", "Näringsliv"]:
+            await sessions.join(db, code=session.code, attributes={"sektor": answer})
+    async with store.write() as db:
+        second = await breakout.open_rooms(
+            db, session.id, assignment="balanced", balance_by="sektor", keep_groups=True
+        )
+    before = [set(room["participant_ids"]) for room in first.value.rooms]
+    after = [set(room["participant_ids"]) for room in second.value.rooms]
+    assert all(old <= new for old, new in zip(before, after, strict=True))
+    assert sorted(len(room) for room in after) == [3, 3, 4]
+    mix = await mixes(store, session.id)
+    assert sorted(room["Akademi"] for room in mix) == [2, 2, 2]

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = "0003"
 down_revision: str | None = "0001"
@@ -49,6 +49,9 @@ def upgrade() -> None:
             unique=True,
             sqlite_where=sa.text("status IN ('prepared', 'open')"),
             postgresql_where=sa.text("status IN ('prepared', 'open')"),
+        )
+        batch_op.create_index(
+            "ix_breakout_round_status_ends_at", ["status", "ends_at"], unique=False
         )
 
     op.create_table(
@@ -146,6 +149,7 @@ def downgrade() -> None:
 
     op.drop_table("broadcast")
     with op.batch_alter_table("breakout_round", schema=None) as batch_op:
+        batch_op.drop_index("ix_breakout_round_status_ends_at")
         batch_op.drop_index(
             "uq_breakout_round_current",
             sqlite_where=sa.text("status IN ('prepared', 'open')"),
