@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -10,8 +14,109 @@ from starlette.responses import JSONResponse, Response
 from live import auth
 from live.api import _STR, _member_session, _obj, endpoint, samla_of
 from live.errors import read_json
+from live.services import Samla
 from rooms import polls, sessions
+from rooms.errors import Refused
 from rooms.models import Session
+
+log = logging.getLogger("samla.polls")
+
+# Answers (and changes of answer) a participant may send per minute over all polls: far
+# more than a person gives, few enough that a script cannot churn the results.
+VOTES_PER_MINUTE = "30/minute"
+
+# The most answers one write transaction takes: a longer batch would hold the write lock
+# (and delay a moderator's close) for longer than a tick.
+BATCH_MAX = 200
+
+
+@dataclass(eq=False)
+class _Waiting:
+    poll_id: str
+    participant_id: str
+    answer: dict[str, Any]
+    done: asyncio.Future[polls.Voted] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class VoteBatcher:
+    """Group commit for a vote storm: answers that arrive while a write is under way share
+    the next transaction, so the store commits once per batch rather than once per answer.
+    A lone answer goes straight through; each answer is still accepted or refused on its own,
+    and none is acknowledged before its transaction has committed."""
+
+    def __init__(self, samla: Samla) -> None:
+        self.samla = samla
+        self._waiting: defaultdict[str, list[_Waiting]] = defaultdict(list)
+        self._draining: dict[str, asyncio.Task[None]] = {}
+
+    async def vote(
+        self, session_id: str, poll_id: str, participant_id: str, answer: dict[str, Any]
+    ) -> polls.Voted:
+        waiting = _Waiting(poll_id, participant_id, answer)
+        self._waiting[session_id].append(waiting)
+        if session_id not in self._draining:
+            self._draining[session_id] = asyncio.create_task(self._drain(session_id))
+        return await waiting.done
+
+    async def _drain(self, session_id: str) -> None:
+        try:
+            while self._waiting.get(session_id):
+                queue = self._waiting[session_id]
+                batch, queue[:] = queue[:BATCH_MAX], queue[BATCH_MAX:]
+                await self._commit(session_id, batch)
+        finally:
+            self._waiting.pop(session_id, None)
+            del self._draining[session_id]
+
+    async def _commit(self, session_id: str, batch: list[_Waiting]) -> None:
+        items = [(w.poll_id, w.participant_id, w.answer) for w in batch]
+        try:
+            outcomes = await self.samla.change(lambda db: polls.vote_many(db, session_id, items))
+        except Refused as exc:  # the session closed: every answer in it is refused alike
+            for w in batch:
+                _settle(w, exc)
+            return
+        except Exception:
+            # A constraint lost a race with another instance, or worse: nothing of the batch
+            # was committed; each answer gets its own transaction and its own verdict.
+            log.info("a batch of %d answers is retried one by one", len(batch))
+            for w in batch:
+                await self._commit_one(session_id, w)
+            return
+        for w, outcome in zip(batch, outcomes, strict=True):
+            _settle(w, outcome)
+
+    async def _commit_one(self, session_id: str, w: _Waiting) -> None:
+        try:
+            voted = await self.samla.change(
+                lambda db: polls.vote(
+                    db, w.poll_id, w.participant_id, w.answer, in_session=session_id
+                )
+            )
+        except Exception as exc:
+            _settle(w, exc)
+        else:
+            _settle(w, voted)
+
+
+def _settle(w: _Waiting, outcome: polls.Voted | BaseException) -> None:
+    if w.done.done():
+        return  # the client went away; its answer stands (or not) all the same
+    if isinstance(outcome, BaseException):
+        w.done.set_exception(outcome)
+    else:
+        w.done.set_result(outcome)
+
+
+def batcher_of(request: Request) -> VoteBatcher:
+    state = request.app.state
+    found: VoteBatcher | None = getattr(state, "poll_votes", None)
+    if found is None:
+        found = state.poll_votes = VoteBatcher(samla_of(request))
+    return found
+
 
 _BOOL = {"type": "boolean"}
 _INT = {"type": "integer"}
@@ -96,8 +201,11 @@ async def vote(request: Request) -> Response:
     async with samla.store.read() as db:
         who, poll, session = await _poll_session(request, db)
         participant = auth.require_participant(who, session)
+    await samla.limiter.hit(
+        "vote", VOTES_PER_MINUTE, participant.id, "You are answering too fast; wait a moment."
+    )
     body = await read_json(request)
-    voted = await samla.change(lambda db: polls.vote(db, poll.id, participant.id, body))
+    voted = await batcher_of(request).vote(session.id, poll.id, participant.id, body)
     return JSONResponse(
         {"poll_id": voted.poll_id, "replaced": voted.replaced}, 200 if voted.replaced else 201
     )

@@ -45,9 +45,9 @@ ROOM_ID_MAX = 40
 SCALE_LIMIT = 100
 SCALE_VALUES_MAX = 21
 HIDDEN_WORDS_MAX = 200
-# Long open-answer lists are cut on screens (the API and the archive keep them all).
-SHOWN_ANSWERS = 60
-SHOWN_WORDS = 40
+# Long answer and word lists are cut in each live update (screens show fewer still);
+# GET .../results and the archive keep them all.
+SUMMARY_ITEMS = 100
 
 STAFF: frozenset[Role] = frozenset({"moderator", "presenter"})
 
@@ -380,7 +380,14 @@ async def results_summary(db: AsyncSession, session_id: str, event: Event) -> di
     poll = await db.get(Poll, event.data.get("poll_id"))
     if poll is None or poll.session_id != session_id:
         return event.data
-    return await results(db, poll)
+    found = await results(db, poll)
+    # Every tick of a storm repeats the whole list: long text lists are cut, with their
+    # full length given (GET .../results has them all).
+    for key in ("answers", "words"):
+        if len(found.get(key, ())) > SUMMARY_ITEMS:
+            found[f"{key}_total"] = len(found[key])
+            found[key] = found[key][:SUMMARY_ITEMS]
+    return found
 
 
 # -- creating and running a poll --------------------------------------------------------------
@@ -506,11 +513,26 @@ async def close_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
         poll.closed_at = utcnow()
         db.add(poll)
     await db.execute(update(Ballot).where(col(Ballot.poll_id) == poll.id).values(voter_id=None))
+    await _forget_answer_order(db, poll.id)
     events = (
         Event("poll.closed", {"poll_id": poll.id, "room_id": poll.room_id}, room_id=poll.room_id),
         _results_event(poll),
     )
     return Outcome(poll.session_id, poll_json(poll, await options_of(db, poll.id)), events)
+
+
+async def _forget_answer_order(db: AsyncSession, poll_id: str) -> None:
+    """Rewrites who has voted in participant-id order. Ballots and voters were stored in the
+    same order, answer by answer; a store that keeps rows in insertion order (PostgreSQL's
+    heap) could pair them by position. SQLite's tables here have no such order already."""
+    voters = sorted(
+        await db.scalars(
+            select(col(PollVoter.participant_id)).where(col(PollVoter.poll_id) == poll_id)
+        )
+    )
+    await db.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
+    db.add_all([PollVoter(poll_id=poll_id, participant_id=pid) for pid in voters])
+    await db.flush()
 
 
 def _results_event(poll: Poll) -> Event:
@@ -528,14 +550,27 @@ def _results_event(poll: Poll) -> Event:
 
 
 async def vote(
-    db: AsyncSession, poll_id: Any, participant_id: str, answer: dict[str, Any]
+    db: AsyncSession,
+    poll_id: Any,
+    participant_id: str,
+    answer: dict[str, Any],
+    *,
+    in_session: str | None = None,
 ) -> Outcome[Voted]:
-    """Stores one participant's answer, or replaces it where the poll allows a change."""
+    """Stores one participant's answer, or replaces it where the poll allows a change.
+
+    `in_session` is the participant's session where the caller has already read it (the
+    API, from the token), sparing a query. Every refusal comes before anything is written,
+    so a refused vote inside a batch leaves the batch's transaction untouched."""
     poll = await poll_by_id(db, poll_id)
-    participant = await db.get(Participant, participant_id)
-    if participant is None:
-        raise not_found("participant")
-    await check_participant(db, poll, participant)
+    if in_session is None:
+        participant = await db.get(Participant, participant_id)
+        if participant is None:
+            raise not_found("participant")
+        in_session = participant.session_id
+    if in_session != poll.session_id:
+        raise forbidden("This poll is in another session.")
+    await check_place(db, poll, participant_id)
     await writable(db, poll.session_id)
     if poll.status != "open":
         state = "has not been opened yet" if poll.status == "draft" else "is closed"
@@ -564,17 +599,53 @@ async def vote(
         await db.flush()
         return Outcome(poll.session_id, Voted(poll.id, True), (_results_event(poll),))
     ballot = Ballot(poll_id=poll.id, voter_id=participant_id, value=marks.value, text=marks.text)
+    db.add(PollVoter(poll_id=poll.id, participant_id=participant_id))
+    db.add(ballot)
+    _add_marks(db, ballot.id, marks)
     try:
-        async with db.begin_nested():
-            db.add(PollVoter(poll_id=poll.id, participant_id=participant_id))
-            db.add(ballot)
-            await db.flush()
-            _add_marks(db, ballot.id, marks)
-            await db.flush()
+        await db.flush()  # one round of inserts: the unit of work puts ballots before marks
     except IntegrityError:
-        # Two answers from one participant raced (possible on PostgreSQL): the constraint won.
+        # Two answers from one participant raced (possible on PostgreSQL): the constraint
+        # won, and the refusal rolls the whole transaction back.
         raise Refused("conflict", "You have already answered this poll.") from None
     return Outcome(poll.session_id, Voted(poll.id, False), (_results_event(poll),))
+
+
+# A poll's options never change once it is created, so every instance may keep their ids;
+# a vote storm then checks choices without a query. Bounded: polls are few per session.
+_OPTION_IDS: dict[str, frozenset[str]] = {}
+OPTION_CACHE_MAX = 4096
+
+
+async def _option_ids(db: AsyncSession, poll_id: str) -> frozenset[str]:
+    found = _OPTION_IDS.get(poll_id)
+    if found is None:
+        rows = await db.scalars(
+            select(col(PollOption.id)).where(col(PollOption.poll_id) == poll_id)
+        )
+        found = frozenset(rows)
+        if len(_OPTION_IDS) >= OPTION_CACHE_MAX:
+            _OPTION_IDS.clear()
+        _OPTION_IDS[poll_id] = found
+    return found
+
+
+async def vote_many(
+    db: AsyncSession, session_id: str, ballots: list[tuple[str, str, dict[str, Any]]]
+) -> Outcome[list[Voted | Refused]]:
+    """Several participants' answers in one transaction (a group commit): each is accepted
+    or refused on its own, as `vote` would; the results event goes out once per poll."""
+    done: list[Voted | Refused] = []
+    events: dict[str, Event] = {}
+    for poll_id, participant_id, answer in ballots:
+        try:
+            outcome = await vote(db, poll_id, participant_id, answer, in_session=session_id)
+        except Refused as exc:
+            done.append(exc)
+            continue
+        done.append(outcome.value)
+        events.update((e.key or e.type, e) for e in outcome.events)
+    return Outcome(session_id, done, tuple(events.values()))
 
 
 @dataclass(frozen=True)
@@ -618,7 +689,7 @@ async def _read_choices(db: AsyncSession, poll: Poll, raw: Any) -> tuple[str, ..
         raise invalid(f"choices lists at most {OPTIONS_MAX} options.")
     if len(set(raw)) != len(raw):
         raise invalid("choices names the same option twice.")
-    ids = {o.id for o in await options_of(db, poll.id)}
+    ids = await _option_ids(db, poll.id)
     if not set(raw) <= ids:
         raise invalid("choices names an option that is not one of this poll's.")
     if poll.kind == "single" and len(raw) != 1:
@@ -872,7 +943,9 @@ async def vote_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -
     poll = await poll_by_id(db, message.get("poll_id"))
     if poll.session_id != actor.session_id:
         raise forbidden("This poll is in another session.")
-    return await vote(db, poll.id, actor.participant_id, answer_from_form(message))
+    return await vote(
+        db, poll.id, actor.participant_id, answer_from_form(message), in_session=actor.session_id
+    )
 
 
 async def _own_poll(db: AsyncSession, actor: Actor, poll_id: Any) -> Poll:

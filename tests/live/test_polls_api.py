@@ -510,3 +510,117 @@ async def test_the_event_stream_sees_totals_that_end_equal_to_the_database(
     stored = await results(api, session["moderator_token"], poll)
     assert last["options"] == stored["options"] and last["mean"] == stored["mean"] == 3
     assert last["poll_id"] == poll["id"]
+
+
+async def test_a_participant_sending_answers_too_fast_is_rate_limited(api: Api) -> None:
+    session = await api.make_session()
+    person = await api.join(session)
+    poll = await make_poll(api, session, kind="scale", allow_change=True)
+    await open_poll(api, session, poll)
+    codes: Counter[int] = Counter()
+    for n in range(35):
+        r = await api.call("POST", vote_path(poll), person["token"], json={"value": 1 + n % 5})
+        codes[r.status_code] += 1
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "rate_limited" and r.headers["Retry-After"]
+    assert codes == {201: 1, 200: 29, 429: 5}
+    assert (await results(api, session["moderator_token"], poll))["voters"] == 1
+
+
+async def test_answers_arriving_together_each_get_their_own_verdict(api: Api) -> None:
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(40)))
+    poll = await make_poll(api, session, kind="scale", scale={"min": 1, "max": 5})
+    await open_poll(api, session, poll)
+    bodies = [{"value": 1 + n % 5} if n % 4 else {"value": 6} for n in range(40)]
+    replies = await asyncio.gather(
+        *(
+            api.call("POST", vote_path(poll), p["token"], json=b)
+            for p, b in zip(people, bodies, strict=True)
+        )
+    )
+    assert [r.status_code for r in replies] == [422 if n % 4 == 0 else 201 for n in range(40)]
+    accepted = [b["value"] for n, b in enumerate(bodies) if n % 4]
+    found = await results(api, session["moderator_token"], poll)
+    assert found["voters"] == 30
+    assert [o["count"] for o in found["options"]] == [accepted.count(v) for v in range(1, 6)]
+
+
+async def test_a_long_list_of_open_answers_is_cut_in_live_updates_but_kept_whole(
+    api: Api, stream: Any
+) -> None:
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(110)))
+    poll = await make_poll(api, session, kind="open")
+    await open_poll(api, session, poll)
+    async with stream(session["id"], session["moderator_token"]) as s:
+        await s.next()
+        await asyncio.gather(
+            *(
+                api.call("POST", vote_path(poll), p["token"], json={"text": f"Svar {n}"})
+                for n, p in enumerate(people)
+            )
+        )
+        last = await s.until(lambda f: f["type"] == "poll.results" and f["voters"] == 110)
+    assert len(last["answers"]) == 100 and last["answers_total"] == 110
+    assert len((await results(api, session["moderator_token"], poll))["answers"]) == 110
+
+
+async def test_socket_messages_run_polls_and_answer_them(api: Api, stream: Any) -> None:
+    session = await api.make_session()
+    person = await api.join(session)
+    poll = await make_poll(api, session, kind="open")
+    async with (
+        stream(session["id"], session["moderator_token"]) as desk,
+        stream(session["id"], person["token"]) as phone,
+    ):
+        await desk.next()
+        await phone.next()
+        await phone.send({"type": "poll.open", "poll_id": poll["id"]})
+        refused = await phone.until(lambda f: f["type"] == "error")
+        assert refused["error"]["code"] == "forbidden"
+        await desk.send({"type": "poll.open", "poll_id": poll["id"]})
+        await desk.until(lambda f: f["type"] == "ack" and f["for"] == "poll.open")
+        await phone.send({"type": "poll.vote", "poll_id": poll["id"], "text": "Olämpligt"})
+        await phone.until(lambda f: f["type"] == "ack" and f["for"] == "poll.vote")
+        await phone.send({"type": "poll.vote", "poll_id": poll["id"], "text": "Igen"})
+        again = await phone.until(lambda f: f["type"] == "error")
+        assert again["error"]["code"] == "conflict"
+        (answer,) = (await results(api, session["moderator_token"], poll))["answers"]
+        await desk.send(
+            {"type": "poll.hide_answer", "poll_id": poll["id"], "answer_id": answer["id"]}
+        )
+        await desk.until(lambda f: f["type"] == "ack" and f["for"] == "poll.hide_answer")
+        shown = await phone.until(lambda f: f["type"] == "poll.results" and f["answers"] == [])
+        assert shown["voters"] == 1
+        await desk.send({"type": "poll.close", "poll_id": poll["id"]})
+        await phone.until(lambda f: f["type"] == "poll.closed")
+    found = await results(api, session["moderator_token"], poll)
+    assert found["status"] == "closed" and found["answers"][0]["hidden"] is True
+
+
+async def test_a_failed_batch_is_retried_answer_by_answer_and_nothing_is_lost(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rooms import polls
+
+    session = await api.make_session()
+    people = await asyncio.gather(*(api.join(session) for _ in range(30)))
+    poll = await make_poll(api, session, kind="scale")
+    await open_poll(api, session, poll)
+    real, failed = polls.vote_many, []
+
+    async def fails_once(db: Any, sid: str, ballots: Any) -> Any:
+        if not failed:
+            failed.append(len(ballots))
+            await real(db, sid, ballots)  # written, then lost with the rolled-back transaction
+            raise RuntimeError("the database went away mid-batch")
+        return await real(db, sid, ballots)
+
+    monkeypatch.setattr(polls, "vote_many", fails_once)
+    replies = await asyncio.gather(
+        *(api.call("POST", vote_path(poll), p["token"], json={"value": 3}) for p in people)
+    )
+    assert failed and [r.status_code for r in replies] == [201] * 30
+    found = await results(api, session["moderator_token"], poll)
+    assert found["voters"] == 30 and found["options"][2]["count"] == 30

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import Api
 
 pytestmark = pytest.mark.browser
+# The machine is shared: a busy neighbour must not make a live update look lost.
+expect.set_options(timeout=15_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,6 +32,26 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
+
+
+# Counts the socket's messages, so a test can wait for the snapshot before it types: the
+# snapshot redraws every panel, forms included.
+COUNT_MESSAGES = """
+window.samlaMessages = 0;
+document.addEventListener("htmx:wsAfterMessage", () => { window.samlaMessages += 1; });
+"""
+
+
+async def live_page(context: BrowserContext, url: str) -> Page:
+    """A page whose socket has opened and delivered its snapshot."""
+    page = await context.new_page()
+    await page.add_init_script(COUNT_MESSAGES)
+    await page.goto(url)
+    deadline = time.monotonic() + 10
+    while not await page.evaluate("window.samlaMessages"):
+        assert time.monotonic() < deadline, "the socket brought no snapshot"
+        await asyncio.sleep(0.05)
+    return page
 
 
 async def open_poll_for(api: Api, session: dict[str, Any], **body: Any) -> dict[str, Any]:
@@ -96,9 +120,9 @@ async def test_a_moderator_prepares_opens_and_closes_a_poll_from_the_page(
     session = await api.make_session("Utvärdera och revidera")
     base = api.served.base
     desk = await browser.new_context(viewport={"width": 1024, "height": 900})
-    mod = await desk.new_page()
-    await mod.goto(f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}")
-    await expect(mod.locator("#presence .here")).to_have_attribute("data-here", "0")
+    mod = await live_page(
+        desk, f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}"
+    )
     create = mod.locator("#poll-create")
     await create.get_by_label("Question").fill("Ska vi samverka mer eller samverka bättre?")
     await create.get_by_label("Kind").select_option("multiple")
@@ -132,4 +156,21 @@ async def test_a_moderator_prepares_opens_and_closes_a_poll_from_the_page(
     await expect(page.locator("#polls")).to_contain_text("You have answered")
     await expect(page.locator("#poll-results")).to_contain_text("1 answer")
     await desk.close()
+    await phone.close()
+
+
+async def test_a_half_written_answer_survives_another_poll_opening(
+    api: Api, browser: Browser
+) -> None:
+    session = await api.make_session()
+    await open_poll_for(api, session, question="Vad behöver ni?", kind="open")
+    phone = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = await phone.new_page()
+    await page.goto(f"{api.served.base}/j/{session['code']}")
+    await page.get_by_role("button", name="Join").click()
+    await expect(page.locator("#presence .here")).to_have_attribute("data-here", "1")
+    await page.get_by_label("Your answer").fill("Mer tid för att")
+    await open_poll_for(api, session, question="Ett ord för god samverkan", kind="wordcloud")
+    await expect(page.locator("#polls article")).to_have_count(2)
+    await expect(page.get_by_label("Your answer")).to_have_value("Mer tid för att")
     await phone.close()

@@ -157,3 +157,24 @@ def test_a_browser_form_becomes_the_same_answer_the_api_takes() -> None:
     for bad in ({"rank_a": "1", "rank_b": "1"}, {"rank_a": "x"}, {"value": "fem"}):
         with pytest.raises(Refused):
             polls.answer_from_form(bad)
+
+
+async def test_a_batch_of_answers_accepts_and_refuses_each_on_its_own(store: Store) -> None:
+    sid, people = await make_session(store, 4)
+    poll = await make_poll(store, sid, kind="scale", scale={"min": 1, "max": 5})
+    batch = [
+        (poll["id"], people[0], {"value": 5}),
+        (poll["id"], people[1], {"value": 9}),  # out of range
+        (poll["id"], people[0], {"value": 4}),  # a second answer, no change allowed
+        (poll["id"], people[2], {"value": 1}),
+        ("nope", people[3], {"value": 1}),
+    ]
+    async with store.write() as db:
+        outcome = await polls.vote_many(db, sid, batch)
+    verdicts = [v.code if isinstance(v, Refused) else v.replaced for v in outcome.value]
+    assert verdicts == [False, "invalid", "conflict", False, "not_found"]
+    assert [e.type for e in outcome.events] == ["poll.results"]
+    async with store.read() as db:
+        found = await polls.results(db, await polls.poll_by_id(db, poll["id"]))
+    assert found["voters"] == 2 and found["mean"] == 3
+    assert [o["count"] for o in found["options"]] == [1, 0, 0, 0, 1]
