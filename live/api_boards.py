@@ -16,8 +16,7 @@ from rooms import boards, questions, sessions
 from rooms.errors import Refused
 from rooms.models import Participant, Session
 
-# Notes a participant may post per minute: a brisk writer manages a few, a script is stopped.
-NOTES_PER_MINUTE = "20/minute"
+NOTES_PER_MINUTE = f"{boards.NOTES_PER_MINUTE}/minute"
 QUESTIONS_PER_MINUTE = "10/minute"
 UPVOTES_PER_MINUTE = "120/minute"
 

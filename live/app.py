@@ -111,14 +111,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(store, broker, templates, tick=settings.tick,
                   outbox_limit=settings.outbox_limit,
                   reconcile_interval=settings.reconcile_interval)
+        limiter = Limiter(settings.redis_url)
         try:
             await hub.start()
-            app.state.samla = Samla(settings, store, hub, templates, Limiter(settings.redis_url))
+            app.state.samla = Samla(settings, store, hub, templates, limiter)
             # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
             async with retention.running(app.state.samla):
                 yield
         finally:
             await hub.stop()
+            await limiter.close()
             await store.close()
 
     routes = [

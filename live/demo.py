@@ -114,3 +114,7 @@ DEMO_STEPS.append(demo_breakout.step)
 from live import demo_polls  # noqa: E402  (each feature appends its step)
 
 DEMO_STEPS.append(demo_polls.step)
+
+from live import demo_boards  # noqa: E402  (boards and Q&A, after the rooms they use)
+
+DEMO_STEPS.append(demo_boards.step)

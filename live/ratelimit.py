@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+import redis.asyncio
+
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -14,10 +16,24 @@ from rooms.errors import Refused
 
 class Limiter:
     def __init__(self, redis_url: str | None) -> None:
-        uri = "async+memory://" if redis_url is None else "async+" + redis_url
-        self._storage = storage_from_string(uri)
+        self._pool: redis.asyncio.ConnectionPool | None = None
+        if redis_url is None:
+            self._storage = storage_from_string("async+memory://")
+        else:
+            # limits' async Redis storage defaults to the coredis client, which Samla does not
+            # install; redis-py, which it does, is chosen, with a pool of ours to close.
+            self._pool = redis.asyncio.ConnectionPool.from_url(redis_url)
+            self._storage = storage_from_string(  # its options are typed as plain values only
+                "async+" + redis_url,
+                implementation="redispy",
+                connection_pool=self._pool,  # type: ignore[arg-type]
+            )
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._items: dict[str, RateLimitItem] = {}
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def hit(self, what: str, rate: str, who: str, message: str) -> None:
         """Counts one `what` by `who` against `rate` ("20/minute"); refuses past it."""

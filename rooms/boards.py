@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import JSON as SA_JSON
@@ -18,7 +19,6 @@ from rooms.models import (
     Outcome,
     Participant,
     Role,
-    iso,
     new_id,
     utcnow,
 )
@@ -38,6 +38,12 @@ DOTS_MAX = 20
 # htmx extension flushes its queue on reconnect), not a new note; it trades away posting the
 # very same words twice in ten seconds, which nobody means to do.
 RESEND_WINDOW = timedelta(seconds=10)
+# Notes a participant may post per minute: a brisk writer manages a few, a script is stopped.
+# The API counts them with the shared rate limiter; a socket action cannot reach it (actions
+# are given no limiter), so the socket counts the participant's stored notes of the last
+# minute instead: the same number, from the database.
+NOTES_PER_MINUTE = 20
+MINUTE = timedelta(minutes=1)
 
 Template = Literal["examples", "phases", "free"]
 TEMPLATES: dict[str, tuple[str, list[tuple[str, bool]]]] = {
@@ -154,19 +160,36 @@ async def note_by_id(db: AsyncSession, note_id: str) -> Note:
     return note
 
 
-async def may_see(db: AsyncSession, board: Board, role: Role, participant_id: str | None) -> bool:
-    """Moderators and presenters see every board; a participant the plenary's and their room's."""
+async def may_see(
+    db: AsyncSession, board: Board, role: Role, participant_id: str | None, *, write: bool = False
+) -> bool:
+    """Moderators and presenters see every board; a participant the plenary's and their room's,
+    and, while a gallery vote over all rooms is open, every room's (to read and give dots)."""
     if role != "participant" or board.room_id is None:
         return True
     if participant_id is None:
         return False
-    return await place(db, board.session_id, participant_id) == board.room_id
+    if await place(db, board.session_id, participant_id) == board.room_id:
+        return True
+    return not write and await gallery_open(db, board.session_id)
+
+
+async def gallery_open(db: AsyncSession, session_id: str) -> bool:
+    """Whether a dot vote over the notes of all rooms is open in the session."""
+    found = await db.scalar(
+        select(func.count()).where(
+            col(DotVote.session_id) == session_id,
+            col(DotVote.status) == "open",
+            col(DotVote.scope) == "all",
+        )
+    )
+    return bool(found)
 
 
 async def require_access(db: AsyncSession, board: Board, participant: Participant) -> None:
     if participant.session_id != board.session_id:
         raise forbidden("This board belongs to another session.")
-    if not await may_see(db, board, "participant", participant.id):
+    if not await may_see(db, board, "participant", participant.id, write=True):
         raise forbidden("This board belongs to another room; you can write in your own room's.")
 
 
@@ -208,6 +231,14 @@ async def latest_vote(db: AsyncSession, board_id: str) -> DotVote | None:
     return found
 
 
+def precise(moment: datetime) -> str:
+    """ISO 8601 UTC to the microsecond, fixed width: orders by time even as text, where `iso`'s
+    whole seconds would leave notes posted in the same second in no order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def note_json(note: Note, name: str | None, upvotes: int, dots: int = 0) -> dict[str, Any]:
     author = (
         None if note.anonymous or note.author_id is None else {"id": note.author_id, "name": name}
@@ -224,7 +255,7 @@ def note_json(note: Note, name: str | None, upvotes: int, dots: int = 0) -> dict
         "hidden": note.hidden,
         "pinned": note.pinned,
         "collected_from": note.source_id,
-        "created_at": iso(note.created_at),
+        "created_at": precise(note.created_at),
     }
 
 
@@ -437,6 +468,7 @@ async def add_note(
     anonymous: Any = False,
     nonce: Any = None,
     fields: Any = None,
+    per_minute: int | None = None,
 ) -> Outcome[tuple[dict[str, Any], bool]]:
     """Posts a note; a re-sent one (same nonce, or same words just now) returns the first.
 
@@ -456,6 +488,8 @@ async def add_note(
     existing = await _resent(db, participant.id, board.id, chosen["id"], clean_text, key)
     if existing is not None:
         return Outcome(board.session_id, (await describe_note(db, existing), False))
+    if per_minute is not None:
+        await _within_rate(db, participant.id, per_minute)
     position = int(await db.scalar(select(func.count()).where(col(Note.board_id) == board.id)) or 0)
     note = Note(
         session_id=board.session_id,
@@ -481,6 +515,27 @@ async def add_note(
     data = note_json(note, participant.name, 0)
     event = _events_for(note, board, "note.added", {"note": data})
     return Outcome(board.session_id, (data, True), (event,))
+
+
+async def _within_rate(db: AsyncSession, author_id: str, per_minute: int) -> None:
+    now = utcnow()
+    recent = list(
+        await db.scalars(
+            select(col(Note.created_at))
+            .where(col(Note.author_id) == author_id, col(Note.created_at) >= now - MINUTE)
+            .order_by(col(Note.created_at))
+        )
+    )
+    if len(recent) >= per_minute:
+        oldest = recent[-per_minute]
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        wait = math.ceil((oldest + MINUTE - now).total_seconds())
+        raise Refused(
+            "rate_limited",
+            "You are posting notes very fast; wait a moment and try again.",
+            retry_after=max(1, wait),
+        )
 
 
 async def _resent(
@@ -852,6 +907,38 @@ async def dot_results(db: AsyncSession, session_id: str, vote_id: str) -> dict[s
     }
 
 
+# -- for the archive --------------------------------------------------------------------------
+
+
+async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every note of the session as the archive keeps it: a good-example card's fields apart,
+    no name for an anonymous note, boards in their order and notes by dots and upvotes."""
+    found = await session_boards(db, session_id)
+    notes = await board_notes(db, found, include_hidden=True)
+    rows = []
+    for board in found:
+        titles = {c["id"]: c["title"] for c in board.columns}
+        for note in ordered(notes[board.id], "top"):
+            fields = note["fields"] or {}
+            rows.append(
+                {
+                    "board": board.title,
+                    "room_id": board.room_id,
+                    "column": titles.get(note["column"], ""),
+                    "text": note["text"],
+                    **{key: fields.get(key, "") for key in CARD_FIELDS},
+                    "author": (note["author"] or {}).get("name"),
+                    "upvotes": note["upvotes"],
+                    "dots": note["dots"],
+                    "pinned": note["pinned"],
+                    "hidden": note["hidden"],
+                    "collected_from": note["collected_from"],
+                    "created_at": note["created_at"],
+                }
+            )
+    return rows
+
+
 # -- live panels ------------------------------------------------------------------------------
 
 NOTE_EVENTS = {
@@ -868,9 +955,11 @@ NOTE_EVENTS = {
 }
 
 
-async def _visible_boards(db: AsyncSession, viewer: Viewer) -> list[Board]:
+async def _visible_boards(db: AsyncSession, viewer: Viewer, *, write: bool = False) -> list[Board]:
     boards = await session_boards(db, viewer.audience.session_id)
     if viewer.audience.role == "participant":
+        if not write and await gallery_open(db, viewer.audience.session_id):
+            return boards  # the gallery: every room's board, to read and give dots
         room = viewer.audience.room_id
         boards = [b for b in boards if b.room_id is None or b.room_id == room]
     return boards
@@ -894,7 +983,14 @@ async def _boards_context(db: AsyncSession, viewer: Viewer, *, moderator: bool) 
                 "top": [n["id"] for n in ordered(listed, "top")],
             }
         )
-    return {"boards": out}
+    gallery = await db.scalar(
+        select(DotVote).where(
+            col(DotVote.session_id) == viewer.audience.session_id,
+            col(DotVote.status) == "open",
+            col(DotVote.scope) == "all",
+        )
+    )
+    return {"boards": out, "gallery": vote_json(gallery) if gallery else None}
 
 
 @panel("sort-order", "boards/_sort.html", roles={"participant"}, triggers=set())
@@ -918,7 +1014,7 @@ async def boards_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
 )
 async def compose_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """The add-note form and the viewer's own notes; outside the live list, so typing is kept."""
-    boards = await _visible_boards(db, viewer)
+    boards = await _visible_boards(db, viewer, write=True)
     mine: list[dict[str, Any]] = []
     votes = []
     if viewer.participant_id is not None:
@@ -1014,6 +1110,7 @@ async def add_note_action(db: AsyncSession, actor: Actor, message: dict[str, Any
         anonymous=message.get("anonymous") in (True, "on", "true", "1"),
         nonce=message.get("nonce"),
         fields=fields or None,
+        per_minute=NOTES_PER_MINUTE,
     )
 
 

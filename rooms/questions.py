@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
+from rooms.boards import precise
 from rooms.errors import forbidden, invalid, not_found
-from rooms.models import Event, Outcome, Participant, Role, iso, new_id, utcnow
+from rooms.models import Event, Outcome, Participant, Role, new_id, utcnow
 from rooms.panels import Actor, Viewer, action, panel
 from rooms.sessions import writable
 from rooms.text import clean, optional
@@ -68,7 +69,7 @@ def question_json(q: Question, name: str | None, upvotes: int) -> dict[str, Any]
         "approved": q.approved,
         "hidden": q.hidden,
         "shown": q.shown,
-        "created_at": iso(q.created_at),
+        "created_at": precise(q.created_at),
     }
 
 
@@ -324,6 +325,26 @@ async def set_approval(db: AsyncSession, session_id: str, approval: Any) -> Outc
         settings.approval,
         (Event("qa.settings", {"approval": settings.approval}, roles=MODERATORS),),
     )
+
+
+# -- for the archive --------------------------------------------------------------------------
+
+
+async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """Every question as the archive keeps it, most upvoted first; no name when anonymous."""
+    listed = await list_questions(db, session_id, moderator=True)
+    return [
+        {
+            "text": q["text"],
+            "author": (q["author"] or {}).get("name"),
+            "upvotes": q["upvotes"],
+            "answered": q["answered"],
+            "approved": q["approved"],
+            "hidden": q["hidden"],
+            "created_at": q["created_at"],
+        }
+        for q in listed
+    ]
 
 
 # -- live panels ------------------------------------------------------------------------------

@@ -512,6 +512,13 @@ class Mirror:
             self.notes.pop(frame["note_id"], None)
 
 
+@pytest.mark.parametrize(
+    "broker_kind",
+    [
+        pytest.param("memory", id="memory"),
+        pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    ],
+)
 async def test_a_hundred_participants_posting_and_upvoting_at_once(
     api: Api, stream: Callable[..., Any]
 ) -> None:
@@ -592,3 +599,166 @@ async def test_a_hundred_participants_posting_and_upvoting_at_once(
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+
+
+# -- who is told --------------------------------------------------------------------------
+
+
+async def test_a_room_boards_notes_are_told_only_to_that_room(
+    api: Api, stream: Callable[..., Any], rooms_placed: dict[str, str]
+) -> None:
+    session = await api.make_session()
+    one = await make_board(api, session, title="Rum 1", room_id="r1")
+    two = await make_board(api, session, title="Rum 2", room_id="r2")
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    rooms_placed[anna["participant_id"]] = "r1"
+    rooms_placed[erik["participant_id"]] = "r2"
+    async with (
+        stream(session["id"], erik["token"]) as erik_stream,
+        stream(session["id"], session["moderator_token"]) as mod_stream,
+    ):
+        snapshot = await erik_stream.next()
+        assert [b["id"] for b in snapshot["boards"]["boards"]] == [two["id"]]
+        await mod_stream.next()
+        secret = (await post_note(api, one, anna["token"], "bara för rum 1")).json()
+        mine = (await post_note(api, two, erik["token"], "rum 2 skriver")).json()
+        frame = await mod_stream.until(lambda f: f["type"] == "note.added")
+        assert frame["note"]["id"] == secret["id"]
+        # Erik's stream: his own note arrives, and nothing about room 1 before it.
+        await erik_stream.until(
+            lambda f: f["type"] == "note.added" and f["note"]["id"] == mine["id"]
+        )
+        assert "bara för rum 1" not in str(erik_stream.frames)
+
+
+async def test_a_hidden_notes_words_are_told_only_to_moderators(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    note = (await post_note(api, board, anna["token"], "något olämpligt")).json()
+    async with (
+        stream(session["id"], erik["token"]) as erik_stream,
+        stream(session["id"], session["moderator_token"]) as mod_stream,
+    ):
+        await erik_stream.next()
+        await mod_stream.next()
+        await api.call("POST", f"/api/v1/notes/{note['id']}/hide", session["moderator_token"])
+        told = await erik_stream.until(lambda f: f["type"] == "note.hidden")
+        assert told["note_id"] == note["id"] and "note" not in told
+        told = await mod_stream.until(lambda f: f["type"] == "note.hidden")
+        assert told["note"]["text"] == "något olämpligt"
+        r = await api.call(
+            "PATCH", f"/api/v1/notes/{note['id']}", anna["token"], json={"text": "ännu värre"}
+        )
+        assert r.status_code == 200
+        await mod_stream.until(lambda f: f["type"] == "note.updated")
+        after = (await post_note(api, board, erik["token"], "en vanlig lapp")).json()
+        await erik_stream.until(
+            lambda f: f["type"] == "note.added" and f["note"]["id"] == after["id"]
+        )
+        assert "ännu värre" not in str(erik_stream.frames)
+
+
+# -- the socket ---------------------------------------------------------------------------
+
+
+async def test_a_note_flushed_again_after_a_reconnect_is_stored_once(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna = await api.join(session, "Anna")
+    message = {
+        "type": "note.add",
+        "target": f"{board['id']}:{board['columns'][0]['id']}",
+        "text": "skickad två gånger",
+        "nonce": "form-1",
+        "HEADERS": {},
+    }
+    for _ in range(2):  # the socket drops; the extension's queue sends the message again
+        async with stream(session["id"], anna["token"]) as s:
+            await s.next()
+            await s.send(message)
+            await s.until(lambda f: f["type"] in ("ack", "error"))
+            assert s.frames[-1] == {"type": "ack", "for": "note.add"}
+    notes = (await board_state(api, board["id"], anna["token"]))["notes"]
+    assert [n["text"] for n in notes] == ["skickad två gånger"]
+
+
+async def test_notes_over_the_socket_are_rate_limited_per_participant(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    board = await make_board(api, session)
+    anna = await api.join(session, "Anna")
+    target = f"{board['id']}:{board['columns'][0]['id']}"
+    replies = []
+    async with stream(session["id"], anna["token"]) as s:
+        await s.next()
+        for i in range(21):
+            await s.send({"type": "note.add", "target": target, "text": f"lapp {i}"})
+            replies.append(await s.until(lambda f: f["type"] in ("ack", "error")))
+    assert [r["type"] for r in replies] == ["ack"] * 20 + ["error"]
+    assert replies[-1]["error"]["code"] == "rate_limited"
+    assert len((await board_state(api, board["id"], anna["token"]))["notes"]) == 20
+
+
+async def test_a_gallery_vote_opens_every_rooms_board_to_read_and_dot_but_not_to_write(
+    api: Api, rooms_placed: dict[str, str]
+) -> None:
+    session = await api.make_session()
+    mod = session["moderator_token"]
+    plenary = await make_board(api, session, title="Storgruppen")
+    other = await make_board(api, session, title="Rum 2", room_id="r2")
+    anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
+    rooms_placed[anna["participant_id"]] = "r1"
+    rooms_placed[erik["participant_id"]] = "r2"
+    note = (await post_note(api, other, erik["token"], "från rum 2")).json()
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 403
+    r = await api.call(
+        "POST", f"/api/v1/boards/{plenary['id']}/dot-votes", mod, json={"scope": "all", "dots": 1}
+    )
+    vote = r.json()
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 200
+    r = await api.call(
+        "POST", f"/api/v1/dot-votes/{vote['id']}/dots", anna["token"], json={"note_id": note["id"]}
+    )
+    assert r.status_code == 201 and r.json() == {"dots_left": 0}
+    assert (await post_note(api, other, anna["token"], "intrång")).status_code == 403
+    r = await api.call("POST", f"/api/v1/notes/{note['id']}/upvote", anna["token"])
+    assert r.status_code == 403
+    await api.call("POST", f"/api/v1/dot-votes/{vote['id']}/close", mod)
+    assert (
+        await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])
+    ).status_code == 403
+    results = (await api.call("GET", f"/api/v1/dot-votes/{vote['id']}", mod)).json()
+    assert results["notes"] == [{"id": note["id"], "text": "från rum 2", "dots": 1}]
+
+
+@pytest.mark.redis
+async def test_the_note_limit_is_shared_by_instances_through_redis(
+    served_factory: Callable[..., Any], redis_server: Any
+) -> None:
+    import httpx
+
+    first = served_factory(redis_server.url)
+    second = served_factory(redis_server.url)  # the same store, another instance
+    async with (
+        httpx.AsyncClient(base_url=first.base, timeout=30) as one,
+        httpx.AsyncClient(base_url=second.base, timeout=30) as two,
+    ):
+        api_one, api_two = Api(first, one), Api(second, two)
+        session = await api_one.make_session()
+        board = await make_board(api_one, session)
+        anna = await api_one.join(session, "Anna")
+        statuses = []
+        for i in range(21):
+            via = api_one if i % 2 else api_two
+            statuses.append((await post_note(via, board, anna["token"], f"lapp {i}")).status_code)
+        assert statuses == [201] * 20 + [429]

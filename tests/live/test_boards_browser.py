@@ -122,7 +122,25 @@ async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the
     for page in (anna, erik):
         await wait_for_text(page, notes_of(plenary["id"]), "IOP ger långsiktig finansiering")
 
-    # Text is text: shown literally, in the note and in the author's name, and nothing ran.
+    # A question with the same markup, asked by Anna, shown on Erik's page and the big screen.
+    await anna.fill("#question-text", HOSTILE_NOTE)
+    await anna.click("#question-ask form.ask-question button[type=submit]")
+    await wait_for_text(erik, "#questions .notes-newest .question-text", HOSTILE_NOTE)
+    await moderator.click("#questions-queue form:has(input[value=show]) button")
+    presenter = await moderator.context.new_page()
+    await presenter.goto(f"{base}/s/{session['id']}/presenter")
+    await wait_for_text(presenter, "#question-stage .question-text", HOSTILE_NOTE)
+
+    # Text is text: shown literally, in notes, questions and names, and nothing ran.
+    for page in (anna, erik, moderator, presenter):
+        assert await page.evaluate("window.__xss") is None
+        assert (
+            await page.eval_on_selector_all(
+                "#question-stage img, #questions img, #questions-queue img, #questions script",
+                "els => els.length",
+            )
+            == 0
+        )
     for page in (anna, erik, moderator):
         texts = await page.eval_on_selector_all(".note-text", "els => els.map(e => e.textContent)")
         assert HOSTILE_NOTE in texts
@@ -137,4 +155,43 @@ async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the
             )
             == 0
         )
+    assert dialogs == []
+
+
+async def test_with_real_breakout_rooms_a_room_board_is_shared_by_its_room(
+    api: Api, browser: Any
+) -> None:
+    session = await api.make_session("Gruppsamtal med riktiga grupprum")
+    mod = session["moderator_token"]
+    plenary = await make_board(api, session, title="Storgruppen")
+    base = api.served.base
+    dialogs: list[str] = []
+    anna = await participant_page(browser, base, session["code"], "Anna", dialogs)
+    erik = await participant_page(browser, base, session["code"], "Erik", dialogs)
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/rooms",
+        mod,
+        json={"count": 1, "assignment": "random"},
+    )
+    assert r.status_code == 201, r.text
+    room_id = r.json()["rooms"][0]["id"]
+    room = await make_board(api, session, title="Grupprum", room_id=room_id)
+    for page in (anna, erik):  # moved into the room: the room's board appears
+        await page.wait_for_selector(
+            f'#note-target option[value^="{room["id"]}:"]', state="attached", timeout=TIMEOUT
+        )
+    await add_note(anna, room["id"], room["columns"][1]["id"], "projektpengar tar slut")
+    await add_note(erik, room["id"], room["columns"][2]["id"], "börja med något praktiskt")
+    for page in (anna, erik):
+        await wait_for_text(page, notes_of(room["id"]), "projektpengar tar slut")
+        await wait_for_text(page, notes_of(room["id"]), "börja med något praktiskt")
+    state = (await api.call("GET", f"/api/v1/boards/{room['id']}", mod)).json()
+    picked = [n["id"] for n in state["notes"] if n["text"] == "börja med något praktiskt"]
+    r = await api.call(
+        "POST", f"/api/v1/boards/{plenary['id']}/collect", mod, json={"note_ids": picked}
+    )
+    assert r.status_code == 200
+    for page in (anna, erik):
+        await wait_for_text(page, notes_of(plenary["id"]), "börja med något praktiskt")
     assert dialogs == []
