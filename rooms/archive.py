@@ -8,7 +8,8 @@ derives the cross-room views, and removes every name when the organiser asks it 
 What a part must keep to (the archive's privacy promise rests on it):
 - no individual vote: a poll carries counts, scores, words counted and open answers' texts;
 - `author` only where the participant chose to show a name, and None whenever `names` is False;
-- only what was accepted: notes and questions hidden by a moderator are left out.
+- only what was accepted: notes and questions hidden by a moderator are left out;
+- with `names` False, nothing that names a person (a card's contact field included).
 """
 
 from __future__ import annotations
@@ -104,6 +105,14 @@ class Poll:
 
 
 @dataclass(frozen=True)
+class CardField:
+    """One field of a good-example card (what, who, where, contact, effect)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Note:
     id: str
     text: str
@@ -111,6 +120,7 @@ class Note:
     author: str | None = None
     from_room_id: str | None = None  # a note collected to the plenary: the room it came from
     dots: int = 0  # from the board's dot vote, where one was held
+    card: tuple[CardField, ...] = ()  # a good-example card's fields, in the card's order
 
 
 @dataclass(frozen=True)

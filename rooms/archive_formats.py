@@ -144,22 +144,36 @@ QUESTION_HEADER = ("question", "author", "upvotes", "answered")
 Row = tuple[str | int | float | None, ...]
 
 
+def card_names(archive: Archive) -> list[str]:
+    """The card fields any note has, in the order they first appear."""
+    return list(dict.fromkeys(f.name for n in archive.notes for f in n.card))
+
+
+def note_header(archive: Archive) -> tuple[str, ...]:
+    return (*NOTE_HEADER[:4], *card_names(archive), *NOTE_HEADER[4:])
+
+
 def note_rows(archive: Archive) -> list[Row]:
-    return [
-        (
-            board.title,
-            archive.room_name(board.room_id) or "",
-            column.title,
-            note.text,
-            note.author or "",
-            note.upvotes,
-            note.dots,
-            archive.room_name(note.from_room_id) or "",
-        )
-        for board in archive.boards
-        for column in board.columns
-        for note in column.notes
-    ]
+    names = card_names(archive)
+    rows: list[Row] = []
+    for board in archive.boards:
+        for column in board.columns:
+            for note in column.notes:
+                card = {f.name: f.value for f in note.card}
+                rows.append(
+                    (
+                        board.title,
+                        archive.room_name(board.room_id) or "",
+                        column.title,
+                        note.text,
+                        *(card.get(name, "") for name in names),
+                        note.author or "",
+                        note.upvotes,
+                        note.dots,
+                        archive.room_name(note.from_room_id) or "",
+                    )
+                )
+    return rows
 
 
 def poll_rows(archive: Archive) -> list[Row]:
@@ -194,7 +208,7 @@ def question_rows(archive: Archive) -> list[Row]:
 
 def _table(archive: Archive, kind: CsvKind) -> tuple[tuple[str, ...], list[Row]]:
     if kind == "notes":
-        return NOTE_HEADER, note_rows(archive)
+        return note_header(archive), note_rows(archive)
     if kind == "polls":
         return POLL_HEADER, poll_rows(archive)
     return QUESTION_HEADER, question_rows(archive)
@@ -352,6 +366,7 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
             if note.from_room_id:
                 extra.append(t("from") + " " + md_text(room_label(archive, note.from_room_id, t)))
             out.append(f"- {md_text(note.text)} ({', '.join(extra)})")
+            out += [f"  - {t(f.name.capitalize())}: {md_text(f.value)}" for f in note.card]
         out.append("")
     return out
 
@@ -426,10 +441,12 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
                 doc.add_heading(column.title, level=3)
                 if not column.notes:
                     doc.add_paragraph(t("No notes."))
-                _bullets(
-                    doc,
-                    [_note_line(archive, n, t) for n in column.notes],
-                )
+                for note in column.notes:
+                    doc.add_paragraph(_note_line(archive, note, t), style="List Bullet")
+                    for f in note.card:
+                        doc.add_paragraph(
+                            f"{t(f.name.capitalize())}: {f.value}", style="List Bullet 2"
+                        )
         for poll in section.polls:
             _docx_poll(doc, poll, t)
     doc.add_heading(t("Across rooms"), level=1)

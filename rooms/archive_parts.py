@@ -118,6 +118,20 @@ def _author(data: dict[str, Any], names: bool) -> str | None:
     return str(name) if name else None
 
 
+# A card's contact is a person's name, address or number: left out when names are removed.
+_PERSONAL_CARD_FIELDS = {"contact"}
+
+
+def _card(fields: Any, names: bool) -> tuple[archive.CardField, ...]:
+    if not isinstance(fields, dict):
+        return ()
+    return tuple(
+        archive.CardField(key, str(fields[key]))
+        for key in boards.CARD_FIELDS
+        if fields.get(key) and (names or key not in _PERSONAL_CARD_FIELDS)
+    )
+
+
 @archive.archive_part("boards")
 async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[archive.Board]:
     """Every board with its accepted notes (hidden ones left out), upvotes and dots.
@@ -152,6 +166,7 @@ async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[ar
                             _author(n, names),
                             room_of_board.get(source_boards.get(n["collected_from"] or "", "")),
                             int(n.get("dots") or 0),
+                            _card(n.get("fields"), names),
                         )
                         for n in notes[board.id]
                         if n["column"] == column["id"]

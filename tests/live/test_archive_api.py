@@ -29,6 +29,13 @@ from tests.conftest import ORGANISER_PASSWORD, Api, eventually
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
 SCRIPT = "<script>window.pwned=1</script> Bra"
+CARD = {
+    "what": "En ingång för föreningar",
+    "who": "Malmö stad",
+    "where": "Malmö",
+    "contact": "Eva Ekberg, eva.ekberg@example.se",
+    "effect": "Fler ansökningar",
+}
 MEDIA = {
     "zip": "application/zip",
     "json": "application/json",
@@ -74,7 +81,8 @@ async def filled(api: Api) -> dict[str, Any]:
         "notes": [],
         "questions": [],
         "polls": [],
-        "names": ["Anna Lind", "Bo Ekström", "Dara Nilsson"],
+        # Names as people chose to show them; a card's contact names someone too.
+        "names": ["Anna Lind", "Bo Ekström", "Dara Nilsson", "Eva Ekberg"],
         "rooms": [],
     }
     sid = session["id"]
@@ -163,7 +171,10 @@ async def board_with_notes(
     room_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """A board with two columns, notes (formula-like and script-like among them) and upvotes."""
-    body: dict[str, Any] = {"title": title, "columns": ["Goda exempel", "Idéer"]}
+    body: dict[str, Any] = {
+        "title": title,
+        "columns": [{"title": "Goda exempel", "card": True}, "Idéer"],
+    }
     if room_id is not None:
         body["room_id"] = room_id
     board = await ok(
@@ -190,6 +201,17 @@ async def board_with_notes(
             201,
         )
         notes.append(note)
+    # A good-example card, its fields kept apart in the archive.
+    card = await ok(
+        await api.call(
+            "POST",
+            f"/api/v1/boards/{board['id']}/notes",
+            people[0]["token"],
+            json={"column": good, "fields": {**CARD, "what": f"{CARD['what']} ({title})"}},
+        ),
+        201,
+    )
+    notes.append(card)
     for who in people[1:]:
         await ok(await api.call("POST", f"/api/v1/notes/{notes[0]['id']}/upvote", who["token"]))
     notes[0]["upvotes"] = len(people) - 1
@@ -343,6 +365,8 @@ async def test_the_json_archive_holds_everything_accepted_with_exact_results(api
         assert notes[note["id"]]["text"] == note["text"]
         assert notes[note["id"]]["author"] == (note["author"] or {}).get("name")
         assert notes[note["id"]]["from_room_id"] == note.get("from_room_id")
+        card = {f["name"]: f["value"] for f in notes[note["id"]]["card"]}
+        assert card == (note["fields"] or {})
     if made["notes"]:
         assert notes[made["notes"][0]["id"]]["upvotes"] == 3
     questions = {q["id"]: q for q in body["questions"]}
@@ -398,6 +422,9 @@ async def test_csv_xlsx_docx_and_markdown_carry_the_same_figures(api: Api) -> No
     )
     for row in notes:
         assert not row["text"].startswith(("=", "+", "-", "@"))
+    cards = [r for r in notes if r.get("who")]
+    assert len(cards) == len([n for n in made["notes"] if n["fields"]])
+    assert all(r["contact"] == CARD["contact"] and r["effect"] == CARD["effect"] for r in cards)
     room_names = {r["id"]: r["name"] for r in made["rooms"]}
     polls = list(csv.DictReader(io.StringIO(member("-polls.csv").decode("utf-8-sig"))))
     for poll in made["polls"]:

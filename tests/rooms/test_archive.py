@@ -8,6 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rooms import sessions
 from rooms.archive import (
     Archive,
     Board,
+    CardField,
     Column,
     Note,
     OptionResult,
@@ -126,7 +128,18 @@ def sample() -> Archive:
         Board(
             "b2",
             "Rum 2: Inleda",
-            (Column("c3", "Goda exempel", (a_note("n3", "IOP ger långsiktighet", 6),)),),
+            (
+                Column(
+                    "c3",
+                    "Goda exempel",
+                    (
+                        replace(
+                            a_note("n3", "IOP ger långsiktighet", 6),
+                            card=(CardField("who", "Region Skåne"), CardField("effect", "Tre år")),
+                        ),
+                    ),
+                ),
+            ),
             room_id="r2",
         ),
         Board(
@@ -303,6 +316,9 @@ def test_csv_reads_back_to_the_same_figures() -> None:
     assert len(notes) == len(data.notes)
     by_text = {r["text"]: r for r in notes}
     assert by_text["IOP ger långsiktighet"]["upvotes"] == "6"
+    assert list(notes[0])[4:6] == ["who", "effect"]  # card fields apart, after the text
+    assert by_text["IOP ger långsiktighet"]["who"] == "Region Skåne"
+    assert by_text["En väg in för föreningar"]["who"] == ""
     assert by_text["Börja med något praktiskt"]["collected_from"] == "Rum 2"
     polls = read_csv(formats.csv_bytes(data, "polls"))
     ranking = {r["label"]: r for r in polls if r["poll"] == "Vad är viktigast?"}
@@ -336,7 +352,7 @@ def test_xlsx_has_a_sheet_per_kind_with_the_same_figures_and_formulas_as_text() 
     book = load_workbook(io.BytesIO(formats.xlsx_bytes(data)))
     assert {"Notes", "Polls", "Questions"} <= set(book.sheetnames)
     notes = list(book["Notes"].iter_rows(values_only=True))
-    assert notes[0] == formats.NOTE_HEADER and len(notes) - 1 == len(data.notes)
+    assert notes[0] == formats.note_header(data) and len(notes) - 1 == len(data.notes)
     cells = {c.value: c for row in book["Notes"].iter_rows() for c in row}
     for formula in FORMULAS:
         cell = cells[formula]
@@ -383,6 +399,7 @@ def test_markdown_names_every_board_and_poll_and_keeps_user_text_plain() -> None
     for poll in data.polls:
         assert formats.md_text(poll.question) in text
     assert "<script>" not in text and "\\<script\\>" in text
+    assert "  - Who: Region Skåne" in text
     assert text.index("Lyft till storgruppen") < text.index("Rum 1: Inleda")
     assert text.index("## Rum 2") < text.index("## Across rooms") < text.index("## Questions")
 
