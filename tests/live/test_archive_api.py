@@ -24,7 +24,7 @@ from sqlmodel import col
 from live import retention
 from live.store import Store
 from rooms import accounts
-from rooms.models import Session, utcnow
+from rooms.models import Session, digest, utcnow
 from tests.conftest import ORGANISER_PASSWORD, Api, eventually
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)"]
@@ -315,12 +315,15 @@ async def remnants(store: Store, needles: list[str]) -> list[str]:
 def needles_of(made: dict[str, Any]) -> list[str]:
     return [
         made["session"]["id"],
-        made["session"]["moderator_token"][:12],
         *(p["participant_id"] for p in made["people"]),
         *(n["id"] for n in made["notes"]),
         *(q["id"] for q in made["questions"]),
         *(p["id"] for p in made["polls"]),
+        *(r["id"] for r in made["rooms"]),
+        *(h["id"] for h in made.get("hidden", [])),
+        digest(made["session"]["moderator_token"]),
         "Samverkansforum 2026",
+        "Malmö stad",  # a card field, stored apart from the note's text
     ]
 
 
