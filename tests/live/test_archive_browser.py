@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -89,21 +88,11 @@ async def test_the_html_report_opens_without_errors_runs_nothing_and_prints_to_p
 
 
 async def sign_in(page: Any, base: str) -> None:
-    """Signs the page's browser context in with the login form's fields and CSRF token.
-
-    Posted from the context's request client, not by clicking: the app sends
-    `Referrer-Policy: no-referrer`, under which Chromium posts forms with `Origin: null`,
-    and the login form (not the archive's) refuses that. See the archive's report."""
-    login = await page.request.get(f"{base}/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', await login.text())
-    assert csrf is not None
-    r = await page.request.post(
-        f"{base}/login",
-        form={"csrf": csrf.group(1), "email": ORGANISER_EMAIL, "password": ORGANISER_PASSWORD},
-        max_redirects=0,
-    )
-    assert r.status == 303
-    await page.goto(f"{base}/organiser")
+    await page.goto(f"{base}/login")
+    await page.get_by_label("Email").fill(ORGANISER_EMAIL)
+    await page.get_by_label("Password").fill(ORGANISER_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base}/organiser")
 
 
 async def test_the_organiser_downloads_a_report_and_deletes_a_session_after_confirming(
