@@ -88,6 +88,33 @@ async def create_board(request: Request) -> Response:
 
 
 @endpoint(
+    "POST",
+    "/api/v1/sessions/{sid}/room-boards",
+    "Give every open breakout room its own board from a template",
+    who="moderator",
+    status=201,
+    body=_obj({"template": {"enum": list(boards.TEMPLATES)}, "title": _STR}, ["template"]),
+)
+async def create_room_boards(request: Request) -> Response:
+    samla = samla_of(request)
+    sid = request.path_params["sid"]
+    async with samla.store.read() as db:
+        await _moderator_of(request, db, sid)
+    body = await read_json(request)
+    template = body.get("template")
+    if template not in boards.TEMPLATES:
+        raise Refused("invalid", f"template must be one of {', '.join(boards.TEMPLATES)}.")
+    made = await samla.change(
+        lambda db: boards.create_room_boards(db, sid, template, body.get("title"))
+    )
+    listed = [
+        {**boards.board_summary(b), "columns": [boards.column_json(c) for c in b.columns]}
+        for b in made
+    ]
+    return JSONResponse({"boards": listed}, 201)
+
+
+@endpoint(
     "GET",
     "/api/v1/boards/{bid}",
     "A board with its notes (hidden ones for moderators)",

@@ -22,8 +22,8 @@ from rooms.models import (
     new_id,
     utcnow,
 )
-from rooms.panels import Actor, Viewer, action, panel, place
-from rooms.sessions import describe_part, session_by_id, writable
+from rooms.panels import Actor, Viewer, action, panel, place, summary
+from rooms.sessions import describe, describe_part, session_by_id, writable
 from rooms.text import clean, optional
 
 NOTE_MAX = 1_000
@@ -403,6 +403,32 @@ async def create_board_from_template(
 ) -> Outcome[Board]:
     """What breakout rooms call when a round opens: every room gets its board."""
     return await create_board(db, session_id, template=template, room_id=room_id, title=title)
+
+
+async def live_rooms(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
+    """The session's prepared or open breakout rooms, as that feature describes them."""
+    described = await describe(db, await session_by_id(db, session_id))
+    return [r for r in described.get("rooms", []) if r.get("status") in ("prepared", "open")]
+
+
+async def create_room_boards(
+    db: AsyncSession, session_id: str, template: Any, title: Any = None
+) -> Outcome[list[Board]]:
+    """Gives every prepared or open breakout room its own board from a template."""
+    if template not in TEMPLATES:
+        raise invalid(f"template must be one of {', '.join(TEMPLATES)}.")
+    rooms = await live_rooms(db, session_id)
+    if not rooms:
+        raise Refused("conflict", "There are no open breakout rooms; open them first.")
+    made: list[Board] = []
+    events: list[Event] = []
+    for room in rooms:
+        outcome = await create_board(
+            db, session_id, template=template, room_id=room["id"], title=title
+        )
+        made.append(outcome.value)
+        events += outcome.events
+    return Outcome(session_id, made, tuple(events))
 
 
 async def show_board(db: AsyncSession, board_id: str | None, session_id: str) -> Outcome[None]:
@@ -907,6 +933,13 @@ async def dot_results(db: AsyncSession, session_id: str, vote_id: str) -> dict[s
     }
 
 
+@summary("note.upvoted")
+async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
+    """The note's total as committed when the tick goes out: two upvotes counted in parallel
+    transactions (PostgreSQL) each saw only their own, but this read sees both."""
+    return {**event.data, "upvotes": await upvote_count(db, str(event.data["note_id"]))}
+
+
 # -- for the archive --------------------------------------------------------------------------
 
 
@@ -1059,6 +1092,10 @@ async def moderation_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     context = await _boards_context(db, viewer, moderator=True)
     context["plenary"] = [b for b in context["boards"] if b["room_id"] is None]
     context["templates"] = {k: v[0] for k, v in TEMPLATES.items()}
+    context["rooms"] = [
+        {"id": r["id"], "name": r.get("name") or r["id"]}
+        for r in await live_rooms(db, viewer.audience.session_id)
+    ]
     return context
 
 
@@ -1146,11 +1183,17 @@ async def dot_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) ->
 async def create_board_action(
     db: AsyncSession, actor: Actor, message: dict[str, Any]
 ) -> Outcome[Any]:
+    template = message.get("template") or "free"
+    if template not in TEMPLATES:
+        raise invalid(f"template must be one of {', '.join(TEMPLATES)}.")
+    title = message.get("title") or None
+    if message.get("room_id") == "*":
+        return await create_room_boards(db, actor.session_id, template, title)
     return await create_board(
         db,
         actor.session_id,
-        template=message.get("template") or "free",
-        title=message.get("title") or None,
+        template=template,
+        title=title,
         room_id=message.get("room_id") or None,
     )
 

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel, col
 from rooms.boards import precise
 from rooms.errors import forbidden, invalid, not_found
 from rooms.models import Event, Outcome, Participant, Role, new_id, utcnow
-from rooms.panels import Actor, Viewer, action, panel
+from rooms.panels import Actor, Viewer, action, panel, summary
 from rooms.sessions import writable
 from rooms.text import clean, optional
 
@@ -325,6 +325,12 @@ async def set_approval(db: AsyncSession, session_id: str, approval: Any) -> Outc
         settings.approval,
         (Event("qa.settings", {"approval": settings.approval}, roles=MODERATORS),),
     )
+
+
+@summary("question.upvoted")
+async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
+    """The question's total as committed when the tick goes out (see boards.upvoted_total)."""
+    return {**event.data, "upvotes": await upvote_count(db, str(event.data["question_id"]))}
 
 
 # -- for the archive --------------------------------------------------------------------------

@@ -762,3 +762,81 @@ async def test_the_note_limit_is_shared_by_instances_through_redis(
             via = api_one if i % 2 else api_two
             statuses.append((await post_note(via, board, anna["token"], f"lapp {i}")).status_code)
         assert statuses == [201] * 20 + [429]
+
+
+async def test_every_open_breakout_room_gets_its_board_from_a_template(api: Api) -> None:
+    session = await api.make_session()
+    mod = session["moderator_token"]
+    r = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/room-boards", mod, json={"template": "examples"}
+    )
+    assert r.status_code == 409  # no rooms yet
+    people = [await api.join(session, f"P{i}") for i in range(6)]
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/rooms",
+        mod,
+        json={"count": 3, "assignment": "random"},
+    )
+    assert r.status_code == 201, r.text
+    rooms = {room["id"]: room["participant_ids"] for room in r.json()["rooms"]}
+    r = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/room-boards", mod, json={"template": "examples"}
+    )
+    assert r.status_code == 201, r.text
+    made = r.json()["boards"]
+    assert sorted(b["room_id"] for b in made) == sorted(rooms)
+    assert {b["title"] for b in made} == {"Goda exempel / Utmaningar / Idéer"}
+    # Each room's people write on their own room's board and not on another's.
+    by_room = {b["room_id"]: b for b in made}
+    for person in people:
+        own = next(rid for rid, ids in rooms.items() if person["participant_id"] in ids)
+        other = next(rid for rid in rooms if rid != own)
+        assert (await post_note(api, by_room[own], person["token"], "vår idé")).status_code == 201
+        assert (await post_note(api, by_room[other], person["token"], "x")).status_code == 403
+
+
+async def test_questions_asked_and_upvoted_at_once_reach_every_stream_as_stored(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    session = await api.make_session()
+    sid, mod = session["id"], session["moderator_token"]
+    people = await asyncio.gather(*[api.join(session, f"P{i}") for i in range(30)])
+    async with stream(sid, people[0]["token"]) as s:
+        snapshot = await s.next()
+        seen = {q["id"]: q["upvotes"] for q in snapshot["questions"]["questions"]}
+        asked = await asyncio.gather(
+            *[
+                api.call(
+                    "POST",
+                    f"/api/v1/sessions/{sid}/questions",
+                    p["token"],
+                    json={"text": f"Fråga {i}", "anonymous": i % 2 == 0},
+                )
+                for i, p in enumerate(people[:10])
+            ]
+        )
+        ids = [r.json()["id"] for r in asked]
+        rng = random.Random(3)
+        await asyncio.gather(
+            *[
+                api.call("POST", f"/api/v1/questions/{qid}/upvote", p["token"])
+                for p in people
+                for qid in rng.sample(ids, 3)
+            ]
+        )
+        stored = (await api.call("GET", f"/api/v1/sessions/{sid}/questions", mod)).json()
+        truth = {q["id"]: q["upvotes"] for q in stored["questions"]}
+        assert sum(truth.values()) == 90
+
+        def apply(frame: dict[str, Any]) -> bool:
+            if frame["type"] == "snapshot":
+                seen.clear()
+                seen.update({q["id"]: q["upvotes"] for q in frame["questions"]["questions"]})
+            elif frame["type"] == "question.asked":
+                seen[frame["question"]["id"]] = frame["question"]["upvotes"]
+            elif frame["type"] == "question.upvoted":
+                seen[frame["question_id"]] = frame["upvotes"]
+            return seen == truth
+
+        await s.until(apply, timeout=20)

@@ -48,19 +48,6 @@ async def participant_page(
     page = await context.new_page()
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-    async def without_no_referrer(route: Any) -> None:
-        # Framework bug, reported: the pages send `Referrer-Policy: no-referrer`, under which
-        # Chromium posts forms with `Origin: null`, and the join form refuses that as another
-        # site. The test serves the join page without that header, so the browser sends its
-        # real origin, as it would under `same-origin`.
-        if route.request.method != "GET":
-            await route.continue_()
-            return
-        response = await route.fetch()
-        headers = {k: v for k, v in response.headers.items() if k != "referrer-policy"}
-        await route.fulfill(response=response, headers=headers)
-
-    await page.route(f"{base}/j/{code}", without_no_referrer)
     await page.goto(f"{base}/j/{code}")
     await page.fill("input[name=name]", name)
     await page.click("button[type=submit]")
