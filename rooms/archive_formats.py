@@ -263,10 +263,9 @@ def xlsx_bytes(archive: Archive, t: Translate = _same) -> bytes:
             for cell in sheet[1]:
                 cell.font = Font(bold=True)
             sheet.freeze_panes = "A2"
-        for row in rows:
-            sheet.append([None] * len(row))
+        for at, row in enumerate(rows, start=2 if header else 1):
             for col, value in enumerate(row, start=1):
-                cell = sheet.cell(row=sheet.max_row, column=col)
+                cell = sheet.cell(row=at, column=col)
                 if isinstance(value, str):
                     cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
                     # openpyxl stores a text starting with "=" as a formula; force text,
