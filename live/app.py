@@ -20,10 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 # Importing a feature's modules registers its routes, panels and jobs.
 from live import (  # noqa: F401
     api,
+    api_archive,
     api_boards,
     api_breakout,
     api_polls,
     jobs,
+    retention,
     views,
     views_breakout,
 )
@@ -120,7 +122,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await hub.start()
             samla = Samla(settings, store, hub, templates, limiter)
             app.state.samla = samla
-            async with jobs.running(samla):
+            # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
+            async with jobs.running(samla), retention.running(samla):
                 yield
         finally:
             await hub.stop()

@@ -125,4 +125,4 @@ def migrate(url: str) -> None:
     database = make_url(url).database
     if url.startswith("sqlite") and database and database != ":memory:":
         Path(database).resolve().parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(_alembic_config(url), "heads")
+    command.upgrade(_alembic_config(url), "head")

@@ -10,20 +10,20 @@ from urllib.parse import quote
 
 import segno
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import auth
+from live import api_archive, auth, retention
 from live.services import Samla
 from live.socket import browser_socket
 from live.templating import LANGUAGES, pick_language
-from rooms import accounts, sessions
+from rooms import accounts, archive, sessions
 from rooms.errors import Refused
-from rooms.models import Participant, Role, Session
+from rooms.models import Role, Session
 from rooms.panels import Audience, Viewer
 
 # Form bodies are small; anything larger is refused before it is parsed.
@@ -304,16 +304,24 @@ async def organiser_page(request: Request) -> Response:
         except Refused as exc:
             error = exc.message
     async with samla.store.read() as db:
-        rows = (
-            await db.execute(
-                select(Session, func.count(col(Participant.id)))
-                .outerjoin(Participant, col(Participant.session_id) == col(Session.id))
+        found = list(
+            await db.scalars(
+                select(Session)
                 .where(col(Session.organiser_id) == organiser_id)
-                .group_by(col(Session.id))
                 .order_by(col(Session.created_at).desc())
             )
-        ).all()
-    listed = [{"session": s, "participants": n} for s, n in rows]
+        )
+        counted = await archive.counts(db, [s.id for s in found])
+    days = samla.settings.retention_days
+    listed = [
+        {
+            "session": s,
+            "counts": counted[s.id],
+            "participants": counted[s.id]["participants"],
+            "deleted_on": retention.expires_at(s.closed_at, days),
+        }
+        for s in found
+    ]
     return page(
         request,
         "organiser.html",
@@ -321,7 +329,82 @@ async def organiser_page(request: Request) -> Response:
         listed=listed,
         created=created,
         error=error,
+        retention_days=days,
+        formats=ARCHIVE_LINKS,
     )
+
+
+# The downloads listed for each session on the organiser page: (format, kind, label).
+ARCHIVE_LINKS = (
+    ("html", None, "Report (HTML)"),
+    ("docx", None, "Word"),
+    ("md", None, "Markdown"),
+    ("xlsx", None, "Excel"),
+    ("csv", "notes", "CSV: notes"),
+    ("csv", "polls", "CSV: polls"),
+    ("csv", "questions", "CSV: questions"),
+    ("json", None, "JSON"),
+    ("zip", None, "Everything (zip)"),
+)
+
+
+async def _owned(request: Request) -> Session | Response:
+    """The session in the path, if the signed-in organiser owns it."""
+    samla = _samla(request)
+    organiser_id = await _organiser(request)
+    if organiser_id is None:
+        return RedirectResponse(str(request.url_for("login_page")) + "?next=/organiser", 303)
+    try:
+        async with samla.store.read() as db:
+            session = await sessions.session_by_id(db, request.path_params["sid"])
+    except Refused as exc:
+        return refused_page(request, exc)
+    if session.organiser_id != organiser_id:
+        return refused_page(
+            request,
+            Refused("forbidden", "Only the organiser who created this session may do that."),
+        )
+    return session
+
+
+async def delete_page(request: Request) -> Response:
+    """Deleting a session and everything in it: a confirmation first, then a POST form."""
+    samla = _samla(request)
+    found = await _owned(request)
+    if isinstance(found, Response):
+        return found
+    session = found
+    if request.method == "GET":
+        async with samla.store.read() as db:
+            counted = (await archive.counts(db, [session.id]))[session.id]
+        return page(request, "archive/delete.html", session=session, counts=counted)
+    try:
+        await _form(request)
+        async with samla.store.write() as db:
+            await sessions.delete_session(db, session.id)
+    except Refused as exc:
+        return refused_page(request, exc)
+    await samla.hub.announce_deleted(session.id)
+    return RedirectResponse(str(request.url_for("organiser_page")) + "?deleted=1", 303)
+
+
+async def archive_download(request: Request) -> Response:
+    """The archive for a browser holding this session's organiser or moderator sign-in."""
+    samla = _samla(request)
+    sid = request.path_params["sid"]
+    try:
+        async with samla.store.read() as db:
+            session = await sessions.session_by_id(db, sid)
+            held = await auth.browser_identities(db, request, sid)
+        if not any(auth.role_in(who, session) == "moderator" for who in held):
+            raise Refused(
+                "forbidden",
+                "Only this session's organiser and moderators may download its archive.",
+            )
+        fmt, kind, names = api_archive.choice(request.query_params)
+    except Refused as exc:
+        return refused_page(request, exc)
+    return await api_archive.archive_response(samla, sid, fmt, kind, names, _lang(request))
 
 
 def _attributes_from_form(text: str) -> list[dict[str, Any]]:
@@ -370,5 +453,12 @@ def routes() -> list[BaseRoute]:
         Route("/login", login_page, methods=["GET", "POST"], name="login_page"),
         Route("/logout", logout, methods=["POST"], name="logout"),
         Route("/organiser", organiser_page, methods=["GET", "POST"], name="organiser_page"),
+        Route(
+            "/organiser/sessions/{sid}/delete",
+            delete_page,
+            methods=["GET", "POST"],
+            name="delete_page",
+        ),
+        Route("/s/{sid}/archive", archive_download, name="archive_download"),
         Route("/lang/{lang}", set_language, name="set_language"),
     ]

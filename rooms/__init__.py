@@ -2,6 +2,26 @@
 
 Importing the package registers every feature's tables on the shared metadata."""
 
-from rooms import accounts, boards, breakout, models, polls, questions, sessions
+from rooms import (
+    accounts,
+    archive,
+    archive_parts,
+    boards,
+    breakout,
+    models,
+    polls,
+    questions,
+    sessions,
+)
 
-__all__ = ["accounts", "boards", "breakout", "models", "polls", "questions", "sessions"]
+__all__ = [
+    "accounts",
+    "archive",
+    "archive_parts",
+    "boards",
+    "breakout",
+    "models",
+    "polls",
+    "questions",
+    "sessions",
+]

@@ -1,0 +1,131 @@
+"""Downloading a session's archive: the API endpoint and the response the organiser page reuses."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Literal
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from live import auth
+from live.api import endpoint, samla_of
+from live.archive_html import render_report
+from live.services import Samla
+from live.templating import pick_language
+from rooms import archive_formats as formats
+from rooms import sessions
+from rooms.archive import Archive, build_archive
+from rooms.errors import invalid
+
+Format = Literal["zip", "json", "md", "html", "docx", "xlsx", "csv"]
+FORMATS: tuple[Format, ...] = ("zip", "json", "md", "html", "docx", "xlsx", "csv")
+MEDIA_TYPES: dict[Format, str] = {
+    "zip": "application/zip",
+    "json": "application/json",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+_NO = ("false", "0", "no", "off")
+
+
+def choice(params: Mapping[str, str]) -> tuple[Format, formats.CsvKind | None, bool]:
+    """The format, CSV kind and whether names are kept, from the query string."""
+    fmt = params.get("format", "zip")
+    if fmt not in FORMATS:
+        raise invalid(f"format must be one of {', '.join(FORMATS)}.")
+    kind = params.get("kind")
+    if fmt == "csv":
+        if kind not in formats.CSV_KINDS:
+            raise invalid(f"A CSV holds one kind: add kind={'|'.join(formats.CSV_KINDS)}.")
+    elif kind is not None:
+        raise invalid("kind only applies to format=csv.")
+    names = params.get("names", "true").lower() not in _NO
+    return fmt, kind, names
+
+
+def stem(archive: Archive) -> str:
+    """A file name's stem: `samla-<title>-<date>`, ASCII so every system keeps it."""
+    ascii_title = unicodedata.normalize("NFKD", archive.session.title)
+    ascii_title = ascii_title.encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")[:60].rstrip("-") or "session"
+    return f"samla-{slug}-{archive.made_at[:10]}"
+
+
+async def archive_response(
+    samla: Samla,
+    session_id: str,
+    fmt: Format,
+    kind: formats.CsvKind | None,
+    names: bool,
+    lang: str,
+) -> Response:
+    """The archive as a download; built from one read of the store, written off the loop."""
+    async with samla.store.read() as db:
+        archive = await build_archive(db, session_id, names=names)
+
+    def t(message: str) -> str:
+        return samla.templates.gettext(lang, message)
+
+    name = stem(archive)
+    body: bytes
+    if fmt == "csv":
+        assert kind is not None
+        name = f"{name}-{kind}"
+        body = formats.csv_bytes(archive, kind)
+    elif fmt in ("html", "zip"):
+        html = render_report(samla.templates, archive, lang)
+        body = (
+            html.encode()
+            if fmt == "html"
+            else await _off_loop(lambda: formats.zip_bytes(archive, name, html, t))
+        )
+    elif fmt == "md":
+        body = formats.markdown(archive, t).encode()
+    elif fmt == "docx":
+        body = await _off_loop(lambda: formats.docx_bytes(archive, t))
+    elif fmt == "xlsx":
+        body = await _off_loop(lambda: formats.xlsx_bytes(archive, t))
+    else:
+        body = formats.json_bytes(archive)
+    filename = f"{name}.{fmt}"
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"; '
+            f"filename*=UTF-8''{quote(filename)}",
+            # An archive holds what people wrote: never kept by a shared cache.
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+async def _off_loop(make: Callable[[], bytes]) -> bytes:
+    # Word and Excel files of a large forum take a while to write; the sockets keep flowing.
+    return await asyncio.to_thread(make)
+
+
+@endpoint(
+    "GET",
+    "/api/v1/sessions/{sid}/archive",
+    "The session's archive: format=zip|json|md|html|docx|xlsx, or format=csv&"
+    "kind=notes|polls|questions; names=false removes every name",
+    who="organiser or moderator",
+)
+async def download_archive(request: Request) -> Response:
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who = await auth.from_bearer(db, request)
+        session = await sessions.session_by_id(db, request.path_params["sid"])
+        auth.require_moderator(who, session)
+    fmt, kind, names = choice(request.query_params)
+    lang = pick_language(request.headers.get("accept-language"))
+    return await archive_response(samla, session.id, fmt, kind, names, lang)

@@ -1,0 +1,27 @@
+"""The archive as a printable HTML report: one self-contained page, no scripts, charts in SVG."""
+
+from __future__ import annotations
+
+from live.templating import Templates
+from rooms.archive import Archive, headline
+from rooms.archive_formats import KIND_LABELS, percent, result_rows, room_label, scale_text
+
+
+def render_report(templates: Templates, archive: Archive, lang: str) -> str:
+    """The report, in the reader's language; user text is autoescaped like every page."""
+
+    def t(message: str) -> str:
+        return templates.gettext(lang, message)
+
+    return templates.render(
+        "archive/report.html",
+        lang,
+        archive=archive,
+        sections=archive.sections(),
+        result_rows=result_rows,
+        headline=headline,
+        percent=percent,
+        scale_text=lambda poll: scale_text(poll, t),
+        room_label=lambda room_id: room_label(archive, room_id, t),
+        kind_label=lambda kind: t(KIND_LABELS[kind]),
+    )

@@ -1,0 +1,427 @@
+"""The archive: everything a session produced, as plain frozen values read in one transaction.
+
+Each feature supplies its part with `@archive_part(name)`: an `async (db, session_id, names)`
+function returning a sequence of the values below (`Room`, `Poll`, `Board`, `Question`). The
+archive knows nothing of their tables; it orders the parts into one report across rooms,
+derives the cross-room views, and removes every name when the organiser asks it to.
+
+What a part must keep to (the archive's privacy promise rests on it):
+- no individual vote: a poll carries counts, scores, words counted and open answers' texts;
+- `author` only where the participant chose to show a name, and None whenever `names` is False;
+- only what was accepted: notes and questions hidden by a moderator are left out;
+- with `names` False, nothing that names a person (a card's contact field included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, TypeVar, overload
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from rooms.models import Participant, iso, utcnow
+from rooms.sessions import session_by_id
+
+PollKind = Literal["single", "multiple", "scale", "wordcloud", "open", "ranking"]
+POLL_KINDS: tuple[PollKind, ...] = ("single", "multiple", "scale", "wordcloud", "open", "ranking")
+# How many notes per column the cross-room view lists: enough to show what stood out in a
+# national forum of a thousand notes, few enough to print on a page.
+TOP_NOTES = 5
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    title: str
+    code: str
+    status: str
+    created_at: str | None
+    closed_at: str | None
+
+
+@dataclass(frozen=True)
+class ChoiceCount:
+    choice: str
+    count: int
+
+
+@dataclass(frozen=True)
+class AttributeCount:
+    """How many participants gave each answer to one of the questions asked at join."""
+
+    key: str
+    label: str
+    counts: tuple[ChoiceCount, ...]
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class Participation:
+    participants: int
+    named: int  # of them, how many chose to show a name
+    attributes: tuple[AttributeCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    name: str
+    participants: int = 0
+
+
+@dataclass(frozen=True)
+class OptionResult:
+    """One option's result; for a scale poll one value of the scale (label "1", "2", …)."""
+
+    label: str
+    count: int
+    score: int | None = None  # ranking polls: Borda points
+
+
+@dataclass(frozen=True)
+class WordCount:
+    word: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Poll:
+    id: str
+    question: str
+    kind: PollKind
+    status: str
+    voters: int
+    room_id: str | None = None
+    options: tuple[OptionResult, ...] = ()
+    mean: float | None = None  # scale polls
+    min_label: str | None = None  # scale polls: what the ends of the scale mean
+    max_label: str | None = None
+    words: tuple[WordCount, ...] = ()  # word clouds, most said first
+    answers: tuple[str, ...] = ()  # open answers not hidden by a moderator; never who wrote them
+
+
+@dataclass(frozen=True)
+class CardField:
+    """One field of a good-example card (what, who, where, contact, effect)."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    text: str
+    upvotes: int
+    author: str | None = None
+    from_room_id: str | None = None  # a note collected to the plenary: the room it came from
+    dots: int = 0  # from the board's dot vote, where one was held
+    card: tuple[CardField, ...] = ()  # a good-example card's fields, in the card's order
+
+
+@dataclass(frozen=True)
+class Column:
+    id: str
+    title: str
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True)
+class Board:
+    id: str
+    title: str
+    columns: tuple[Column, ...]
+    room_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    upvotes: int
+    answered: bool
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class TopNote:
+    """A note in the cross-room view, with where it was written."""
+
+    note: Note
+    board_title: str
+    room_id: str | None
+
+
+@dataclass(frozen=True)
+class ColumnLeaders:
+    column: str
+    notes: tuple[TopNote, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the report: the plenary (room None) or one breakout room."""
+
+    room: Room | None
+    boards: tuple[Board, ...]
+    polls: tuple[Poll, ...]
+
+
+@dataclass(frozen=True)
+class Archive:
+    session: SessionInfo
+    participation: Participation
+    made_at: str
+    names: bool
+    rooms: tuple[Room, ...] = ()
+    polls: tuple[Poll, ...] = ()
+    boards: tuple[Board, ...] = ()
+    questions: tuple[Question, ...] = ()
+    top_notes: tuple[ColumnLeaders, ...] = field(default=())
+
+    def room_name(self, room_id: str | None) -> str | None:
+        """The room's name; None for the plenary (or a room the breakout part did not list)."""
+        for room in self.rooms:
+            if room.id == room_id:
+                return room.name
+        return None
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        return tuple(n for b in self.boards for c in b.columns for n in c.notes)
+
+    def sections(self) -> tuple[Section, ...]:
+        """The plenary first (the notes collected to it lead the report), then room by room."""
+        known = {room.id for room in self.rooms}
+        out = [
+            Section(
+                None,
+                tuple(b for b in self.boards if b.room_id not in known),
+                tuple(p for p in self.polls if p.room_id not in known),
+            )
+        ]
+        for room in self.rooms:
+            out.append(
+                Section(
+                    room,
+                    tuple(b for b in self.boards if b.room_id == room.id),
+                    tuple(p for p in self.polls if p.room_id == room.id),
+                )
+            )
+        return tuple(out)
+
+
+# -- the registry of parts ------------------------------------------------------------------
+
+T = TypeVar("T")
+PartName = Literal["rooms", "polls", "boards", "questions"]
+Part = Callable[[AsyncSession, str, bool], Awaitable[Sequence[T]]]
+_parts: dict[str, Part[Any]] = {}
+_kinds: dict[str, type] = {"rooms": Room, "polls": Poll, "boards": Board, "questions": Question}
+
+Counter = Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, int]]]
+_counters: dict[str, Counter] = {}
+
+
+@overload
+def archive_part(name: Literal["rooms"]) -> Callable[[Part[Room]], Part[Room]]: ...
+@overload
+def archive_part(name: Literal["polls"]) -> Callable[[Part[Poll]], Part[Poll]]: ...
+@overload
+def archive_part(name: Literal["boards"]) -> Callable[[Part[Board]], Part[Board]]: ...
+@overload
+def archive_part(name: Literal["questions"]) -> Callable[[Part[Question]], Part[Question]]: ...
+def archive_part(name: PartName) -> Callable[[Part[Any]], Part[Any]]:
+    """Registers what a feature contributes to the archive: one function per part name."""
+    if name not in _kinds:
+        raise ValueError(f"archive part {name!r} is not one of {sorted(_kinds)}")
+
+    def register(fn: Part[Any]) -> Part[Any]:
+        _parts[name] = fn
+        return fn
+
+    return register
+
+
+def archive_count(name: str) -> Callable[[Counter], Counter]:
+    """Registers a count shown on the organiser's page: `async (db, session_ids) -> {sid: n}`.
+
+    One query for all listed sessions, so the page does not build an archive per session."""
+
+    def register(fn: Counter) -> Counter:
+        _counters[name] = fn
+        return fn
+
+    return register
+
+
+async def counts(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Every registered count for each session: {session_id: {"participants": n, …}}."""
+    out: dict[str, dict[str, int]] = {sid: {} for sid in session_ids}
+    if not session_ids:
+        return out
+    for name, counter in _counters.items():
+        found = await counter(db, session_ids)
+        for sid in session_ids:
+            out[sid][name] = found.get(sid, 0)
+    return out
+
+
+@archive_count("participants")
+async def count_participants(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(Participant.session_id), func.count())
+        .where(col(Participant.session_id).in_(session_ids))
+        .group_by(col(Participant.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+# -- building it ----------------------------------------------------------------------------
+
+
+async def build_archive(
+    db: AsyncSession, session_id: str, *, names: bool = True, now: datetime | None = None
+) -> Archive:
+    """The archive of one session as the store holds it now; read it in one transaction.
+
+    `names=False` removes every participant's name, whatever the parts returned."""
+    session = await session_by_id(db, session_id)
+    info = SessionInfo(
+        session.id,
+        session.title,
+        session.code,
+        session.status,
+        iso(session.created_at),
+        iso(session.closed_at),
+    )
+    found: dict[str, tuple[Any, ...]] = {}
+    for name, part in _parts.items():
+        values = tuple(await part(db, session_id, names))
+        for value in values:
+            if not isinstance(value, _kinds[name]):
+                raise TypeError(f"archive part {name!r} returned {type(value).__name__}")
+        found[name] = values
+    rooms: tuple[Room, ...] = found.get("rooms", ())
+    boards = _ordered_boards(found.get("boards", ()), rooms)
+    questions: tuple[Question, ...] = tuple(
+        sorted(found.get("questions", ()), key=lambda q: -q.upvotes)
+    )
+    if not names:
+        boards = tuple(_nameless_board(b) for b in boards)
+        questions = tuple(replace(q, author=None) for q in questions)
+    return Archive(
+        session=info,
+        participation=await _participation(db, session_id, session.attributes),
+        made_at=iso(now or utcnow()) or "",
+        names=names,
+        rooms=rooms,
+        polls=_ordered_polls(found.get("polls", ()), rooms),
+        boards=boards,
+        questions=questions,
+        top_notes=_top_notes(boards),
+    )
+
+
+async def _participation(
+    db: AsyncSession, session_id: str, asked: list[dict[str, Any]]
+) -> Participation:
+    # Only the answers, never who gave them: counted in the database, one row per choice.
+    rows = (
+        await db.execute(
+            select(col(Participant.name), col(Participant.attributes)).where(
+                col(Participant.session_id) == session_id
+            )
+        )
+    ).all()
+    attributes = []
+    for question in asked:
+        key = question["key"]
+        given = [str(attrs.get(key)) for _, attrs in rows if attrs and attrs.get(key)]
+        attributes.append(
+            AttributeCount(
+                key,
+                str(question.get("label", key)),
+                tuple(ChoiceCount(c, given.count(c)) for c in question.get("choices", [])),
+                len(rows) - len(given),
+            )
+        )
+    named = sum(1 for name, _ in rows if name)
+    return Participation(len(rows), named, tuple(attributes))
+
+
+def _room_order(rooms: Sequence[Room]) -> Callable[[str | None], int]:
+    place = {room.id: i + 1 for i, room in enumerate(rooms)}
+    return lambda room_id: place.get(room_id or "", 0)
+
+
+def _ordered_boards(boards: Sequence[Board], rooms: Sequence[Room]) -> tuple[Board, ...]:
+    order = _room_order(rooms)
+    by_upvotes = (
+        replace(
+            b,
+            columns=tuple(
+                replace(c, notes=tuple(sorted(c.notes, key=lambda n: -n.upvotes)))
+                for c in b.columns
+            ),
+        )
+        for b in boards
+    )
+    return tuple(sorted(by_upvotes, key=lambda b: order(b.room_id)))
+
+
+def _ordered_polls(polls: Sequence[Poll], rooms: Sequence[Room]) -> tuple[Poll, ...]:
+    order = _room_order(rooms)
+    return tuple(sorted(polls, key=lambda p: order(p.room_id)))
+
+
+def _nameless_board(board: Board) -> Board:
+    return replace(
+        board,
+        columns=tuple(
+            replace(c, notes=tuple(replace(n, author=None) for n in c.notes)) for c in board.columns
+        ),
+    )
+
+
+def _top_notes(boards: Sequence[Board]) -> tuple[ColumnLeaders, ...]:
+    """Per column title, the most upvoted notes of all rooms' boards (of every board when the
+    session had no rooms); a note collected to the plenary is counted once, in its room."""
+    in_rooms = [b for b in boards if b.room_id is not None]
+    boards = in_rooms or boards
+    by_column: dict[str, list[TopNote]] = {}
+    for board in boards:
+        for column in board.columns:
+            key = column.title.casefold()
+            by_column.setdefault(key, [])
+            by_column[key] += [TopNote(n, board.title, board.room_id) for n in column.notes]
+    titles: dict[str, str] = {}
+    for board in boards:
+        for column in board.columns:
+            titles.setdefault(column.title.casefold(), column.title)
+    return tuple(
+        ColumnLeaders(titles[key], tuple(sorted(notes, key=lambda t: -t.note.upvotes)[:TOP_NOTES]))
+        for key, notes in by_column.items()
+        if notes
+    )
+
+
+def headline(poll: Poll) -> str:
+    """A poll's result in a few words, for the polls-side-by-side view."""
+    if poll.kind == "scale":
+        return "-" if poll.mean is None else f"{poll.mean:.1f}"
+    if poll.kind == "wordcloud":
+        return ", ".join(f"{w.word} ({w.count})" for w in poll.words[:3])
+    if poll.kind == "open":
+        return f"{len(poll.answers)} answers"
+    ranking = poll.kind == "ranking"
+
+    def figure(option: OptionResult) -> int:
+        return (option.score or 0) if ranking else option.count
+
+    ranked = sorted(poll.options, key=lambda o: -figure(o))
+    return ", ".join(f"{o.label} ({figure(o)})" for o in ranked[:3])

@@ -1,0 +1,212 @@
+"""What each feature contributes to the archive, read from its tables.
+
+Written by the archive for features whose branches had no part of their own yet; each part
+only reads the feature's public tables and may move into the feature's module unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from rooms import archive, boards, breakout, polls, questions
+
+
+@archive.archive_part("rooms")
+async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list[archive.Room]:
+    """Every breakout room of every round, in the order they were opened.
+
+    A room's count is the people seated in it now: a seat follows its participant into the
+    next round, so an earlier round's rooms show who stayed there."""
+    rounds = list(
+        await db.scalars(
+            select(col(breakout.Round.id))
+            .where(col(breakout.Round.session_id) == session_id)
+            .order_by(col(breakout.Round.created_at))
+        )
+    )
+    rooms = list(
+        await db.scalars(
+            select(breakout.Room)
+            .where(col(breakout.Room.session_id) == session_id)
+            .order_by(col(breakout.Room.position))
+        )
+    )
+    seated = dict(
+        (
+            await db.execute(
+                select(col(breakout.Seat.room_id), func.count())
+                .where(col(breakout.Seat.session_id) == session_id)
+                .group_by(col(breakout.Seat.room_id))
+            )
+        ).all()
+    )
+    order = {round_id: i for i, round_id in enumerate(rounds)}
+    out = []
+    for room in sorted(rooms, key=lambda r: (order.get(r.round_id, 0), r.position)):
+        name = room.name
+        if len(rounds) > 1:
+            name = f"{order.get(room.round_id, 0) + 1}: {room.name}"
+        out.append(archive.Room(room.id, name, int(seated.get(room.id, 0))))
+    return out
+
+
+@archive.archive_count("rooms")
+async def count_rooms(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(breakout.Room.session_id), func.count())
+        .where(col(breakout.Room.session_id).in_(session_ids))
+        .group_by(col(breakout.Room.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+@archive.archive_part("polls")
+async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[archive.Poll]:
+    """Every poll that was opened, with the totals its results show to everyone.
+
+    Drafts never ran and are left out; words and answers a moderator hid stay hidden."""
+    out = []
+    for poll in await polls.polls_of(db, session_id):
+        if poll.status == "draft":
+            continue
+        found = await polls.results(db, poll)
+        out.append(
+            archive.Poll(
+                id=poll.id,
+                question=poll.question,
+                kind=poll.kind,  # type: ignore[arg-type]
+                status=poll.status,
+                voters=int(found["voters"]),
+                room_id=poll.room_id,
+                options=tuple(
+                    archive.OptionResult(str(o["label"]), int(o["count"]), o.get("score"))
+                    for o in found["options"]
+                ),
+                mean=found.get("mean"),
+                min_label=poll.min_label,
+                max_label=poll.max_label,
+                words=tuple(
+                    archive.WordCount(str(w["word"]), int(w["count"]))
+                    for w in found.get("words", [])
+                ),
+                answers=tuple(str(a["text"]) for a in found.get("answers", [])),
+            )
+        )
+    return out
+
+
+@archive.archive_count("polls")
+async def count_polls(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(polls.Poll.session_id), func.count())
+        .where(col(polls.Poll.session_id).in_(session_ids), col(polls.Poll.status) != "draft")
+        .group_by(col(polls.Poll.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+def _author(data: dict[str, Any], names: bool) -> str | None:
+    """The name a participant chose to show; None when anonymous, unnamed or names are off."""
+    author = data.get("author")
+    if not names or not isinstance(author, dict):
+        return None
+    name = author.get("name")
+    return str(name) if name else None
+
+
+# A card's contact is a person's name, address or number: left out when names are removed.
+_PERSONAL_CARD_FIELDS = {"contact"}
+
+
+def _card(fields: Any, names: bool) -> tuple[archive.CardField, ...]:
+    if not isinstance(fields, dict):
+        return ()
+    return tuple(
+        archive.CardField(key, str(fields[key]))
+        for key in boards.CARD_FIELDS
+        if fields.get(key) and (names or key not in _PERSONAL_CARD_FIELDS)
+    )
+
+
+@archive.archive_part("boards")
+async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[archive.Board]:
+    """Every board with its accepted notes (hidden ones left out), upvotes and dots.
+
+    A note collected to the plenary is a copy linked to its room note: it names that room."""
+    found = await boards.session_boards(db, session_id)
+    notes = await boards.board_notes(db, found, include_hidden=False)
+    # Notes are only collected within a session, so their source boards are among these.
+    room_of_board = {b.id: b.room_id for b in found}
+    sources = [n["collected_from"] for ns in notes.values() for n in ns if n["collected_from"]]
+    source_boards: dict[str, str] = {}
+    if sources:
+        rows = await db.execute(
+            select(col(boards.Note.id), col(boards.Note.board_id)).where(
+                col(boards.Note.id).in_(sources)
+            )
+        )
+        source_boards = {nid: bid for nid, bid in rows.all()}
+    out = []
+    for board in found:
+        columns = []
+        for column in board.columns:
+            columns.append(
+                archive.Column(
+                    str(column["id"]),
+                    str(column["title"]),
+                    tuple(
+                        archive.Note(
+                            n["id"],
+                            n["text"],
+                            int(n["upvotes"]),
+                            _author(n, names),
+                            room_of_board.get(source_boards.get(n["collected_from"] or "", "")),
+                            int(n.get("dots") or 0),
+                            _card(n.get("fields"), names),
+                        )
+                        for n in notes[board.id]
+                        if n["column"] == column["id"]
+                    ),
+                )
+            )
+        out.append(archive.Board(board.id, board.title, tuple(columns), board.room_id))
+    return out
+
+
+@archive.archive_count("notes")
+async def count_notes(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(boards.Note.session_id), func.count())
+        .where(col(boards.Note.session_id).in_(session_ids), col(boards.Note.hidden).is_(False))
+        .group_by(col(boards.Note.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+@archive.archive_part("questions")
+async def asked(db: AsyncSession, session_id: str, names: bool) -> list[archive.Question]:
+    """The questions everyone could see: approved and not rejected by a moderator."""
+    listed = await questions.list_questions(db, session_id, moderator=False)
+    return [
+        archive.Question(
+            q["id"], q["text"], int(q["upvotes"]), bool(q["answered"]), _author(q, names)
+        )
+        for q in listed
+    ]
+
+
+@archive.archive_count("questions")
+async def count_questions(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    q = questions.Question
+    rows = await db.execute(
+        select(col(q.session_id), func.count())
+        .where(
+            col(q.session_id).in_(session_ids), col(q.approved).is_(True), col(q.hidden).is_(False)
+        )
+        .group_by(col(q.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
