@@ -198,14 +198,14 @@ async def close_poll(request: Request) -> Response:
 )
 async def vote(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, poll, session = await _poll_session(request, db)
-        participant = auth.require_participant(who, session)
+    # No read transaction of its own: the batch checks the poll, its session and place.
+    voter = await auth.participant_by_bearer(samla.store.read, request)
     await samla.limiter.hit(
-        "vote", VOTES_PER_MINUTE, participant.id, "You are answering too fast; wait a moment."
+        "vote", VOTES_PER_MINUTE, voter.participant_id, "You are answering too fast; wait a moment."
     )
     body = await read_json(request)
-    voted = await batcher_of(request).vote(session.id, poll.id, participant.id, body)
+    poll_id = request.path_params["pid"]
+    voted = await batcher_of(request).vote(voter.session_id, poll_id, voter.participant_id, body)
     return JSONResponse(
         {"poll_id": voted.poll_id, "replaced": voted.replaced}, 200 if voted.replaced else 201
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -173,3 +175,43 @@ def require_owner(who: Identity, session: Session) -> None:
     organiser_id = require_organiser(who)
     if session.organiser_id != organiser_id:
         raise forbidden("Only the organiser who created this session may do that.")
+
+
+# -- participants' tokens on the hot path -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Voter:
+    participant_id: str
+    session_id: str
+
+
+# A vote storm asks the same question thousands of times a second: whose is this token?
+# Answers are kept briefly in this process. A participant token never changes owner; the
+# worst a stale entry can do is let a deleted participant's write reach the domain, which
+# refuses it (its session, poll or board is gone with it).
+_VOTER_TTL = 30.0
+_VOTERS_MAX = 100_000
+_voters: dict[str, tuple[float, Voter]] = {}
+
+
+async def participant_by_bearer(db_read: Callable[[], Any], conn: HTTPConnection) -> Voter:
+    """The participant a Bearer token stands for, read at most every half minute."""
+    token = bearer(conn)
+    if token is None:
+        raise Refused("unauthorized", "Send a token: Authorization: Bearer <token>.")
+    now = time.monotonic()
+    kept = _voters.get(token)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    async with db_read() as db:
+        who = await identify(db, token)
+    if who is None:
+        raise Refused("unauthorized", "That token is unknown or has been revoked.")
+    if who.participant is None or who.session_id is None:
+        raise forbidden("Only participants may do that; join the session first.")
+    found = Voter(who.participant.id, who.session_id)
+    if len(_voters) >= _VOTERS_MAX:
+        _voters.clear()
+    _voters[token] = (now + _VOTER_TTL, found)
+    return found

@@ -406,12 +406,13 @@ async def open_rooms(
     else:
         raise invalid("Say how many rooms (count) or how many people per room (per_room).")
     if assignment in ("random", "balanced") and not preparing and not kept and n > len(people):
+        if not people:
+            raise invalid(
+                "Nobody has joined yet, so nobody can be placed; prepare the rooms instead."
+            )
         raise invalid(
-            f"{n} rooms for {len(people)} participants would leave rooms empty; "
-            f"open at most {len(people)} rooms, or prepare them and open them once people "
-            "have joined."
-            if people
-            else "Nobody has joined yet, so nobody can be placed; prepare the rooms instead."
+            f"{n} rooms for {len(people)} participants would leave rooms empty; open at most "
+            f"{len(people)} rooms, or prepare them and open them once people have joined."
         )
     room_names = _texts(names, "A room name", ROOM_NAME_MAX, n)
     room_places = _texts(places, "A place", PLACE_MAX, n)

@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
 from rooms.models import PLENARY, Event, Outcome, Participant, Role, iso, new_id, utcnow
-from rooms.panels import Actor, Viewer, action, panel, place, summary
+from rooms.panels import Actor, Viewer, action, panel, place, place_many, summary
 from rooms.sessions import describe_part, session_by_id, writable
 from rooms.text import clean, optional
 
@@ -583,9 +583,7 @@ async def vote(
         raise forbidden("This poll is in another session.")
     await check_place(db, poll, participant_id)
     await writable(db, poll.session_id)
-    if poll.status != "open":
-        state = "has not been opened yet" if poll.status == "draft" else "is closed"
-        raise Refused("poll_closed", f"This poll {state}; answers are not taken now.")
+    _check_open(poll)
     marks = await _read_answer(db, poll, answer)
     has_voted = await db.get(PollVoter, (poll.id, participant_id))
     if has_voted is not None:
@@ -645,18 +643,76 @@ async def vote_many(
     db: AsyncSession, session_id: str, ballots: list[tuple[str, str, dict[str, Any]]]
 ) -> Outcome[list[Voted | Refused]]:
     """Several participants' answers in one transaction (a group commit): each is accepted
-    or refused on its own, as `vote` would; the results event goes out once per poll."""
-    done: list[Voted | Refused] = []
+    or refused on its own, as `vote` would; the results event goes out once per poll.
+
+    First answers, the whole of a storm, are checked and stored set-wise: one read of where
+    everyone sits, one of who has answered already, one round of inserts for the batch.
+    Changed answers take `vote`'s way, one by one."""
+    done: list[Voted | Refused | None] = [None] * len(ballots)
     events: dict[str, Event] = {}
-    for poll_id, participant_id, answer in ballots:
+    pids = sorted({pid for _, pid, _ in ballots})
+    seats = await place_many(db, session_id, pids)
+    answered: dict[str, set[str]] = {}
+    fresh: set[tuple[str, str]] = set()
+    for i, (poll_id, participant_id, answer) in enumerate(ballots):
         try:
-            outcome = await vote(db, poll_id, participant_id, answer, in_session=session_id)
+            poll = await poll_by_id(db, poll_id)
+            if poll.allow_change:
+                outcome = await vote(db, poll_id, participant_id, answer, in_session=session_id)
+                done[i] = outcome.value
+                events.update((e.key or e.type, e) for e in outcome.events)
+                continue
+            _check_answerable(poll, session_id, seats.get(participant_id))
+            await writable(db, poll.session_id)
+            _check_open(poll)
+            marks = await _read_answer(db, poll, answer)
+            if poll.id not in answered:
+                answered[poll.id] = await _voters_among(db, poll.id, pids)
+            if participant_id in answered[poll.id] or (poll.id, participant_id) in fresh:
+                raise Refused(
+                    "conflict", "You have already answered; this poll does not allow changing it."
+                )
         except Refused as exc:
-            done.append(exc)
+            done[i] = exc
             continue
-        done.append(outcome.value)
-        events.update((e.key or e.type, e) for e in outcome.events)
-    return Outcome(session_id, done, tuple(events.values()))
+        fresh.add((poll.id, participant_id))
+        ballot = Ballot(
+            poll_id=poll.id, voter_id=participant_id, value=marks.value, text=marks.text
+        )
+        db.add(PollVoter(poll_id=poll.id, participant_id=participant_id))
+        db.add(ballot)
+        _add_marks(db, ballot.id, marks)
+        done[i] = Voted(poll.id, False)
+        event = _results_event(poll)
+        events[event.key or event.type] = event
+    # One round of inserts for the batch; a constraint lost to another instance fails it
+    # whole, and the caller retries each answer on its own.
+    await db.flush()
+    return Outcome(session_id, [d for d in done if d is not None], tuple(events.values()))
+
+
+def _check_answerable(poll: Poll, session_id: str, seat: str | None) -> None:
+    """`vote`'s checks of session, place and state, with the seat already read."""
+    if session_id != poll.session_id:
+        raise forbidden("This poll is in another session.")
+    if seat != poll.room_id:
+        where = "the plenary" if poll.room_id is None else "another breakout room"
+        raise forbidden(f"This poll belongs to {where}; only the people there can answer it.")
+
+
+def _check_open(poll: Poll) -> None:
+    if poll.status != "open":
+        state = "has not been opened yet" if poll.status == "draft" else "is closed"
+        raise Refused("poll_closed", f"This poll {state}; answers are not taken now.")
+
+
+async def _voters_among(db: AsyncSession, poll_id: str, participant_ids: list[str]) -> set[str]:
+    rows = await db.scalars(
+        select(col(PollVoter.participant_id)).where(
+            col(PollVoter.poll_id) == poll_id, col(PollVoter.participant_id).in_(participant_ids)
+        )
+    )
+    return set(rows)
 
 
 @dataclass(frozen=True)

@@ -63,14 +63,16 @@ def rooms_by_participant() -> Iterator[dict[str, str]]:
     """Places participants in breakout rooms by hand: the rooms feature's placer is not what
     these tests are about, only that a poll keeps to its place."""
     placed: dict[str, str] = {}
-    saved = list(panels._placer)
+    saved, saved_many = list(panels._placer), list(panels._many_placer)
 
     @panels.placer
     async def by_hand(db: Any, session_id: str, participant_id: str) -> str | None:
         return placed.get(participant_id)
 
+    panels._many_placer.clear()  # the batched form falls back to `by_hand`
     yield placed
     panels._placer[:] = saved
+    panels._many_placer[:] = saved_many
 
 
 # -- a storm of answers ------------------------------------------------------------------------
@@ -333,6 +335,8 @@ async def test_no_token_is_unauthorized_and_participants_cannot_run_polls(api: A
     r = await api.call("POST", "/api/v1/polls/nope/open", session["moderator_token"])
     assert r.status_code == 404
     listed = await api.call("GET", f"/api/v1/sessions/{session['id']}", person["token"])
+    assert listed.json()["polls"] == []  # a participant is not told of drafts
+    listed = await api.call("GET", f"/api/v1/sessions/{session['id']}", session["moderator_token"])
     assert listed.json()["polls"] == [
         {
             "id": poll["id"],
