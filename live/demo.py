@@ -7,6 +7,7 @@ import random
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import select
@@ -86,6 +87,7 @@ class Demo:
     base: str
     password: str
     links: list[tuple[str, str, str, str]] = field(default_factory=list)
+    shows: dict[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
         lines = [
@@ -93,17 +95,35 @@ class Demo:
             "",
             f"Organiser page: {self.base}/organiser",
             f"  sign in as {DEMO_EMAIL} with password {self.password}",
+            "  (every session's archive downloads are there: report, Word, Excel, CSV, JSON)",
             "",
         ]
         for title, join, moderate, present in self.links:
             lines += [
                 f"{title}",
+                f"  shows:     {self.shows.get(title, '')}",
                 f"  join:      {join}",
                 f"  moderator: {moderate}",
                 f"  presenter: {present}",
                 "",
             ]
         return "\n".join(lines)
+
+
+def _summary(described: dict[str, Any]) -> str:
+    """What a newcomer will find in a session, in one line."""
+    rooms = [r for r in described["rooms"] if r.get("status") == "open"]
+    polls = described["polls"]
+    parts = [f"{described['participants']} participants"]
+    if rooms:
+        parts.append(f"{len(rooms)} breakout rooms open")
+    for status in ("open", "closed", "draft"):
+        n = sum(1 for p in polls if p["status"] == status)
+        if n:
+            parts.append(f"{n} {status} poll{'s' if n > 1 else ''}")
+    if described["boards"]:
+        parts.append(f"{len(described['boards'])} boards")
+    return ", ".join(parts)
 
 
 async def _organiser(store: Store, password: str) -> str:
@@ -155,6 +175,9 @@ async def fill(settings: Settings, base: str) -> str:
         for step in DEMO_STEPS:
             async with store.write() as db:
                 await step(db, made)
+        async with store.read() as db:
+            for (label, *_), session in zip(demo.links, made.values(), strict=True):
+                demo.shows[label] = _summary(await sessions.describe(db, session))
     finally:
         await store.close()
     return demo.text()
