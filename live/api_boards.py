@@ -239,9 +239,15 @@ async def delete_note(request: Request) -> Response:
 
 
 async def _upvote_note(request: Request, take_back: bool) -> Response:
+    return await _upvote(request, _note_session, boards.upvote_note, take_back)
+
+
+async def _upvote(request: Request, find: Any, upvote: Any, take_back: bool) -> Response:
+    """An upvote (or taking it back) of a note or a question: `find` reads the item's id and
+    session from the path, `upvote` is the domain action."""
     samla = samla_of(request)
     async with samla.store.read() as db:
-        nid, sid = await _note_session(request, db)
+        item_id, sid = await find(request, db)
         participant = await _participant_in(request, db, sid)
     await _limit(
         request,
@@ -250,9 +256,7 @@ async def _upvote_note(request: Request, take_back: bool) -> Response:
         participant,
         "You are upvoting very fast; wait a moment.",
     )
-    count = await samla.change(
-        lambda db: boards.upvote_note(db, participant, nid, take_back=take_back)
-    )
+    count = await samla.change(lambda db: upvote(db, participant, item_id, take_back=take_back))
     return JSONResponse({"upvotes": count})
 
 
@@ -489,21 +493,7 @@ async def _question_session(request: Request, db: AsyncSession) -> tuple[str, st
 
 
 async def _upvote_question(request: Request, take_back: bool) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        qid, sid = await _question_session(request, db)
-        participant = await _participant_in(request, db, sid)
-    await _limit(
-        request,
-        "upvote",
-        UPVOTES_PER_MINUTE,
-        participant,
-        "You are upvoting very fast; wait a moment.",
-    )
-    count = await samla.change(
-        lambda db: questions.upvote(db, participant, qid, take_back=take_back)
-    )
-    return JSONResponse({"upvotes": count})
+    return await _upvote(request, _question_session, questions.upvote, take_back)
 
 
 @endpoint(
