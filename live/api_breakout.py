@@ -10,9 +10,9 @@ from starlette.responses import JSONResponse, Response
 from live import auth
 from live.api import _obj, endpoint, samla_of
 from live.errors import read_json
-from rooms import breakout, sessions
-from rooms.errors import forbidden, not_found
-from rooms.models import Session, iso
+from rooms import boards, breakout, sessions
+from rooms.errors import forbidden, invalid, not_found
+from rooms.models import Outcome, Session, iso
 
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
@@ -50,6 +50,7 @@ def _rooms_answer(view: breakout.RoundView) -> dict[str, Any]:
             "capacity": _INT,
             "prepare": _BOOL,
             "keep_groups": _BOOL,
+            "board_template": {"enum": list(boards.TEMPLATES)},
         },
         ["assignment"],
     ),
@@ -60,8 +61,12 @@ async def open_rooms(request: Request) -> Response:
         who, session = await _session_as(request, db)
         auth.require_moderator(who, session)
     body = await read_json(request)
-    view = await samla.change(
-        lambda db: breakout.open_rooms(
+    template = body.get("board_template")
+    if template is not None and template not in boards.TEMPLATES:
+        raise invalid(f"board_template must be one of {', '.join(boards.TEMPLATES)}.")
+
+    async def open_them(db: Any) -> Outcome[Any]:
+        opened = await breakout.open_rooms(
             db,
             session.id,
             count=body.get("count"),
@@ -76,7 +81,13 @@ async def open_rooms(request: Request) -> Response:
             prepare=body.get("prepare", False),
             keep_groups=body.get("keep_groups", False),
         )
-    )
+        if template is None:
+            return opened
+        # Every room gets its own board from the template, in the same transaction.
+        made = await boards.create_room_boards(db, session.id, template)
+        return Outcome(session.id, opened.value, opened.events + made.events)
+
+    view = await samla.change(open_them)
     return JSONResponse(_rooms_answer(view), 201)
 
 

@@ -912,6 +912,8 @@ async def table(db: AsyncSession, room_id: str) -> tuple[Session, Room]:
 # -- live panels ----------------------------------------------------------------------------
 
 _TRIGGERS = {
+    "note.added",  # a room's activity, in the overview
+    "note.deleted",
     "rooms.opened",
     "rooms.prepared",
     "rooms.closed",
@@ -1004,6 +1006,19 @@ async def room_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     }
 
 
+async def _notes_by_room(db: AsyncSession, session_id: str) -> dict[str, int]:
+    """How many notes each room has written on its boards: its activity, for the moderator."""
+    from rooms.boards import Board, Note  # boards imports nothing of rooms; no cycle either way
+
+    rows = await db.execute(
+        select(col(Board.room_id), func.count())
+        .join(Note, col(Note.board_id) == col(Board.id))
+        .where(col(Board.session_id) == session_id, col(Board.room_id).is_not(None))
+        .group_by(col(Board.room_id))
+    )
+    return {str(rid): int(n) for rid, n in rows.all()}
+
+
 @panel("breakout-overview", "breakout/_overview.html", roles={"moderator"}, triggers=_TRIGGERS)
 async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """Every room with who is in it, its timer and its activity; the controls of a round."""
@@ -1035,6 +1050,7 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "round": r,
         "rooms": view.rooms,
         "help": help_by_room,
+        "notes": await _notes_by_room(db, sid),
         "names": names,
         "people": people,
         "plenary": len([pid for pid, _ in people if pid not in seated]),
