@@ -54,9 +54,37 @@ async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
         except Refused:
             return None
         people = await auth.browser_identities(db, ws, session_id)
+    if view == OBSERVER:
+        return _observer_for(ws, session, people, locale)
     if view not in ROLES:
         return None
     return _connection_for(ws, session, people, view, "html", locale)
+
+
+# A moderator who joins a breakout room sees it live as its people do (?view=room&room=…).
+OBSERVER = "room"
+ROOM_ID_MAX = 40
+
+
+def _observer_for(
+    ws: WebSocket, session: Any, people: list[auth.Identity], locale: str
+) -> Connection | None:
+    room_id = ws.query_params.get("room", "")
+    if not 0 < len(room_id) <= ROOM_ID_MAX:
+        return None
+    for who in people:
+        if auth.role_in(who, session) == "moderator":
+            return Connection(
+                session_id=session.id,
+                role="participant",
+                kind="html",
+                locale=locale,
+                send=ws.send_text,
+                close=lambda code, reason: ws.close(code, reason),
+                room_id=room_id,
+                login_id=who.login_id,
+            )
+    return None
 
 
 async def event_stream(ws: WebSocket) -> None:

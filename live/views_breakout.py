@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import segno
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -139,9 +140,17 @@ async def room_page(request: Request) -> Response:
         room = await db.get(breakout.Room, rid)
         if room is None or room.session_id != session.id:
             return refused_page(request, Refused("not_found", "No such room in this session."))
-        inside = Viewer(Audience(session.id, "participant", rid, viewer.audience.locale), None)
-        context = await breakout.room_panel(db, inside)
-    return page(request, "breakout/room.html", session=session, viewer=viewer, oob=False, **context)
+    inside = Viewer(Audience(session.id, "participant", rid, viewer.audience.locale), None)
+    panels = Markup(await samla.hub.render_panels(inside))  # noqa: S704 (rendered, autoescaped)
+    return page(
+        request,
+        "breakout/room.html",
+        session=session,
+        viewer=inside,
+        room=room,
+        panels=panels,
+        ws_url=f"/s/{session.id}/ws?view=room&room={rid}",
+    )
 
 
 def routes() -> list[BaseRoute]:
