@@ -246,6 +246,7 @@ async def join(request: Request) -> Response:
         )
     )
     p = joined.participant
+    auth.remember_voter(joined.token, p.id, p.session_id)
     return JSONResponse(
         {
             "participant_id": p.id,

@@ -187,12 +187,19 @@ class Voter:
 
 
 # A vote storm asks the same question thousands of times a second: whose is this token?
-# Answers are kept briefly in this process. A participant token never changes owner; the
-# worst a stale entry can do is let a deleted participant's write reach the domain, which
-# refuses it (its session, poll or board is gone with it).
-_VOTER_TTL = 30.0
+# The answer is noted at join (or at first use) and kept for ten minutes in this process.
+# A participant token never changes owner; the worst a stale entry can do is let a deleted
+# participant's write reach the domain, which refuses it (its session and poll are gone).
+_VOTER_TTL = 600.0
 _VOTERS_MAX = 100_000
 _voters: dict[str, tuple[float, Voter]] = {}
+
+
+def remember_voter(token: str, participant_id: str, session_id: str) -> None:
+    """Called at join: the new token's owner is known without asking the store."""
+    if len(_voters) >= _VOTERS_MAX:
+        _voters.clear()
+    _voters[token] = (time.monotonic() + _VOTER_TTL, Voter(participant_id, session_id))
 
 
 async def participant_by_bearer(db_read: Callable[[], Any], conn: HTTPConnection) -> Voter:

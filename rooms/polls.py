@@ -654,6 +654,7 @@ async def vote_many(
     seats = await place_many(db, session_id, pids)
     answered: dict[str, set[str]] = {}
     fresh: set[tuple[str, str]] = set()
+    open_checked = False
     for i, (poll_id, participant_id, answer) in enumerate(ballots):
         try:
             poll = await poll_by_id(db, poll_id)
@@ -663,7 +664,9 @@ async def vote_many(
                 events.update((e.key or e.type, e) for e in outcome.events)
                 continue
             _check_answerable(poll, session_id, seats.get(participant_id))
-            await writable(db, poll.session_id)
+            if not open_checked:
+                await writable(db, poll.session_id)  # one session per batch: once is enough
+                open_checked = True
             _check_open(poll)
             marks = await _read_answer(db, poll, answer)
             if poll.id not in answered:
