@@ -170,7 +170,7 @@ def one_pass_fan_out() -> None:
     original_push = Hub.push
 
     def push(self: Hub, conn: Any, frame: str) -> None:
-        idle = not conn.wake.is_set() and bool(conn.wake._waiters)  # its writer is waiting
+        idle = conn._waiter is not None and not conn._woken  # its writer is waiting
         if (
             idle
             and not conn.needs_snapshot

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,6 +35,7 @@ from live.hub import Hub
 from live.ratelimit import Limiter
 from live.services import Samla
 from live.settings import Settings
+from live.socket import event_stream
 from live.store import Store, migrate
 from live.templating import ROOT, Templates
 
@@ -73,6 +74,29 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class DirectStreams:
+    """Bearer event streams go straight to their endpoint, past the cookie and error
+    middleware: thousands of them stay open for hours, and every layer they pass through
+    keeps a frame alive for as long as they do (about 2 KiB each). A stream without a
+    Bearer token (a browser's, authorised by its cookie) takes the ordinary way."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.streams = Router(
+            routes=[WebSocketRoute("/api/v1/sessions/{sid}/events", event_stream)]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "websocket"
+            and scope["path"].endswith("/events")
+            and any(name == b"authorization" for name, _ in scope["headers"])
+        ):
+            await self.streams(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -138,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
     middleware = [
+        Middleware(DirectStreams),
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,

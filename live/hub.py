@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,9 +53,13 @@ Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
-    """One open socket: who it is, what it shows, and what waits to be sent to it."""
+    """One open socket: who it is, what it shows, and what waits to be sent to it.
+
+    Thousands stay open and idle for hours, so it is kept small: slots, plain lists for
+    the (short, bounded) queues, and a bare future for the writer to sleep on instead of
+    an asyncio.Event with its own queue of waiters."""
 
     session_id: str
     role: Role
@@ -67,11 +71,29 @@ class Connection:
     login_id: str | None = None
     room_id: str | None = None
     version: int = -1  # the newest session version this socket has been sent
-    outbox: deque[str] = field(default_factory=deque)
-    direct: deque[str] = field(default_factory=deque)  # replies to this socket's own messages
+    outbox: list[str] = field(default_factory=list)
+    direct: list[str] = field(default_factory=list)  # replies to this socket's own messages
     needs_snapshot: bool = True
     closing: tuple[int, str] | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _woken: bool = False
+    _waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        """Something is waiting to be sent (or the socket is to close): rouse the writer."""
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def sleep(self) -> None:
+        """The writer waits here until woken."""
+        if not self._woken:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        self._woken = False
 
     @property
     def audience(self) -> Audience:
@@ -246,7 +268,7 @@ class Hub:
                 self._nudge_presence(conn.session_id)
         watch.connections.add(conn)
         conn.needs_snapshot = True
-        conn.wake.set()
+        conn.wake()
 
     async def detach(self, conn: Connection) -> None:
         watch = self._watches.get(conn.session_id)
@@ -281,13 +303,13 @@ class Hub:
             conn.needs_snapshot = True
         else:
             conn.outbox.append(frame)
-        conn.wake.set()
+        conn.wake()
 
     def push_direct(self, conn: Connection, frame: str) -> None:
         """Queues a reply to this socket's own message; it survives a coming snapshot."""
         if frame and len(conn.direct) < self.outbox_limit:
             conn.direct.append(frame)
-            conn.wake.set()
+            conn.wake()
 
     async def render_panels(self, viewer: Viewer) -> str:
         """Every panel of the viewer's role, for a page's first paint."""
@@ -310,7 +332,7 @@ class Hub:
 
     def close(self, conn: Connection, code: int, reason: str) -> None:
         conn.closing = (code, reason)
-        conn.wake.set()
+        conn.wake()
 
     async def serve(self, conn: Connection) -> None:
         """The socket's writer: sends its snapshot, then its outbox, until it closes.
@@ -318,8 +340,7 @@ class Hub:
         A client that stops reading blocks only its own writer; its outbox overflows into
         a snapshot, and uvicorn's ping timeout ends the connection if it never reads again."""
         while True:
-            await conn.wake.wait()
-            conn.wake.clear()
+            await conn.sleep()
             if conn.closing is not None:
                 await conn.close(*conn.closing)
                 return
@@ -340,10 +361,10 @@ class Hub:
                 await conn.send(frame)
                 self.stats["snapshots"] += 1
             while conn.outbox and conn.closing is None:
-                await conn.send(conn.outbox.popleft())
+                await conn.send(conn.outbox.pop(0))
                 self.stats["frames"] += 1
             while conn.direct and conn.closing is None:
-                await conn.send(conn.direct.popleft())
+                await conn.send(conn.direct.pop(0))
 
     async def snapshot(self, conn: Connection) -> str:
         """Everything the socket shows, as of one consistent read of the store. What all
@@ -514,7 +535,7 @@ class Hub:
             if room != conn.room_id:
                 conn.room_id = room
                 conn.needs_snapshot = True
-                conn.wake.set()
+                conn.wake()
 
     # -- repair ----------------------------------------------------------------------------
 
@@ -535,7 +556,7 @@ class Hub:
         for conn in watch.connections:
             conn.outbox.clear()
             conn.needs_snapshot = True
-            conn.wake.set()
+            conn.wake()
 
     def _local_presence(self) -> dict[str, set[str]]:
         return {sid: set(w.present) for sid, w in self._watches.items() if w.present}
