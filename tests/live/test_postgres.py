@@ -14,8 +14,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from live.store import Store, migrate
-from rooms import sessions
 from tests.conftest import Api, Postgres, Served, open_stream
+from tests.live.test_store import concurrent_writers_get_unique_versions
 
 _names = itertools.count()
 
@@ -47,25 +47,7 @@ async def test_migrations_build_the_models_schema_on_postgresql(postgres: Postgr
 
 
 async def test_concurrent_writers_get_unique_versions_on_postgresql(postgres: Postgres) -> None:
-    url = await _database(postgres)
-    await asyncio.to_thread(migrate, url)
-    store = Store(url)
-    try:
-        async with store.write() as db:
-            made = await sessions.create_session(db, title="Storm", organiser_id=None)
-        sid, code = made.session_id, made.value.session.code
-
-        async def one() -> int:
-            async with store.write() as db:
-                await sessions.join(db, code=code)
-                return await sessions.bump_version(db, sid, 1)
-
-        versions = await asyncio.gather(*(one() for _ in range(100)))
-        assert sorted(versions) == list(range(1, 101))
-        async with store.read() as db:
-            assert await sessions.participant_count(db, sid) == 100
-    finally:
-        await store.close()
+    await concurrent_writers_get_unique_versions(await _database(postgres), 100)
 
 
 @pytest.fixture

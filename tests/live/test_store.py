@@ -47,8 +47,9 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_concurrent_writers_all_commit_and_versions_are_unique(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+async def concurrent_writers_get_unique_versions(url: str, writers: int) -> None:
+    """The store's contract, on SQLite here and on PostgreSQL in test_postgres: concurrent
+    write transactions all commit, and each raises the session's version exactly once."""
     await asyncio.to_thread(migrate, url)
     store = Store(url)
     try:
@@ -61,9 +62,13 @@ async def test_concurrent_writers_all_commit_and_versions_are_unique(tmp_path: P
                 await sessions.join(db, code=code)
                 return await sessions.bump_version(db, sid, 1)
 
-        versions = await asyncio.gather(*(one() for _ in range(200)))
-        assert sorted(versions) == list(range(1, 201))
+        versions = await asyncio.gather(*(one() for _ in range(writers)))
+        assert sorted(versions) == list(range(1, writers + 1))
         async with store.read() as db:
-            assert await sessions.participant_count(db, sid) == 200
+            assert await sessions.participant_count(db, sid) == writers
     finally:
         await store.close()
+
+
+async def test_concurrent_writers_all_commit_and_versions_are_unique(tmp_path: Path) -> None:
+    await concurrent_writers_get_unique_versions(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", 200)
