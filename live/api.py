@@ -183,6 +183,14 @@ async def _member_session(request: Request, db: Any) -> tuple[auth.Identity, Ses
     return who, session
 
 
+async def moderated_session(request: Request) -> Session:
+    """The session of the path, if the caller moderates it (its moderator or organiser)."""
+    async with samla_of(request).store.read() as db:
+        who, session = await _member_session(request, db)
+        auth.require_moderator(who, session)
+    return session
+
+
 @endpoint(
     "GET", "/api/v1/sessions/{sid}", "A session with its rooms, polls and boards", who="member"
 )
@@ -203,9 +211,7 @@ async def get_session(request: Request) -> Response:
 )
 async def close_session(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _member_session(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     closed = await samla.change(lambda db: sessions.close_session(db, session.id))
     return JSONResponse(
         {"id": closed.id, "status": closed.status, "closed_at": iso(closed.closed_at)}

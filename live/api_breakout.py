@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth
-from live.api import _obj, endpoint, samla_of
+from live.api import _member_session, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
-from rooms import boards, breakout, sessions
+from rooms import boards, breakout
 from rooms.errors import forbidden, invalid, not_found
 from rooms.models import Outcome, Session, iso
 
@@ -18,12 +18,6 @@ _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _BOOL = {"type": "boolean"}
 _TEXTS = {"type": "array", "items": _STR}
-
-
-async def _session_as(request: Request, db: Any) -> tuple[auth.Identity, Session]:
-    who = await auth.from_bearer(db, request)
-    session = await sessions.session_by_id(db, request.path_params["sid"])
-    return who, session
 
 
 def _rooms_answer(view: breakout.RoundView) -> dict[str, Any]:
@@ -57,9 +51,7 @@ def _rooms_answer(view: breakout.RoundView) -> dict[str, Any]:
 )
 async def open_rooms(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     body = await read_json(request)
     template = body.get("board_template")
     if template is not None and template not in boards.TEMPLATES:
@@ -100,7 +92,7 @@ async def open_rooms(request: Request) -> Response:
 async def list_rooms(request: Request) -> Response:
     samla = samla_of(request)
     async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
+        who, session = await _member_session(request, db)
         auth.member_role(who, session)
         view = await breakout.view_round(db, await breakout.current_round(db, session.id))
     return JSONResponse(_rooms_answer(view))
@@ -109,9 +101,7 @@ async def list_rooms(request: Request) -> Response:
 @endpoint("POST", "/api/v1/sessions/{sid}/rooms/open", "Open the prepared round", who="moderator")
 async def open_prepared(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     view = await samla.change(lambda db: breakout.open_prepared(db, session.id))
     return JSONResponse(_rooms_answer(view))
 
@@ -124,9 +114,7 @@ async def open_prepared(request: Request) -> Response:
 )
 async def close_rooms(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     view = await samla.change(lambda db: breakout.close_rooms(db, session.id))
     return JSONResponse(_rooms_answer(view))
 
@@ -140,9 +128,7 @@ async def close_rooms(request: Request) -> Response:
 )
 async def extend(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     body = await read_json(request)
     view = await samla.change(lambda db: breakout.extend(db, session.id, body.get("minutes")))
     return JSONResponse(_rooms_answer(view))
@@ -158,9 +144,7 @@ async def extend(request: Request) -> Response:
 )
 async def broadcast(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _session_as(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     body = await read_json(request)
     sent = await samla.change(lambda db: breakout.broadcast(db, session.id, body.get("text")))
     return JSONResponse({"id": sent.id, "text": sent.text, "sent_at": iso(sent.created_at)}, 201)

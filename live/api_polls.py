@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth
-from live.api import _STR, _member_session, _obj, endpoint, samla_of
+from live.api import _STR, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from live.services import Samla
 from rooms import polls, sessions
@@ -156,9 +156,7 @@ async def _poll_session(request: Request, db: Any) -> tuple[auth.Identity, polls
 )
 async def create_poll(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _member_session(request, db)
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     body = await read_json(request)
     created = await samla.change(lambda db: polls.create_poll(db, session.id, body))
     return JSONResponse(created, 201)

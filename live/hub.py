@@ -359,6 +359,8 @@ class Hub:
                     await conn.close(WS_1013_TRY_AGAIN_LATER, "try again shortly")
                     return
                 await conn.send(frame)
+                # An idle socket's writer sleeps in this frame for hours: keep no snapshot.
+                del frame
                 self.stats["snapshots"] += 1
             while conn.outbox and conn.closing is None:
                 await conn.send(conn.outbox.pop(0))
