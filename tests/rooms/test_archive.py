@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.store import Store, migrate
+from live.store import Store
 from rooms import archive as archive_module
 from rooms import archive_formats as formats
 from rooms import sessions
@@ -175,15 +173,6 @@ def sample() -> Archive:
         boards=boards,
         questions=questions,
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'archive.db'}"
-    await asyncio.to_thread(migrate, url)
-    made = Store(url)
-    yield made
-    await made.close()
 
 
 @pytest.fixture

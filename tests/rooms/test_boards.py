@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from live.store import Store, migrate
+from live.store import Store
 from rooms import boards, sessions
 from rooms.errors import Refused
 from rooms.models import Participant
 from tests.live.test_boards_api import rooms_placed
 
 __all__ = ["rooms_placed"]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'boards.db'}"
-    await asyncio.to_thread(migrate, url)
-    opened = Store(url)
-    yield opened
-    await opened.close()
 
 
 async def setup(store: Store, people: int = 2) -> tuple[str, list[Participant]]:

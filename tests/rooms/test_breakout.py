@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from live.store import Store, migrate
+from live.store import Store
 from rooms import breakout, sessions
 from rooms.errors import Refused
 from rooms.models import Session, utcnow
 
 SECTORS = ["Civilsamhälle", "Offentlig sektor", "Näringsliv", "Akademi"]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'samla.db'}"
-    await asyncio.to_thread(migrate, url)
-    made = Store(url)
-    yield made
-    await made.close()
 
 
 async def make_session(store: Store, answers: list[str | None]) -> Session:

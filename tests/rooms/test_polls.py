@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from live.store import Store, migrate
+from live.store import Store
 from rooms import polls, sessions
 from rooms.errors import Refused
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'polls.db'}"
-    await asyncio.to_thread(migrate, url)
-    opened = Store(url)
-    yield opened
-    await opened.close()
 
 
 async def make_session(store: Store, people: int) -> tuple[str, list[str]]:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
-from live.store import Store, migrate
+from live.store import Store
 from rooms import questions, sessions
 from rooms.errors import Refused
 from rooms.models import Participant
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}"
-    await asyncio.to_thread(migrate, url)
-    opened = Store(url)
-    yield opened
-    await opened.close()
 
 
 async def setup(store: Store, people: int = 3) -> tuple[str, list[Participant]]:
