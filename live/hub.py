@@ -22,6 +22,7 @@ from typing import Any
 from live.broker import CONTROL_CHANNEL, Broker, session_channel
 from live.store import Store
 from live.templating import Templates
+from live.wire import framed
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import PLENARY, Event, Role
@@ -70,6 +71,9 @@ class Connection:
     participant_id: str | None = None
     login_id: str | None = None
     room_id: str | None = None
+    # The socket's protocol when it offers `write_framed` (live/wire.py): frames can then be
+    # written to it straight from the fan-out while its writer is idle.
+    wire: Any = None
     version: int = -1  # the newest session version this socket has been sent
     outbox: list[str] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)  # replies to this socket's own messages
@@ -77,6 +81,18 @@ class Connection:
     closing: tuple[int, str] | None = None
     _woken: bool = False
     _waiter: asyncio.Future[None] | None = None
+
+    @property
+    def idle(self) -> bool:
+        """Its writer is asleep with nothing queued: a frame may skip the queue."""
+        return (
+            self._waiter is not None
+            and not self._woken
+            and not self.outbox
+            and not self.direct
+            and not self.needs_snapshot
+            and self.closing is None
+        )
 
     def wake(self) -> None:
         """Something is waiting to be sent (or the socket is to close): rouse the writer."""
@@ -158,6 +174,9 @@ class Hub:
         # resnapshotted at once is rendered once per audience; short-lived, because
         # the count of who is here changes without a version.
         self._snapshots: dict[tuple[Audience, str, int], tuple[float, str | dict[str, Any]]] = {}
+        # The last frame written straight to sockets, and its bytes (see `push`).
+        self._framed_text = ""
+        self._framed = b""
         self.stats = {"published": 0, "received": 0, "frames": 0, "snapshots": 0, "renders": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -295,9 +314,17 @@ class Hub:
             await self.broker.unsubscribe(session_channel(conn.session_id))
 
     def push(self, conn: Connection, frame: str) -> None:
-        """Queues a frame; a socket that has fallen too far behind gets a snapshot instead."""
+        """Sends a frame: straight into the socket when its writer is idle and the socket
+        can take it now, else through its outbox. A socket that has fallen too far behind
+        gets a snapshot instead."""
         if conn.needs_snapshot:
             return  # the coming snapshot carries this change too
+        if conn.wire is not None and conn.idle:
+            if frame is not self._framed_text:  # one framing for every socket it goes to
+                self._framed_text, self._framed = frame, framed(frame)
+            if conn.wire.write_framed(self._framed):
+                self.stats["frames"] += 1
+                return
         if len(conn.outbox) >= self.outbox_limit:
             conn.outbox.clear()
             conn.needs_snapshot = True

@@ -20,6 +20,7 @@ from live import auth
 from live.hub import WS_1008_POLICY_VIOLATION, Connection
 from live.services import Samla
 from live.templating import pick_language
+from live.wire import EXTENSION
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import ROLES, Role
@@ -83,6 +84,7 @@ def _observer_for(
                 close=lambda code, reason: ws.close(code, reason),
                 room_id=room_id,
                 login_id=who.login_id,
+                wire=_wire(ws),
             )
     return None
 
@@ -137,10 +139,16 @@ def _connection_for(
             locale=locale,
             send=ws.send_text,
             close=lambda code, reason: ws.close(code, reason),
+            wire=_wire(ws),
             participant_id=who.participant.id if who.participant else None,
             login_id=who.login_id,
         )
     return None
+
+
+def _wire(ws: WebSocket) -> Any:
+    """The socket's protocol, when the server is Samla's own (live/wire.py)."""
+    return (ws.scope.get("extensions") or {}).get(EXTENSION)
 
 
 async def _run(ws: WebSocket, samla: Samla, conn: Connection | None) -> None:

@@ -72,15 +72,51 @@ async def test_a_socket_that_falls_behind_gets_a_snapshot_not_a_backlog(
 
         async def overflow() -> tuple[bool, int]:
             conn = next(c for w in hub._watches.values() for c in w.connections)
+            # What the transport does when its client stops reading and its buffer passes
+            # the high-water mark: frames can no longer be written straight to it.
+            conn.wire.pause_writing()
             # Fill the outbox past its bound in one turn of the loop: the writer cannot run.
             for i in range(hub.outbox_limit + 5):
                 hub.push(conn, json.dumps({"type": "filler", "version": 0, "i": i}))
-            return conn.needs_snapshot, len(conn.outbox)
+            state = conn.needs_snapshot, len(conn.outbox)
+            conn.wire.resume_writing()  # the client reads again
+            return state
 
         assert await served.run(overflow) == (True, 0)
         frame = await s.until(lambda f: f["type"] == "snapshot")
         assert frame["session"]["id"] == session["id"]
         assert not any(f["type"] == "filler" for f in s.frames)
+
+
+async def test_a_paused_socket_gets_its_frames_through_its_outbox_in_order(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    """Frames go straight into a socket that can take them; one whose client has stopped
+    reading keeps them queued, and gets every one, in order, once it reads again."""
+    session = await api.make_session()
+    watcher = await api.join(session)
+    hub = served.samla.hub
+    async with stream(session["id"], watcher["token"]) as s:
+        await s.next()
+
+        async def push(numbers: range, paused: bool) -> int:
+            conn = next(c for w in hub._watches.values() for c in w.connections)
+            if paused:
+                conn.wire.pause_writing()
+            for i in numbers:
+                hub.push(conn, json.dumps({"type": "filler", "version": 0, "i": i}))
+            return len(conn.outbox)
+
+        assert await served.run(lambda: push(range(3), paused=False)) == 0
+        assert await served.run(lambda: push(range(3, 8), paused=True)) == 5
+
+        async def resume() -> None:
+            conn = next(c for w in hub._watches.values() for c in w.connections)
+            conn.wire.resume_writing()
+
+        await served.run(resume)
+        await s.until(lambda f: f.get("i") == 7)
+        assert [f["i"] for f in s.frames if f["type"] == "filler"] == list(range(8))
 
 
 async def test_a_change_committed_but_never_published_reaches_every_screen(
