@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from live.services import Samla
+from live.store import CHECKPOINT_EVERY
 
 log = logging.getLogger("samla.jobs")
 
@@ -58,3 +59,9 @@ async def running(samla: Samla) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@every(CHECKPOINT_EVERY, "checkpoint")
+async def _checkpoint(samla: Samla) -> None:
+    """SQLite's write-ahead log goes back into the database in a reader's thread."""
+    await samla.store.checkpoint()

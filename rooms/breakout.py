@@ -261,9 +261,11 @@ async def room_of(db: AsyncSession, session_id: str, participant_id: str) -> str
 async def rooms_of_people(
     db: AsyncSession, session_id: str, participant_ids: list[str]
 ) -> dict[str, str | None]:
-    """Everyone's open room in one read (the hub's relocation after a round opens or closes)."""
+    """Everyone's open room in one read (the hub's relocation after a round opens or closes,
+    a batch of votes)."""
+    conn = await db.connection()
     rows = (
-        await db.execute(
+        await conn.execute(
             select(
                 col(Seat.participant_id), col(Room.id), col(Round.close_at_end), col(Round.ends_at)
             )

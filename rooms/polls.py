@@ -722,6 +722,8 @@ class _Rows:
         self.words.extend({"ballot_id": ballot_id, "word": w} for w in marks.words)
 
     async def insert(self, db: AsyncSession) -> None:
+        await db.flush()  # what the ORM holds goes first (the changed answers of the batch)
+        conn = await db.connection()
         for model, rows in (
             (PollVoter, self.voters),
             (Ballot, self.ballots),
@@ -729,7 +731,7 @@ class _Rows:
             (BallotWord, self.words),
         ):
             if rows:
-                await db.execute(insert(model), rows)
+                await conn.execute(insert(model), rows)
 
 
 def _check_answerable(poll: Poll, session_id: str, seat: str | None) -> None:
@@ -748,7 +750,8 @@ def _check_open(poll: Poll) -> None:
 
 
 async def _voters_among(db: AsyncSession, poll_id: str, participant_ids: list[str]) -> set[str]:
-    rows = await db.scalars(
+    conn = await db.connection()
+    rows = await conn.scalars(
         select(col(PollVoter.participant_id)).where(
             col(PollVoter.poll_id) == poll_id, col(PollVoter.participant_id).in_(participant_ids)
         )

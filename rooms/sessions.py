@@ -216,7 +216,9 @@ async def delete_session(db: AsyncSession, session_id: str) -> None:
 
 async def bump_version(db: AsyncSession, session_id: str, steps: int) -> int:
     """Raises the session's version by `steps` in the caller's transaction; returns the new one."""
-    version = await db.scalar(
+    # On the connection, past the ORM: every change of every feature passes here.
+    conn = await db.connection()
+    version = await conn.scalar(
         update(Session)
         .where(col(Session.id) == session_id)
         .values(version=col(Session.version) + steps)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import threading
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -72,3 +75,109 @@ async def concurrent_writers_get_unique_versions(url: str, writers: int) -> None
 
 async def test_concurrent_writers_all_commit_and_versions_are_unique(tmp_path: Path) -> None:
     await concurrent_writers_get_unique_versions(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", 200)
+
+
+async def test_sqlite_writes_run_on_the_loop_thread_and_reads_in_threads(tmp_path: Path) -> None:
+    """A write's statements run on the event loop's own thread (no hop per statement);
+    reads, which may be long, run in aiosqlite's threads."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+    threads: dict[str, int] = {}
+
+    def record(where: str) -> int:
+        threads[where] = threading.get_ident()
+        return 1
+
+    try:
+        async with store.write() as db:
+            raw = (await db.connection()).sync_connection
+            assert raw is not None
+            driver = raw.connection.driver_connection
+            await driver.create_function("here", 0, lambda: record("write"))
+            await db.execute(text("SELECT here()"))
+        async with store.read() as db:
+            raw = (await db.connection()).sync_connection
+            assert raw is not None
+            await raw.connection.driver_connection.create_function(
+                "here", 0, lambda: record("read")
+            )
+            await db.execute(text("SELECT here()"))
+    finally:
+        await store.close()
+    assert threads["write"] == threading.get_ident()
+    assert threads["read"] != threading.get_ident()
+
+
+async def test_a_writer_waits_asleep_while_another_process_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """Another process (here: a plain sqlite3 connection) holds SQLite's write lock: the
+    store's write waits for it without blocking the loop, then commits."""
+    path = tmp_path / "b.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+
+        async def write() -> str:
+            async with store.write() as db:
+                made = await sessions.create_session(db, title="Waited", organiser_id=None)
+            return made.session_id
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.4)
+        assert not writing.done()
+        assert ticks >= 10  # the loop ran on while the writer waited
+        other.execute("COMMIT")
+        sid = await asyncio.wait_for(writing, 5)
+        ticker.cancel()
+        async with store.read() as db:
+            assert (await sessions.session_by_id(db, sid)).title == "Waited"
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_the_write_ahead_log_is_checkpointed_off_the_writer(tmp_path: Path) -> None:
+    """The writer's commits never checkpoint (an fsync on the loop); Store.checkpoint does,
+    after which the log starts over."""
+    path = tmp_path / "c.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(migrate, url)
+    store = Store(url)
+
+    async def join_many(code: str, count: int) -> None:
+        for i in range(count):
+            async with store.write() as db:
+                await sessions.join(db, code=code, name=f"Person {i}")
+
+    def frames_in_log() -> int:
+        with contextlib.closing(sqlite3.connect(path)) as raw:
+            _, logged, _ = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(logged)
+
+    try:
+        async with store.write() as db:
+            made = await sessions.create_session(db, title="Many", organiser_id=None)
+        code = made.value.session.code
+        await join_many(code, 400)
+        # SQLite's own default would have checkpointed at 1,000 frames.
+        assert await asyncio.to_thread(frames_in_log) > 1000
+        await join_many(code, 400)
+        await store.checkpoint()
+        await join_many(code, 1)
+        assert await asyncio.to_thread(frames_in_log) < 50
+    finally:
+        await store.close()
