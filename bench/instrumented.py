@@ -12,6 +12,7 @@ Usage: python -m bench.instrumented --host H --port P."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import atexit
 import json
 import os
@@ -103,8 +104,22 @@ def install() -> None:
 
     aiosqlite.core.Connection._execute = execute  # type: ignore[method-assign]
     timed_async(Hub, "_flush", "hub_flush")
+    time_collections()
     timed_async(Hub, "_fan_out", "hub_fan_out")
     timed_async(Hub, "snapshot", "hub_snapshot")
+
+
+def time_collections() -> None:
+    """How long each of Python's garbage collections held the loop, by generation."""
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            record(f"gc_gen{info['generation']}", time.perf_counter() - started[0])
+
+    gc.callbacks.append(timer)
 
 
 async def lag_probe(every: float = 0.01) -> None:
@@ -207,8 +222,21 @@ def main() -> None:
     if switch:
         sys.setswitchinterval(float(switch))
     install()
+
     # SIGUSR1 starts the figures afresh: the driver sends it just before the storm.
-    signal.signal(signal.SIGUSR1, lambda *_: (SAMPLES.clear(), COUNTS.clear()))
+    def storm_starts(*_: Any) -> None:
+        SAMPLES.clear()
+        COUNTS.clear()
+        if os.environ.get("SAMLA_BENCH_COLLECT"):
+            # What a full collection costs with every stream open (it stalls the storm).
+            t0 = time.perf_counter()
+            collected = gc.collect()
+            record("full_collection", time.perf_counter() - t0)
+            COUNTS["collected"] = collected
+            COUNTS["tracked_objects"] = len(gc.get_objects())
+            COUNTS["frozen_objects"] = gc.get_freeze_count()
+
+    signal.signal(signal.SIGUSR1, storm_starts)
 
     def writer() -> None:
         while True:

@@ -24,6 +24,7 @@ from live import (  # noqa: F401
     api_boards,
     api_breakout,
     api_polls,
+    collector,
     jobs,
     retention,
     views,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.samla = samla
             # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
             async with jobs.running(samla), retention.running(samla):
+                collector.settle()
                 yield
         finally:
             await hub.stop()

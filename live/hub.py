@@ -177,6 +177,8 @@ class Hub:
         # The last frame written straight to sockets, and its bytes (see `push`).
         self._framed_text = ""
         self._framed = b""
+        # When the broker last brought this instance a change to show (see live/collector.py).
+        self.last_message = 0.0
         self.stats = {"published": 0, "received": 0, "frames": 0, "snapshots": 0, "renders": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -453,6 +455,7 @@ class Hub:
     # -- receiving -------------------------------------------------------------------------
 
     def _deliver(self, channel: str, payload: bytes) -> None:
+        self.last_message = time.monotonic()
         self._inbox.put_nowait((channel, payload))
 
     async def _process_inbox(self) -> None:

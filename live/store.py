@@ -30,6 +30,8 @@ import rooms  # noqa: F401  (registers every table on the metadata)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a SQLite writer waits for another process's write lock before giving up (ms).
 SQLITE_BUSY_MS = 15_000
+# The most a read on the loop's thread may wait for SQLite's locks (ms).
+INLINE_READ_BUSY_MS = 20
 # How often the SQLite write-ahead log is copied back into the database, off the loop.
 CHECKPOINT_EVERY = 2.0
 
@@ -53,9 +55,11 @@ class Store:
         if self.is_sqlite:
             self._writer = _sqlite_engine(url, immediate=True, pool_size=1, inline=True)
             self._reader = _sqlite_engine(url, immediate=False, pool_size=4)
-            # The hub's reads (a tick's totals, the panels it renders) have a connection of
-            # their own: in a vote storm they must not queue behind thousands of requests.
-            self._hub_reader = _sqlite_engine(url, immediate=False, pool_size=1)
+            # The hub's reads (a tick's totals, the panels it renders) have connections of
+            # their own, run on the loop's thread like the writer's: in a vote storm they
+            # must not queue behind thousands of requests, nor wait a busy loop's turn for
+            # each statement. They are short, and in WAL mode they never wait for a writer.
+            self._hub_reader = _sqlite_engine(url, immediate=False, pool_size=2, inline=True)
         else:
             self._writer = self._reader = create_async_engine(
                 url, pool_size=20, max_overflow=10, pool_pre_ping=True
@@ -160,8 +164,11 @@ def _sqlite_engine(
         # Take transaction control from the driver, so BEGIN is ours to choose.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # The loop's own writer never waits inside SQLite: Store.write waits asleep instead.
-        cursor.execute(f"PRAGMA busy_timeout = {0 if inline else SQLITE_BUSY_MS}")
+        # Nothing on the loop's thread waits long inside SQLite: its writer waits asleep
+        # (Store.write); its readers, which WAL lets pass writers, only for rare moments
+        # such as another process's recovery of the log.
+        busy = (INLINE_READ_BUSY_MS if not immediate else 0) if inline else SQLITE_BUSY_MS
+        cursor.execute(f"PRAGMA busy_timeout = {busy}")
         cursor.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode: a committed transaction survives a crash of Samla; only a
         # power cut can take the last few, and it costs a third of FULL's fsyncs.
@@ -170,7 +177,7 @@ def _sqlite_engine(
         # Deleted rows (an archive deleted, a ballot unlinked from its voter) are
         # overwritten, not left readable in free pages.
         cursor.execute("PRAGMA secure_delete = ON")
-        if inline:
+        if inline and immediate:
             # Its commits never checkpoint (an fsync on the loop); Store.checkpoint does.
             cursor.execute("PRAGMA wal_autocheckpoint = 0")
         cursor.close()
