@@ -12,8 +12,8 @@ Usage: python -m bench.instrumented --host H --port P."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import atexit
+import gc
 import json
 import os
 import signal

@@ -1,13 +1,14 @@
 """When Python collects its cyclic garbage: never in the middle of a storm.
 
 With thousands of sockets open, Python's full (oldest-generation) collection walks every
-object they hold; at 2,000 sockets it stopped the loop for 180 ms, at 5,000 for about half a
-second, and its own heuristics start it whenever enough has been allocated, a vote storm
-included. Samla therefore leaves what start-up built out of every collection (`gc.freeze`),
-keeps the young generations' collections, which take about a millisecond, and runs the
-full one itself: once the broker has brought no change for a few seconds after bringing
-some, or at the latest every ten minutes. Sockets' objects are freed by reference counting as they close; a full
-collection finds only the rare cycle, so deferring it costs next to no memory."""
+object they hold: at 2,000 sockets it stopped the loop for 180 ms, at 5,000 for about half
+a second, and its own heuristics start it whenever enough has been allocated, a vote storm
+included. So Samla leaves what start-up built out of every collection (`gc.freeze`), keeps
+the young generations' collections, which take about a millisecond, and runs the full one
+itself: once the broker has brought no change for a few seconds after bringing some, or at
+the latest every ten minutes. Sockets' objects are freed by reference counting as they
+close; a full collection finds only the rare cycle, so deferring it costs next to no
+memory."""
 
 from __future__ import annotations
 
