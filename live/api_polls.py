@@ -31,7 +31,7 @@ BATCH_MAX = 200
 # How long answers gather before a batch commits, once answers are coming in fast. A
 # transaction costs about as much as fifty answers in it, and results go out once per hub
 # tick (0.1 s) anyway: a storm's answers share far fewer transactions for a short wait.
-GATHER = 0.02
+GATHER = 0.03
 
 
 @dataclass(eq=False)

@@ -37,17 +37,12 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
 
     def write_framed(self, data: bytes) -> bool:
         """Writes one frame made by `framed` if the socket can take it now; answers whether
-        it did. It can when the handshake is done, no close has been sent or received, and
-        the transport is not paused (its buffer is below the high-water mark)."""
-        if (
-            self.close_sent
-            or self.disconnected
-            or not self.handshake_complete
-            or self.initial_response is not None
-            or not self.writable.is_set()
-            or self.conn.state is not State.OPEN
-            or self.transport.is_closing()
-        ):
-            return False
-        self.transport.write(data)
-        return True
+        it did. It can while the connection is open (handshake done, no close sent or
+        received) and its transport is not paused (its buffer is below the high-water mark)
+        nor closing."""
+        if self.conn.state is State.OPEN and self.writable.is_set():
+            transport = self.transport
+            if not transport.is_closing():
+                transport.write(data)
+                return True
+        return False
