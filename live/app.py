@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +14,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, Router, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 # Importing a feature's modules registers its routes, panels and jobs.
 from live import (  # noqa: F401
@@ -79,24 +81,24 @@ class SecurityHeaders:
 
 class DirectStreams:
     """Bearer event streams go straight to their endpoint, past the cookie and error
-    middleware: thousands of them stay open for hours, and every layer they pass through
-    keeps a frame alive for as long as they do (about 2 KiB each). A stream without a
-    Bearer token (a browser's, authorised by its cookie) takes the ordinary way."""
+    middleware and the router: thousands of them stay open for hours, and every layer they
+    pass through keeps a frame alive for as long as they do (about 2 KiB each). A stream
+    without a Bearer token (a browser's, authorised by its cookie) takes the ordinary way."""
+
+    PATH = re.compile(r"/api/v1/sessions/([^/]+)/events")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.streams = Router(
-            routes=[WebSocketRoute("/api/v1/sessions/{sid}/events", event_stream)]
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "websocket"
-            and scope["path"].endswith("/events")
-            and any(name == b"authorization" for name, _ in scope["headers"])
+        if scope["type"] == "websocket" and any(
+            name == b"authorization" for name, _ in scope["headers"]
         ):
-            await self.streams(scope, receive, send)
-            return
+            found = self.PATH.fullmatch(scope["path"])
+            if found is not None:
+                scope["path_params"] = {"sid": found[1]}
+                await event_stream(WebSocket(scope, receive, send))
+                return
         await self.app(scope, receive, send)
 
 

@@ -35,6 +35,14 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[EXTENSION] = self
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake's request and response (about 4 KiB with their headers) are
+            # not needed again; a socket stays open for hours, and thousands do.
+            self.__dict__.pop("request", None)
+            self.__dict__.pop("response", None)
+
     def write_framed(self, data: bytes) -> bool:
         """Writes one frame made by `framed` if the socket can take it now; answers whether
         it did. It can while the connection is open (handshake done, no close sent or
