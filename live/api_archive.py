@@ -68,7 +68,7 @@ async def archive_response(
     lang: str,
 ) -> Response:
     """The archive as a download; built from one read of the store, written off the loop."""
-    async with samla.store.read() as db:
+    async with samla.store.read_long() as db:
         archive = await build_archive(db, session_id, names=names)
 
     def t(message: str) -> str:

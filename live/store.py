@@ -39,29 +39,33 @@ CHECKPOINT_EVERY = 2.0
 class Store:
     """Opens read and write transactions on the configured database.
 
-    On SQLite, every write runs on one connection whose statements execute right on the
-    event loop's thread. A write transaction is short (a batch of votes, a note) and its
-    statements take microseconds each, while a hop to a worker thread and back costs a turn
-    of a busy loop each: a write of ten statements would wait for forty turns. Writers queue
-    behind an asyncio lock and take the database lock up front (BEGIN IMMEDIATE), without
-    waiting in SQLite: when another process holds it, the writer waits its turn asleep on
-    the loop. The write-ahead log is checkpointed by a reader in its thread, so no fsync of
-    a checkpoint ever runs on the loop. Reads, which may be long (an archive), run on a
-    pool of aiosqlite connections in their threads, and in WAL mode never wait for writes."""
+    On SQLite, statements run right on the event loop's thread. Samla's transactions are
+    short (a batch of votes, a note, a snapshot) and their statements take microseconds,
+    while a hop to a worker thread and back costs a turn of a busy loop each: a write of ten
+    statements would wait for forty turns, and a reconnecting crowd's snapshots queue behind
+    them. Writers queue behind an asyncio lock and take the database lock up front (BEGIN
+    IMMEDIATE) without waiting in SQLite: when another process holds it, the writer waits
+    its turn asleep on the loop. In WAL mode readers never wait for writers. What may take
+    long runs in aiosqlite's worker threads instead: a whole archive (`read_long`) and the
+    checkpoints of the write-ahead log (with their fsync).
+
+    On PostgreSQL (asyncpg) nothing blocks the loop; the same engine serves every kind."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self._writer = _sqlite_engine(url, immediate=True, pool_size=1, inline=True)
-            self._reader = _sqlite_engine(url, immediate=False, pool_size=4)
+            self._reader = _sqlite_engine(url, immediate=False, pool_size=4, inline=True)
+            # Long reads (a whole archive) and checkpoints run in aiosqlite's threads.
+            self._long_reader = _sqlite_engine(url, immediate=False, pool_size=2)
             # The hub's reads (a tick's totals, the panels it renders) have connections of
             # their own, run on the loop's thread like the writer's: in a vote storm they
             # must not queue behind thousands of requests, nor wait a busy loop's turn for
             # each statement. They are short, and in WAL mode they never wait for a writer.
             self._hub_reader = _sqlite_engine(url, immediate=False, pool_size=2, inline=True)
         else:
-            self._writer = self._reader = create_async_engine(
+            self._writer = self._reader = self._long_reader = create_async_engine(
                 url, pool_size=20, max_overflow=10, pool_pre_ping=True
             )
             self._hub_reader = create_async_engine(url, pool_size=2, max_overflow=2)
@@ -70,6 +74,7 @@ class Store:
         self._write_sessions = async_sessionmaker(self._writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
         self._hub_sessions = async_sessionmaker(self._hub_reader, expire_on_commit=False)
+        self._long_sessions = async_sessionmaker(self._long_reader, expire_on_commit=False)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -112,13 +117,19 @@ class Store:
         if not self.is_sqlite or not self._written:
             return
         self._written = False
-        async with self._reader.connect() as conn:
+        async with self._long_reader.connect() as conn:
             await conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """One consistent read: everything inside sees the same committed state."""
         async with self._read_sessions() as db, db.begin():
+            yield db
+
+    @asynccontextmanager
+    async def read_long(self) -> AsyncIterator[AsyncSession]:
+        """A consistent read of much (a whole session's archive), its statements off the loop."""
+        async with self._long_sessions() as db, db.begin():
             yield db
 
     @asynccontextmanager
@@ -131,6 +142,7 @@ class Store:
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
+            await self._long_reader.dispose()
         await self._hub_reader.dispose()
 
 

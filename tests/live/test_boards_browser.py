@@ -182,3 +182,31 @@ async def test_with_real_breakout_rooms_a_room_board_is_shared_by_its_room(
     for page in (anna, erik):
         await wait_for_text(page, notes_of(plenary["id"]), "börja med något praktiskt")
     assert dialogs == []
+
+
+async def test_a_note_being_written_survives_the_form_being_redrawn(api: Api, browser: Any) -> None:
+    """A new board redraws the add-note form while Anna writes: her text and her choice
+    of board stay. Once sent, the text box is empty again and the board stays chosen."""
+    session = await api.make_session("Skrivro")
+    first = await make_board(api, session, title="Första")
+    dialogs: list[str] = []
+    anna = await participant_page(browser, api.served.base, session["code"], "Anna", dialogs)
+    target = f"{first['id']}:{first['columns'][2]['id']}"
+    await anna.select_option("#note-target", target)
+    await anna.fill("#note-text", "halvskriven tanke")
+    second = await make_board(api, session, title="Andra")
+    await anna.wait_for_selector(
+        f'#note-target option[value^="{second["id"]}:"]', state="attached", timeout=TIMEOUT
+    )
+    assert await anna.input_value("#note-target") == target
+    assert await anna.input_value("#note-text") == "halvskriven tanke"
+    await anna.click("#note-compose form.add-note button[type=submit]")
+    await wait_for_text(anna, notes_of(first["id"]), "halvskriven tanke")
+    await anna.wait_for_function(
+        "() => document.querySelector('#note-text').value === ''", timeout=TIMEOUT
+    )
+    assert await anna.input_value("#note-target") == target
+    state = await api.call("GET", f"/api/v1/boards/{first['id']}", session["moderator_token"])
+    [note] = state.json()["notes"]
+    assert note["column"] == first["columns"][2]["id"]
+    assert dialogs == []

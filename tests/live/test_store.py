@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -77,36 +78,35 @@ async def test_concurrent_writers_all_commit_and_versions_are_unique(tmp_path: P
     await concurrent_writers_get_unique_versions(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", 200)
 
 
-async def test_sqlite_writes_run_on_the_loop_thread_and_reads_in_threads(tmp_path: Path) -> None:
-    """A write's statements run on the event loop's own thread (no hop per statement);
-    reads, which may be long, run in aiosqlite's threads."""
+async def test_sqlite_statements_run_on_the_loop_thread_and_long_reads_in_threads(
+    tmp_path: Path,
+) -> None:
+    """Writes and reads run their statements on the event loop's own thread (no hop per
+    statement); a long read (an archive) runs in aiosqlite's threads."""
     url = f"sqlite+aiosqlite:///{tmp_path / 't.db'}"
     await asyncio.to_thread(migrate, url)
     store = Store(url)
     threads: dict[str, int] = {}
 
-    def record(where: str) -> int:
-        threads[where] = threading.get_ident()
-        return 1
-
-    try:
-        async with store.write() as db:
-            raw = (await db.connection()).sync_connection
-            assert raw is not None
-            driver = raw.connection.driver_connection
-            await driver.create_function("here", 0, lambda: record("write"))
-            await db.execute(text("SELECT here()"))
-        async with store.read() as db:
+    async def where(kind: str, opened: Any) -> None:
+        async with opened as db:
             raw = (await db.connection()).sync_connection
             assert raw is not None
             await raw.connection.driver_connection.create_function(
-                "here", 0, lambda: record("read")
+                "here", 0, lambda: threads.setdefault(kind, threading.get_ident())
             )
             await db.execute(text("SELECT here()"))
+
+    try:
+        await where("write", store.write())
+        await where("read", store.read())
+        await where("hub", store.hub_read())
+        await where("long", store.read_long())
     finally:
         await store.close()
-    assert threads["write"] == threading.get_ident()
-    assert threads["read"] != threading.get_ident()
+    loop_thread = threading.get_ident()
+    assert threads["write"] == threads["read"] == threads["hub"] == loop_thread
+    assert threads["long"] != loop_thread
 
 
 async def test_a_writer_waits_asleep_while_another_process_holds_the_lock(
