@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -79,23 +80,37 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class DirectStreams:
-    """Bearer event streams go straight to their endpoint, past the cookie and error
-    middleware and the router: thousands of them stay open for hours, and every layer they
-    pass through keeps a frame alive for as long as they do (about 2 KiB each). A stream
-    without a Bearer token (a browser's, authorised by its cookie) takes the ordinary way."""
+class Direct:
+    """Bearer clients go straight to the API, past the browser's cookie middleware and the
+    pages' routes: a vote storm is thousands of them a second, each paying for every layer
+    it passes. Bearer event streams go straight to their endpoint, which matters for
+    memory too: thousands stay open for hours, and every layer they pass through keeps a
+    frame alive for as long as they do (about 2 KiB each). Requests without a Bearer token
+    (a browser's, authorised by its cookie) take the ordinary way."""
 
-    PATH = re.compile(r"/api/v1/sessions/([^/]+)/events")
+    STREAM = re.compile(r"/api/v1/sessions/([^/]+)/events")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The API's own routes, their errors in the API's shape, the security headers.
+        self.api = SecurityHeaders(
+            ExceptionMiddleware(
+                Router(routes=[r for r in api.routes() if isinstance(r, Route)]),
+                handlers={HTTPException: _http_error},
+            )
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and any(
+        if scope["type"] != "lifespan" and any(
             name == b"authorization" for name, _ in scope["headers"]
         ):
-            found = self.PATH.fullmatch(scope["path"])
-            if found is not None:
+            if scope["type"] == "http" and scope["path"].startswith("/api/"):
+                # url_for still finds every route (a new session's join page, say).
+                scope.setdefault("router", scope["app"].router)
+                await self.api(scope, receive, send)
+                return
+            found = self.STREAM.fullmatch(scope["path"])
+            if scope["type"] == "websocket" and found is not None:
                 scope["path_params"] = {"sid": found[1]}
                 await event_stream(WebSocket(scope, receive, send))
                 return
@@ -166,7 +181,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
     middleware = [
-        Middleware(DirectStreams),
+        Middleware(Direct),
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,18 +81,6 @@ class Connection:
     closing: tuple[int, str] | None = None
     _woken: bool = False
     _waiter: asyncio.Future[None] | None = None
-
-    @property
-    def idle(self) -> bool:
-        """Its writer is asleep with nothing queued: a frame may skip the queue."""
-        return (
-            self._waiter is not None
-            and not self._woken
-            and not self.outbox
-            and not self.direct
-            and not self.needs_snapshot
-            and self.closing is None
-        )
 
     def wake(self) -> None:
         """Something is waiting to be sent (or the socket is to close): rouse the writer."""
@@ -174,9 +162,6 @@ class Hub:
         # resnapshotted at once is rendered once per audience; short-lived, because
         # the count of who is here changes without a version.
         self._snapshots: dict[tuple[Audience, str, int], tuple[float, str | dict[str, Any]]] = {}
-        # The last frame written straight to sockets, and its bytes (see `push`).
-        self._framed_text = ""
-        self._framed = b""
         # When the broker last brought this instance a change to show (see live/collector.py).
         self.last_message = 0.0
         self.stats = {"published": 0, "received": 0, "frames": 0, "snapshots": 0, "renders": 0}
@@ -316,23 +301,46 @@ class Hub:
             await self.broker.unsubscribe(session_channel(conn.session_id))
 
     def push(self, conn: Connection, frame: str) -> None:
-        """Sends a frame: straight into the socket when its writer is idle and the socket
-        can take it now, else through its outbox. A socket that has fallen too far behind
-        gets a snapshot instead."""
-        if conn.needs_snapshot:
-            return  # the coming snapshot carries this change too
-        if conn.wire is not None and conn.idle:
-            if frame is not self._framed_text:  # one framing for every socket it goes to
-                self._framed_text, self._framed = frame, framed(frame)
-            if conn.wire.write_framed(self._framed):
-                self.stats["frames"] += 1
-                return
-        if len(conn.outbox) >= self.outbox_limit:
-            conn.outbox.clear()
-            conn.needs_snapshot = True
-        else:
-            conn.outbox.append(frame)
-        conn.wake()
+        """Sends a frame to one socket (see `push_many`)."""
+        self.push_many((conn,), frame)
+
+    def push_many(
+        self, conns: Iterable[Connection], frame: str, version: int | None = None
+    ) -> None:
+        """Sends the same frame to every socket in `conns`, in one pass: straight into each
+        socket whose writer is idle and that can take it now, else through its outbox. A
+        socket that has fallen too far behind gets a snapshot instead. With `version`, each
+        socket is noted as having been sent that version."""
+        data: bytes | None = None  # the frame's bytes, made once for all (see live/wire.py)
+        written = 0
+        for conn in conns:
+            if version is not None:
+                conn.version = version
+            if conn.needs_snapshot:
+                continue  # the coming snapshot carries this change too
+            wire = conn.wire
+            # Straight in when its writer is asleep with nothing queued (written inline
+            # here, once per frame: this loop runs for every socket of a session).
+            if (
+                wire is not None
+                and conn._waiter is not None
+                and not conn._woken
+                and not conn.outbox
+                and not conn.direct
+                and conn.closing is None
+            ):
+                if data is None:
+                    data = framed(frame)
+                if wire.write_framed(data):
+                    written += 1
+                    continue
+            if len(conn.outbox) >= self.outbox_limit:
+                conn.outbox.clear()
+                conn.needs_snapshot = True
+            else:
+                conn.outbox.append(frame)
+            conn.wake()
+        self.stats["frames"] += written
 
     def push_direct(self, conn: Connection, frame: str) -> None:
         """Queues a reply to this socket's own message; it survives a coming snapshot."""
@@ -509,14 +517,10 @@ class Hub:
         # The JSON stream: each event once, serialised once, to every socket that may see it.
         json_conns = [c for c in watch.connections if c.kind == "json" and not c.needs_snapshot]
         for version, event in released:
-            frame: str | None = None
-            for conn in json_conns:
-                if version > conn.version and conn.sees(event):
-                    frame = frame or json.dumps(
-                        {"type": event.type, "version": version, **event.data}
-                    )
-                    conn.version = version
-                    self.push(conn, frame)
+            to = [c for c in json_conns if version > c.version and c.sees(event)]
+            if to:
+                frame = json.dumps({"type": event.type, "version": version, **event.data})
+                self.push_many(to, frame, version)
         # The browser: stale panels, rendered once per audience.
         triggers = [*events, Event(PRESENCE)] if presence else events
         groups: dict[Audience, list[Connection]] = defaultdict(list)
@@ -535,10 +539,15 @@ class Hub:
                 shared = "".join(
                     [await self._render(db, p, viewer) for p in stale if not p.personal]
                 )
+                alike = []  # the sockets whose frame is the shared part alone
                 for conn in conns:
-                    frame = shared + await self._personal(db, conn, stale, visible)
-                    if frame:
-                        self.push(conn, frame)
+                    personal = await self._personal(db, conn, stale, visible)
+                    if personal:
+                        self.push(conn, shared + personal)
+                    else:
+                        alike.append(conn)
+                if shared:
+                    self.push_many(alike, shared)
 
     async def _personal(
         self, db: Any, conn: Connection, stale: list[Panel], events: list[Event]

@@ -657,9 +657,11 @@ async def vote_many(
     fresh: set[tuple[str, str]] = set()
     rows = _Rows()
     open_checked = False
+    polls: dict[str, Poll] = {}  # a storm's batch answers one poll thousands of times
     for i, (poll_id, participant_id, answer) in enumerate(ballots):
         try:
-            poll = await poll_by_id(db, poll_id)
+            poll = polls.get(poll_id) or await poll_by_id(db, poll_id)
+            polls[poll.id] = poll
             if poll.allow_change:
                 outcome = await vote(db, poll_id, participant_id, answer, in_session=session_id)
                 done[i] = outcome.value

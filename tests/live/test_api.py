@@ -159,3 +159,23 @@ async def test_openapi_lists_the_contract(api: Api) -> None:
     ]:
         assert path in doc["paths"], path
     assert "delete" in doc["paths"]["/api/v1/sessions/{sid}"]
+
+
+async def test_bearer_calls_get_the_same_errors_and_headers_as_any_other(api: Api) -> None:
+    """Bearer clients take a shorter way to the API (past the browser's cookie layer): its
+    answers are the same, errors in the API's shape and the security headers included."""
+    token = await api.organiser_token()
+    for sent in (token, None):
+        missing = await api.call("GET", "/api/v1/nothing-here", sent)
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+        wrong = await api.call("DELETE", "/api/v1/openapi.json", sent)
+        assert wrong.status_code == 405
+        assert wrong.json()["error"]["code"] == "invalid"
+        for answer in (missing, wrong):
+            assert answer.headers["x-content-type-options"] == "nosniff"
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    made = await api.call("POST", "/api/v1/sessions", token, json={"title": "Kort väg"})
+    assert made.status_code == 201
+    assert made.json()["join_url"].endswith(f"/j/{made.json()['code']}")
+    assert "set-cookie" not in made.headers  # no cookie for an API client
