@@ -45,6 +45,10 @@ log = logging.getLogger("samla.hub")
 GAP_PATIENCE = 2.0
 # How long a rendered snapshot may be reused for other sockets of the same audience.
 SNAPSHOT_REUSE = 0.5
+# The share of the loop's time that showing one session's changes may take. A session's
+# changes go out at most once per tick, and less often when showing them to its sockets
+# takes this instance long: a hall of thousands keeps half the loop for its votes.
+FAN_OUT_SHARE = 0.5
 # Close codes the htmx ws extension understands: it reconnects on 1012 and 1013 only.
 WS_1008_POLICY_VIOLATION = 1008
 WS_1012_SERVICE_RESTART = 1012
@@ -121,6 +125,7 @@ class Watch:
     gap_since: float | None = None
     store_version_seen: int = 0  # the store's version at the previous reconcile round
     watermark_seen: int = 0  # the watermark at the previous reconcile round
+    fan_out_cost: float = 0.0  # seconds the last fan-out held the loop
     present: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -209,7 +214,11 @@ class Hub:
         out.scheduled = True
         # Leading edge: a lone change goes out on the next turn of the loop; in a burst
         # the next flush waits for the tick, collecting everything that came meanwhile.
-        delay = max(0.0, self._last_flush.get(session_id, 0.0) + self.tick - time.monotonic())
+        interval = self.tick
+        watch = self._watches.get(session_id)
+        if watch is not None:
+            interval = max(interval, watch.fan_out_cost / FAN_OUT_SHARE)
+        delay = max(0.0, self._last_flush.get(session_id, 0.0) + interval - time.monotonic())
         task = asyncio.create_task(self._flush(session_id, delay))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
@@ -506,7 +515,9 @@ class Hub:
             released.extend((watch.watermark, e) for e in watch.pending.pop(watch.watermark))
         watch.gap_since = (watch.gap_since or time.monotonic()) if watch.pending else None
         if released or message.get("p"):
+            started = time.monotonic()
             await self._fan_out(session_id, watch, released, bool(message.get("p")))
+            watch.fan_out_cost = time.monotonic() - started
 
     async def _fan_out(
         self, session_id: str, watch: Watch, released: list[tuple[int, Event]], presence: bool

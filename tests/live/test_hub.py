@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from live.hub import FAN_OUT_SHARE
 from rooms import sessions
 from rooms.models import Event
 from tests.conftest import Api, Served
@@ -160,6 +161,35 @@ async def test_a_burst_crosses_the_broker_as_few_messages(
         assert published <= elapsed / served.settings.tick + 2, (published, elapsed)
         assert published < 200 / 4
         assert frame["version"] > 0
+
+
+async def test_a_session_slow_to_show_gets_its_changes_less_often(
+    served: Served, api: Api, stream: Callable[..., Any]
+) -> None:
+    """When showing a session's changes takes this instance long (a hall of thousands),
+    they go out less often than once per tick: the fan-out keeps to its share of the loop."""
+    session = await api.make_session()
+    watcher = await api.join(session)
+    hub = served.samla.hub
+    async with stream(session["id"], watcher["token"]) as s:
+        await s.next()
+
+        async def slow() -> None:
+            hub._watches[session["id"]].fan_out_cost = 0.5  # measured again by the next
+
+        await served.run(slow)
+        before = hub.stats["published"]
+        started = time.monotonic()
+        await served.run(lambda: _burst(served, session["id"], 1))  # goes out at once
+        await s.until(lambda f: f["type"] == "burst.tick")
+        await served.run(slow)
+        await served.run(lambda: _burst(served, session["id"], 20))
+        await s.until(lambda f: f["type"] == "burst.tick" and f["n"] == 19)
+        elapsed = time.monotonic() - started
+        published = hub.stats["published"] - before
+        # The rest waited 0.5 / FAN_OUT_SHARE = 1 s after the first, not a tick.
+        assert elapsed >= 0.5 / FAN_OUT_SHARE - served.settings.tick, elapsed
+        assert published == 2, published
 
 
 async def _burst(served: Served, session_id: str, count: int) -> None:
