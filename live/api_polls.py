@@ -28,10 +28,13 @@ VOTES_PER_MINUTE = "30/minute"
 # The most answers one write transaction takes: a longer batch would hold the write lock
 # (and delay a moderator's close) for longer than a tick.
 BATCH_MAX = 200
-# How long answers gather before a batch commits, once answers are coming in fast. A
-# transaction costs about as much as fifty answers in it, and results go out once per hub
-# tick (0.1 s) anyway: a storm's answers share far fewer transactions for a short wait.
-GATHER = 0.03
+# Answers gather until just before their session's next update goes out (the hub sends
+# at most one per tick), then commit together: a storm's answers share one transaction
+# per tick, and each shows on the screens at the first update after it arrived, as soon as
+# if it had committed alone. The batch commits this long before that update…
+COMMIT_LEAD = 0.01
+# …and batches are this far apart at least, however soon the next update.
+GATHER_MIN = 0.01
 
 
 @dataclass(eq=False)
@@ -67,11 +70,15 @@ class VoteBatcher:
 
     async def _drain(self, session_id: str) -> None:
         loop = asyncio.get_running_loop()
+        hub = self.samla.hub
         try:
             while self._waiting.get(session_id):
-                # Leading edge: an answer after a quiet spell commits at once; in a storm,
-                # a batch waits until GATHER after the previous one, collecting meanwhile.
-                wait = self._last_commit.get(session_id, 0.0) + GATHER - loop.time()
+                # An answer after a quiet spell commits at once (its update goes out at
+                # once too); in a storm, a batch waits for the next update, collecting.
+                wait = max(
+                    hub.next_flush(session_id) - COMMIT_LEAD,
+                    self._last_commit.get(session_id, 0.0) + GATHER_MIN - loop.time(),
+                )
                 queue = self._waiting[session_id]
                 if wait > 0 and len(queue) < BATCH_MAX:
                     await asyncio.sleep(wait)
@@ -84,7 +91,7 @@ class VoteBatcher:
             if len(self._last_commit) > 1000:  # sessions that are long quiet
                 now = loop.time()
                 for sid, at in list(self._last_commit.items()):
-                    if now - at > GATHER:
+                    if now - at > GATHER_MIN:
                         del self._last_commit[sid]
 
     async def _commit(self, session_id: str, batch: list[_Waiting]) -> None:

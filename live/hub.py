@@ -214,14 +214,17 @@ class Hub:
         out.scheduled = True
         # Leading edge: a lone change goes out on the next turn of the loop; in a burst
         # the next flush waits for the tick, collecting everything that came meanwhile.
+        task = asyncio.create_task(self._flush(session_id, self.next_flush(session_id)))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    def next_flush(self, session_id: str) -> float:
+        """Seconds until a change of this session could next go out (0: at once)."""
         interval = self.tick
         watch = self._watches.get(session_id)
         if watch is not None:
             interval = max(interval, watch.fan_out_cost / FAN_OUT_SHARE)
-        delay = max(0.0, self._last_flush.get(session_id, 0.0) + interval - time.monotonic())
-        task = asyncio.create_task(self._flush(session_id, delay))
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        return max(0.0, self._last_flush.get(session_id, 0.0) + interval - time.monotonic())
 
     async def _flush(self, session_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
