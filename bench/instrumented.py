@@ -1,12 +1,15 @@
 """`samla serve` with timers on the vote path, for `bench.run --instrument` (diagnosis only).
 
 It wraps, without changing them, the store's write transaction (time waiting for the write
-lock vs. time holding it), every aiosqlite call (the await from the event loop to the SQLite
-worker thread and back), the hub's flush (summary query + publish) and fan-out, and keeps a
-loop-lag probe. Every half second it writes the figures to the JSON file named by
-SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts). With
+lock vs. time holding it), every aiosqlite call made through a worker thread (long reads and
+checkpoints; the store's own statements run on the loop, inside those transactions), the
+hub's flush (summary query + publish) and fan-out, Python's garbage collections by
+generation, and keeps a loop-lag probe. Every half second it writes the figures to the JSON
+file named by SAMLA_BENCH_STATS; SIGUSR1 clears them (the driver sends it as the storm starts). With
 SAMLA_BENCH_TRACEMALLOC set, two SIGUSR2 bracket the opening of the streams and the memory
-allocated in between is written, by file and by line, beside the stats.
+allocated in between is written, by file and by line, beside the stats. With
+SAMLA_BENCH_COLLECT set, a full collection is run (and timed) as the storm starts, with every
+stream open.
 Usage: python -m bench.instrumented --host H --port P."""
 
 from __future__ import annotations
@@ -152,70 +155,8 @@ def trace_memory(out: Path) -> None:
     signal.signal(signal.SIGUSR2, on_signal)
 
 
-def sqlite_in_loop() -> None:
-    """What-if: aiosqlite calls run synchronously on the event loop's thread, no hop.
-
-    SQLite statements on a local WAL file take tens of microseconds; the hop to aiosqlite's
-    worker thread and back costs an event-loop turn (and a GIL hand-off) each."""
-    import aiosqlite.core
-
-    async def execute(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    async def connect(self: Any) -> Any:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    aiosqlite.core.Connection._execute = execute  # type: ignore[method-assign]
-    aiosqlite.core.Connection._connect = connect  # type: ignore[method-assign]
-
-
-def one_pass_fan_out() -> None:
-    """What-if: the hub writes a frame straight to a socket whose writer is idle.
-
-    uvicorn's ASGI `send` first awaits its `writable` event and then writes synchronously,
-    so driving the send one step either completes it (the frame is in the transport, no
-    task wake-up) or stops before anything was written (a paused, slow client): then the
-    coroutine is closed and the frame queued for the socket's writer as before."""
-    from live.hub import Hub
-
-    original_push = Hub.push
-
-    def push(self: Hub, conn: Any, frame: str) -> None:
-        idle = conn._waiter is not None and not conn._woken  # its writer is waiting
-        if (
-            idle
-            and not conn.needs_snapshot
-            and not conn.outbox
-            and not conn.direct
-            and (conn.closing is None)
-        ):
-            coro = conn.send(frame)
-            try:
-                coro.send(None)
-            except StopIteration:
-                self.stats["frames"] += 1
-                count("sent_inline")
-                return
-            except Exception:
-                pass  # the socket is gone; its writer finds out and closes it
-            else:
-                coro.close()
-                count("send_would_wait")
-        original_push(self, conn, frame)
-
-    Hub.push = push  # type: ignore[method-assign]
-
-
 def main() -> None:
     stats = Path(os.environ["SAMLA_BENCH_STATS"])
-    if os.environ.get("SAMLA_BENCH_ONE_PASS"):
-        one_pass_fan_out()
-    if os.environ.get("SAMLA_BENCH_SQLITE_IN_LOOP"):
-        sqlite_in_loop()
     if os.environ.get("SAMLA_BENCH_TRACEMALLOC"):
         trace_memory(stats.with_suffix(".memory.txt"))
     switch = os.environ.get("SAMLA_BENCH_SWITCH_INTERVAL")

@@ -53,7 +53,6 @@ class Options:
     instrument: bool
     switch_interval: float | None
     trace_memory: bool
-    what_if: tuple[str, ...]
     stamp: str = ""
 
 
@@ -526,8 +525,7 @@ def render(opts: Options, results: list[Result], started: str) -> str:
     lines = [
         f"Samla vote storm — {started} UTC",
         f"N={opts.participants} participants, scenario={opts.scenario}, votes spread over "
-        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time"
-        + (f", Samla patched: {', '.join(opts.what_if)}" if opts.what_if else ""),
+        f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time",
         "",
     ]
     names = [r.target for r in results]
@@ -574,9 +572,7 @@ async def main_async(opts: Options) -> int:
             results.append(await run_one(Baseline(workdir, opts.tick), opts))
         if opts.only in (None, "samla"):
             print(f"bench: samla, N={opts.participants} …", flush=True)
-            samla = SamlaServer(
-                workdir, opts.instrument, opts.switch_interval, opts.trace_memory, opts.what_if
-            )
+            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval, opts.trace_memory)
             results.append(await run_one(samla, opts))
     text = render(opts, results, started)
     for r in results:
@@ -679,17 +675,10 @@ def parse(argv: list[str] | None = None) -> Options:
         help="where Samla's memory per stream goes (tracemalloc; implies --instrument)",
     )
     parser.add_argument(
-        "--what-if",
-        action="append",
-        choices=["sqlite-in-loop", "one-pass-fan-out"],
-        default=[],
-        help="diagnosis: run Samla with a candidate change patched in (implies --instrument)",
-    )
-    parser.add_argument(
         "--switch-interval",
         type=float,
         default=None,
-        help="what-if: sys.setswitchinterval() in the Samla process (implies --instrument)",
+        help="diagnosis: sys.setswitchinterval() in the Samla process (implies --instrument)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.participants <= 10_000:
@@ -712,7 +701,6 @@ def parse(argv: list[str] | None = None) -> Options:
         args.instrument,
         args.switch_interval,
         args.trace_memory,
-        tuple(args.what_if),
     )
 
 

@@ -202,7 +202,6 @@ class SamlaServer(Target):
         instrument: bool = False,
         switch_interval: float | None = None,
         trace_memory: bool = False,
-        what_if: tuple[str, ...] = (),
     ) -> None:
         super().__init__("samla", workdir)
         self.http_port = self.ws_port
@@ -210,11 +209,7 @@ class SamlaServer(Target):
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'samla.db'}",
             "SECRET_KEY": secrets.token_urlsafe(32),
         }
-        self.instrument = instrument or switch_interval is not None or trace_memory or bool(what_if)
-        if "sqlite-in-loop" in what_if:
-            self.env["SAMLA_BENCH_SQLITE_IN_LOOP"] = "1"
-        if "one-pass-fan-out" in what_if:
-            self.env["SAMLA_BENCH_ONE_PASS"] = "1"
+        self.instrument = instrument or switch_interval is not None or trace_memory
         self.trace_memory = trace_memory
         self.stats_path = workdir / "samla-stats.json"
         if self.instrument:

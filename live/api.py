@@ -112,8 +112,10 @@ _STR = {"type": "string"}
 async def create_token(request: Request) -> Response:
     body = await read_json(request)
     samla = samla_of(request)
+    async with samla.store.read() as db:
+        organiser_id = await accounts.check_password(db, body.get("email"), body.get("password"))
     async with samla.store.write() as db:
-        signed = await accounts.sign_in(db, body.get("email"), body.get("password"), "api")
+        signed = await accounts.start_login(db, organiser_id, "api")
     return JSONResponse({"token": signed.token})
 
 

@@ -235,8 +235,12 @@ async def login_page(request: Request) -> Response:
         return page(request, "login.html", error=None, next=target, email="")
     try:
         form = await _form(request)
+        async with samla.store.read() as db:
+            organiser_id = await accounts.check_password(
+                db, form.get("email"), form.get("password")
+            )
         async with samla.store.write() as db:
-            signed = await accounts.sign_in(db, form.get("email"), form.get("password"), "web")
+            signed = await accounts.start_login(db, organiser_id, "web")
     except Refused as exc:
         if exc.code == "unauthorized":
             return page(

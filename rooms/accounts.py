@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -49,23 +50,29 @@ async def add_organiser(db: AsyncSession, email: Any, password: Any) -> Organise
     return organiser
 
 
-async def sign_in(
-    db: AsyncSession, email: Any, password: Any, kind: Literal["web", "api"]
-) -> SignedIn:
+async def check_password(db: AsyncSession, email: Any, password: Any) -> str:
+    """The organiser's id, if `password` is theirs. Argon2's deliberate work (tens of
+    milliseconds) runs in a thread: call this in a read, never while holding a write."""
     refused = Refused("unauthorized", "That email and password do not match an organiser.")
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
         raise refused
     organiser = await db.scalar(
         select(Organiser).where(col(Organiser.email) == email.strip().lower())
     )
+    stored = organiser.password_hash if organiser else _DUMMY_HASH
     try:
-        _hasher.verify(organiser.password_hash if organiser else _DUMMY_HASH, password)
+        await asyncio.to_thread(_hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
         raise refused from None
     if organiser is None:
         raise refused
+    return organiser.id
+
+
+async def start_login(db: AsyncSession, organiser_id: str, kind: Literal["web", "api"]) -> SignedIn:
+    """A new login for an organiser whose password was checked."""
     token = new_secret("o")
-    login = Login(organiser_id=organiser.id, token_hash=digest(token), kind=kind)
+    login = Login(organiser_id=organiser_id, token_hash=digest(token), kind=kind)
     db.add(login)
     await db.flush()
     return SignedIn(login, token)
