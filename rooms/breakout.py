@@ -26,7 +26,7 @@ from rooms.models import (
     utcnow,
 )
 from rooms.panels import Actor, Viewer, action, panel, placer, placer_many
-from rooms.sessions import describe_part, on_join, writable
+from rooms.sessions import describe_part, on_close, on_join, writable
 from rooms.text import clean, optional
 
 Assignment = Literal["random", "balanced", "self", "manual"]
@@ -779,6 +779,15 @@ async def close_rooms(db: AsyncSession, session_id: str) -> Outcome[RoundView]:
     else:
         r = await last_round(db, session_id)
     return Outcome(session_id, await view_round(db, r), tuple(events))
+
+
+@on_close
+async def close_with_session(db: AsyncSession, session: Session) -> tuple[Event, ...]:
+    """A session that closes closes its rooms: everyone is back in the plenary."""
+    r, events = await _expire(db, session)
+    if r is not None:
+        events += await _close(db, r)
+    return tuple(events)
 
 
 async def extend(db: AsyncSession, session_id: str, minutes: Any) -> Outcome[RoundView]:

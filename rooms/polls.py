@@ -25,9 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
-from rooms.models import PLENARY, Event, Outcome, Participant, Role, iso, new_id, utcnow
+from rooms.models import (
+    PLENARY,
+    Event,
+    Outcome,
+    Participant,
+    Role,
+    Session,
+    iso,
+    new_id,
+    utcnow,
+)
 from rooms.panels import Actor, Viewer, action, panel, place, place_many, summary
-from rooms.sessions import describe_part, session_by_id, writable
+from rooms.sessions import describe_part, on_close, session_by_id, writable
 from rooms.text import clean, optional
 
 Kind = Literal["single", "multiple", "scale", "wordcloud", "open", "ranking"]
@@ -526,6 +536,18 @@ async def close_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
         _results_event(poll),
     )
     return Outcome(poll.session_id, poll_json(poll, await options_of(db, poll.id)), events)
+
+
+@on_close
+async def close_open_polls(db: AsyncSession, session: Session) -> tuple[Event, ...]:
+    """A session that closes closes its open polls, so their ballots are unlinked too."""
+    found = await db.scalars(
+        select(col(Poll.id)).where(col(Poll.session_id) == session.id, col(Poll.status) == "open")
+    )
+    events: list[Event] = []
+    for poll_id in list(found):
+        events += (await close_poll(db, poll_id)).events
+    return tuple(events)
 
 
 async def _forget_answer_order(db: AsyncSession, poll_id: str) -> None:

@@ -61,6 +61,17 @@ def on_join(fn: JoinHook) -> JoinHook:
     return fn
 
 
+# Features that wind something up when a session closes (open polls close and so become
+# anonymous, open rooms close) add a hook; its events are committed with the closing.
+CloseHook = Callable[[AsyncSession, Session], Awaitable[tuple[Event, ...]]]
+_close_hooks: list[CloseHook] = []
+
+
+def on_close(fn: CloseHook) -> CloseHook:
+    _close_hooks.append(fn)
+    return fn
+
+
 @dataclass(frozen=True)
 class Created:
     session: Session
@@ -202,10 +213,13 @@ async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outco
 
 async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
     session = await writable(db, session_id)
+    events: list[Event] = []
+    for hook in _close_hooks:  # while the session still takes changes
+        events += await hook(db, session)
     session.status = "closed"
     session.closed_at = utcnow()
     db.add(session)
-    return Outcome(session.id, session, (Event("session.closed"),))
+    return Outcome(session.id, session, (*events, Event("session.closed")))
 
 
 async def delete_session(db: AsyncSession, session_id: str) -> None:

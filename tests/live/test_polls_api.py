@@ -676,3 +676,31 @@ async def test_a_plenary_poll_is_not_told_to_those_in_a_breakout_room(
         )
         await room_side.until(lambda f: f["type"].startswith("rooms."))
         assert not any(f["type"].startswith("poll.") for f in room_side.frames)
+
+
+async def test_closing_the_session_closes_its_open_polls_and_rooms(
+    api: Api, served: Served
+) -> None:
+    """A moderator who closes the session without closing a poll first: the poll closes
+    with it (its ballots unlinked, as any closed poll's), and so do the open rooms."""
+    session = await api.make_session()
+    people = [await api.join(session) for _ in range(4)]
+    poll = await make_poll(api, session)
+    await open_poll(api, session, poll)
+    for person in people:
+        body = {"choices": [poll["options"][0]["id"]]}
+        r = await api.call("POST", vote_path(poll), person["token"], json=body)
+        assert r.status_code == 201
+    mod = session["moderator_token"]
+    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/rooms", mod, json={"count": 2})
+    assert r.status_code == 201, r.text
+    r = await api.call("POST", f"/api/v1/sessions/{session['id']}/close", mod)
+    assert r.status_code == 200, r.text
+    found = await results(api, mod, poll)
+    assert found["status"] == "closed" and found["voters"] == 4
+    with database(served) as db:
+        assert db.execute("SELECT COUNT(*) FROM ballot WHERE voter_id IS NOT NULL").fetchone() == (
+            0,
+        )
+        assert db.execute("SELECT status FROM breakout_round").fetchall() == [("closed",)]
+        assert set(db.execute("SELECT status FROM room").fetchall()) == {("closed",)}
