@@ -19,8 +19,8 @@ from rooms import archive, boards, breakout, polls, questions
 async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list[archive.Room]:
     """Every breakout room of every round, in the order they were opened.
 
-    A room's count is the people seated in it now: a seat follows its participant into the
-    next round, so an earlier round's rooms show who stayed there."""
+    A closed room counts the people who were in it when its round closed; an open one, the
+    people in it now."""
     rounds = list(
         await db.scalars(
             select(col(breakout.Round.id))
@@ -50,7 +50,8 @@ async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list
         name = room.name
         if len(rounds) > 1:
             name = f"{order.get(room.round_id, 0) + 1}: {room.name}"
-        out.append(archive.Room(room.id, name, int(seated.get(room.id, 0))))
+        people = room.people if room.people is not None else seated.get(room.id, 0)
+        out.append(archive.Room(room.id, name, int(people)))
     return out
 
 

@@ -94,6 +94,8 @@ class Room(SQLModel, table=True):
     capacity: int | None = None
     position: int = 0
     status: str = Field(default="prepared", max_length=8)  # the round's status
+    # How many people were in it when its round closed (seats move on to later rounds).
+    people: int | None = None
 
 
 class Seat(SQLModel, table=True):
@@ -756,7 +758,15 @@ async def _close(db: AsyncSession, r: Round) -> list[Event]:
     )
     if done is None:
         return []
-    await db.execute(update(Room).where(col(Room.round_id) == r.id).values(status="closed"))
+    seated = (
+        select(func.count())
+        .where(col(Seat.room_id) == col(Room.id))
+        .correlate(Room)
+        .scalar_subquery()
+    )
+    await db.execute(
+        update(Room).where(col(Room.round_id) == r.id).values(status="closed", people=seated)
+    )
     await db.execute(
         delete(HelpRequest).where(
             col(HelpRequest.room_id).in_(select(col(Room.id)).where(col(Room.round_id) == r.id))

@@ -684,3 +684,24 @@ async def test_an_instance_starting_purges_sessions_whose_retention_ran_out_whil
             archive_url(sid, format="json"), headers={"Authorization": f"Bearer {mod}"}
         )
         assert r.status_code == 401  # its moderator token went with it
+
+
+async def test_each_rounds_rooms_count_the_people_who_were_in_them(api: Api) -> None:
+    """People move on to a later round's rooms; an earlier round's rooms in the archive
+    still count who was in them when that round closed."""
+    session = await api.make_session()
+    sid, mod = session["id"], session["moderator_token"]
+    for _ in range(6):
+        await api.join(session)
+    sizes = {}
+    for count in (2, 3):
+        opened = await ok(
+            await api.call("POST", f"/api/v1/sessions/{sid}/rooms", mod, json={"count": count}),
+            201,
+        )
+        sizes.update({r["id"]: len(r["participant_ids"]) for r in opened["rooms"]})
+        await ok(await api.call("POST", f"/api/v1/sessions/{sid}/rooms/close", mod), 200)
+    body = await ok(await api.call("GET", f"/api/v1/sessions/{sid}/archive?format=json", mod), 200)
+    counted = {r["id"]: r["participants"] for r in body["rooms"]}
+    assert counted == sizes
+    assert sum(sizes.values()) == 12  # six people, twice
