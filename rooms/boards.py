@@ -1032,6 +1032,19 @@ async def sort_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     return {}
 
 
+@panel("my-likes", "boards/_likes.html", roles={"participant"}, triggers=set(), personal=True)
+async def likes_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The notes this participant has upvoted (their buttons are marked in the browser)."""
+    if viewer.participant_id is None:
+        return {"notes": []}
+    rows = await db.scalars(
+        select(col(NoteUpvote.note_id)).where(
+            col(NoteUpvote.participant_id) == viewer.participant_id
+        )
+    )
+    return {"notes": sorted(rows)}
+
+
 @panel("boards", "boards/_boards.html", roles={"participant"}, triggers=NOTE_EVENTS, json=True)
 async def boards_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """The plenary's and the viewer's room's boards, with their notes in both orders."""
@@ -1167,7 +1180,7 @@ async def delete_note_action(
     )
 
 
-@action("note.like", roles={"participant"})
+@action("note.like", roles={"participant"}, reply="my-likes")
 async def like_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
     return await toggle_upvote(db, await _participant(db, actor), str(message.get("note")))
 

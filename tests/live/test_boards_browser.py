@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.live.test_boards_api import make_board, rooms_placed
+from tests.live.test_boards_api import make_board, post_note, rooms_placed
 
 __all__ = ["rooms_placed"]
 
@@ -209,4 +209,35 @@ async def test_a_note_being_written_survives_the_form_being_redrawn(api: Api, br
     state = await api.call("GET", f"/api/v1/boards/{first['id']}", session["moderator_token"])
     [note] = state.json()["notes"]
     assert note["column"] == first["columns"][2]["id"]
+    assert dialogs == []
+
+
+async def test_a_participants_own_upvotes_show_on_their_buttons_only(
+    api: Api, browser: Any
+) -> None:
+    session = await api.make_session("Tummen upp")
+    board = await make_board(api, session, title="Idéer")
+    dialogs: list[str] = []
+    base = api.served.base
+    anna = await participant_page(browser, base, session["code"], "Anna", dialogs)
+    erik = await participant_page(browser, base, session["code"], "Erik", dialogs)
+    bo = await api.join(session, "Bo")
+    r = await post_note(api, board, bo["token"], "fler mötesplatser")
+    assert r.status_code == 201, r.text
+    button = f'article.board[data-board="{board["id"]}"] .notes-newest form.like button'
+    for page in (anna, erik):
+        await wait_for_text(page, notes_of(board["id"]), "fler mötesplatser")
+        assert await page.get_attribute(button, "aria-pressed") == "false"
+    await anna.click(button)
+    await anna.wait_for_selector(f'{button}[aria-pressed="true"]', timeout=TIMEOUT)
+    await erik.wait_for_function(
+        "sel => document.querySelector(sel + ' .upvotes').textContent === '1'",
+        arg=button,
+        timeout=TIMEOUT,
+    )
+    assert await erik.get_attribute(button, "aria-pressed") == "false"  # not Erik's upvote
+    await anna.reload()
+    await anna.wait_for_selector(f'{button}[aria-pressed="true"]', timeout=TIMEOUT)
+    await anna.click(button)  # a second press takes it back
+    await anna.wait_for_selector(f'{button}[aria-pressed="false"]', timeout=TIMEOUT)
     assert dialogs == []
