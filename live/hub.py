@@ -49,6 +49,8 @@ SNAPSHOT_REUSE = 0.5
 # changes go out at most once per tick, and less often when showing them to its sockets
 # takes this instance long: a hall of thousands keeps half the loop for its votes.
 FAN_OUT_SHARE = 0.5
+# However slow one fan-out was (a stall, a heavy render), the next update waits no longer.
+SLOWEST_UPDATES = 1.0
 # Close codes the htmx ws extension understands: it reconnects on 1012 and 1013 only.
 WS_1008_POLICY_VIOLATION = 1008
 WS_1012_SERVICE_RESTART = 1012
@@ -223,7 +225,7 @@ class Hub:
         interval = self.tick
         watch = self._watches.get(session_id)
         if watch is not None:
-            interval = max(interval, watch.fan_out_cost / FAN_OUT_SHARE)
+            interval = max(interval, min(watch.fan_out_cost / FAN_OUT_SHARE, SLOWEST_UPDATES))
         return max(0.0, self._last_flush.get(session_id, 0.0) + interval - time.monotonic())
 
     async def _flush(self, session_id: str, delay: float) -> None:
