@@ -7,17 +7,19 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from live import auth
+from live import auth, socket
 from live.api import _STR, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from live.services import Samla
 from rooms import polls, sessions
-from rooms.errors import Refused
+from rooms.errors import Refused, forbidden, not_found
 from rooms.models import Session
+from rooms.panels import Actor
 
 log = logging.getLogger("samla.polls")
 
@@ -134,12 +136,27 @@ def _settle(w: _Waiting, outcome: polls.Voted | BaseException) -> None:
         w.done.set_result(outcome)
 
 
-def batcher_of(request: Request) -> VoteBatcher:
-    state = request.app.state
-    found: VoteBatcher | None = getattr(state, "poll_votes", None)
+_batchers: WeakKeyDictionary[Samla, VoteBatcher] = WeakKeyDictionary()
+
+
+def batcher_for(samla: Samla) -> VoteBatcher:
+    """The running Samla's one batcher: the API's answers and the browsers' share it."""
+    found = _batchers.get(samla)
     if found is None:
-        found = state.poll_votes = VoteBatcher(samla_of(request))
+        found = _batchers[samla] = VoteBatcher(samla)
     return found
+
+
+@socket.commits("poll.vote")
+async def vote_from_browser(samla: Samla, actor: Actor, message: dict[str, Any]) -> None:
+    """A browser's answer (the poll form over its socket) joins the API's in the batches."""
+    poll_id = message.get("poll_id")
+    if actor.participant_id is None:
+        raise forbidden()
+    if not isinstance(poll_id, str):
+        raise not_found("poll")
+    answer = polls.answer_from_form(message)
+    await batcher_for(samla).vote(actor.session_id, poll_id, actor.participant_id, answer)
 
 
 _BOOL = {"type": "boolean"}
@@ -227,7 +244,7 @@ async def vote(request: Request) -> Response:
     )
     body = await read_json(request)
     poll_id = request.path_params["pid"]
-    voted = await batcher_of(request).vote(voter.session_id, poll_id, voter.participant_id, body)
+    voted = await batcher_for(samla).vote(voter.session_id, poll_id, voter.participant_id, body)
     return JSONResponse(
         {"poll_id": voted.poll_id, "replaced": voted.replaced}, 200 if voted.replaced else 201
     )

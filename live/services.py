@@ -19,7 +19,7 @@ from rooms.sessions import bump_version
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False)
 class Samla:
     settings: Settings
     store: Store

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,6 +29,21 @@ from rooms.panels import Actor, action_for, panel_named
 log = logging.getLogger("samla.socket")
 
 TYPE_MAX = 40
+
+# Messages whose change a feature commits its own way rather than in a transaction each
+# (a storm's votes share transactions): {type: commit(samla, actor, message)}.
+Commit = Callable[[Samla, Actor, dict[str, Any]], Awaitable[None]]
+_commits: dict[str, Commit] = {}
+
+
+def commits(type_: str) -> Callable[[Commit], Commit]:
+    def register(fn: Commit) -> Commit:
+        _commits[type_] = fn
+        return fn
+
+    return register
+
+
 # Messages a participant may send per minute over all sockets, beyond each feature's own
 # limits: generous for people, a wall for scripts.
 MESSAGES_PER_MINUTE = "240/minute"
@@ -203,7 +218,11 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
                 "You are sending messages too fast; wait a moment.",
             )
         actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
-        await samla.change(lambda db: act.handle(db, actor, body))
+        own = _commits.get(kind)
+        if own is not None:
+            await own(samla, actor, body)
+        else:
+            await samla.change(lambda db: act.handle(db, actor, body))
         reply = panel_named(act.reply) if act.reply else None
         if conn.kind == "html" and reply is not None:
             samla.hub.push_direct(conn, await samla.hub.render_for(conn, reply))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -704,3 +705,38 @@ async def test_closing_the_session_closes_its_open_polls_and_rooms(
         )
         assert db.execute("SELECT status FROM breakout_round").fetchall() == [("closed",)]
         assert set(db.execute("SELECT status FROM room").fetchall()) == {("closed",)}
+
+
+async def test_answers_over_the_socket_share_transactions_and_count_exactly(
+    api: Api, served: Served, stream: Callable[..., Any]
+) -> None:
+    """Browsers answer over their sockets: in a burst their answers join the same batches
+    as the API's (one version step per batch, not per answer), each is acknowledged, a
+    second answer is refused, and the count is exact."""
+    session = await api.make_session()
+    people = [await api.join(session) for _ in range(40)]
+    poll = await make_poll(api, session)
+    await open_poll(api, session, poll)
+    choice = poll["options"][1]["id"]
+    async with contextlib.AsyncExitStack() as stack:
+        streams = [
+            await stack.enter_async_context(stream(session["id"], p["token"])) for p in people
+        ]
+        for s in streams:
+            await s.until(lambda f: f["type"] == "snapshot")
+        with database(served) as db:
+            [before] = db.execute("SELECT version FROM session WHERE id = ?", (session["id"],))
+        for s in streams:
+            await s.send({"type": "poll.vote", "poll_id": poll["id"], "choices": choice})
+        for s in streams:
+            await s.until(lambda f: f["type"] == "ack" and f["for"] == "poll.vote")
+        await streams[0].send({"type": "poll.vote", "poll_id": poll["id"], "choices": choice})
+        refused = await streams[0].until(lambda f: f["type"] == "error")
+        assert refused["error"]["code"] == "conflict"
+    found = await results(api, session["moderator_token"], poll)
+    assert found["voters"] == 40
+    assert [o["count"] for o in found["options"]] == [0, 40, 0, 0][: len(found["options"])]
+    with database(served) as db:
+        [after] = db.execute("SELECT version FROM session WHERE id = ?", (session["id"],))
+    # One step per transaction that answered: forty answers alone would be forty steps.
+    assert after[0] - before[0] < 40 / 2, (before, after)
