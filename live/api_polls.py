@@ -187,6 +187,14 @@ async def _poll_session(request: Request, db: Any) -> tuple[auth.Identity, polls
     return who, poll, session
 
 
+async def moderated_poll(request: Request) -> polls.Poll:
+    """The poll of the path, if the caller moderates its session."""
+    async with samla_of(request).store.read() as db:
+        who, poll, session = await _poll_session(request, db)
+        auth.require_moderator(who, session)
+    return poll
+
+
 @endpoint(
     "POST",
     "/api/v1/sessions/{sid}/polls",
@@ -205,9 +213,7 @@ async def create_poll(request: Request) -> Response:
 
 async def _run_poll(request: Request, act: Any) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, poll, session = await _poll_session(request, db)
-        auth.require_moderator(who, session)
+    poll = await moderated_poll(request)
     done = await samla.change(lambda db: act(db, poll.id))
     return JSONResponse(done)
 
@@ -274,9 +280,7 @@ async def results(request: Request) -> Response:
 )
 async def hide_answer(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, poll, session = await _poll_session(request, db)
-        auth.require_moderator(who, session)
+    poll = await moderated_poll(request)
     body = await read_json(request)
     aid = request.path_params["aid"]
     hidden = await samla.change(
@@ -294,9 +298,7 @@ async def hide_answer(request: Request) -> Response:
 )
 async def hide_word(request: Request) -> Response:
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, poll, session = await _poll_session(request, db)
-        auth.require_moderator(who, session)
+    poll = await moderated_poll(request)
     body = await read_json(request)
     words = await samla.change(
         lambda db: polls.hide_word(db, poll.id, body.get("word"), body.get("hidden", True))

@@ -22,7 +22,7 @@ from typing import Any
 from live.broker import CONTROL_CHANNEL, Broker, session_channel
 from live.store import Store
 from live.templating import Templates
-from live.wire import framed
+from live.wire import SamlaWebSockets, framed
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import PLENARY, Event, Role
@@ -79,7 +79,7 @@ class Connection:
     room_id: str | None = None
     # The socket's protocol when it offers `write_framed` (live/wire.py): frames can then be
     # written to it straight from the fan-out while its writer is idle.
-    wire: Any = None
+    wire: SamlaWebSockets | None = None
     version: int = -1  # the newest session version this socket has been sent
     outbox: list[str] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)  # replies to this socket's own messages

@@ -20,7 +20,7 @@ from live import auth
 from live.hub import WS_1008_POLICY_VIOLATION, Connection
 from live.services import Samla
 from live.templating import pick_language
-from live.wire import EXTENSION
+from live.wire import EXTENSION, SamlaWebSockets
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import ROLES, Role
@@ -161,7 +161,7 @@ def _connection_for(
     return None
 
 
-def _wire(ws: WebSocket) -> Any:
+def _wire(ws: WebSocket) -> SamlaWebSockets | None:
     """The socket's protocol, when the server is Samla's own (live/wire.py)."""
     return (ws.scope.get("extensions") or {}).get(EXTENSION)
 
