@@ -20,11 +20,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
+from rooms.locks import Lock, claim, locked
 from rooms.models import (
     PLENARY,
     Event,
@@ -499,6 +499,14 @@ async def _changeable(db: AsyncSession, poll_id: Any) -> Poll:
     return poll
 
 
+async def _poll_locked(db: AsyncSession, poll_id: Any, lock: Lock) -> Poll:
+    """The poll read afresh under a row lock, after its session's (see rooms/locks.py)."""
+    poll = await locked(db, Poll, poll_id, lock) if isinstance(poll_id, str) and poll_id else None
+    if poll is None:
+        raise not_found("poll")
+    return poll
+
+
 async def open_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
     """Opens a draft, or reopens a closed poll; answers given before stay counted."""
     poll = await _changeable(db, poll_id)
@@ -519,8 +527,12 @@ async def open_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
 
 
 async def close_poll(db: AsyncSession, poll_id: Any) -> Outcome[dict[str, Any]]:
-    """Closes a poll and unlinks every ballot from its voter: from now on it is anonymous."""
+    """Closes a poll and unlinks every ballot from its voter: from now on it is anonymous.
+
+    The poll's row is locked first: a vote under way (it holds the row shared) commits
+    before the unlinking reads the ballots, and a later one finds the poll closed."""
     poll = await _changeable(db, poll_id)
+    poll = await _poll_locked(db, poll.id, "update")
     if poll.status != "closed":
         poll.status = "closed"
         poll.closed_at = utcnow()
@@ -606,41 +618,48 @@ async def vote(
         raise forbidden("This poll is in another session.")
     await check_place(db, poll, participant_id)
     await writable(db, poll.session_id)
+    poll = await _poll_locked(db, poll.id, "share")
     _check_open(poll)
-    marks = await _read_answer(db, poll, answer)
-    has_voted = await db.get(PollVoter, (poll.id, participant_id))
-    if has_voted is not None:
-        ballot = await db.scalar(
-            select(Ballot).where(
-                col(Ballot.poll_id) == poll.id, col(Ballot.voter_id) == participant_id
-            )
+    return await _store(db, poll, participant_id, await _read_answer(db, poll, answer))
+
+
+async def _store(
+    db: AsyncSession, poll: Poll, participant_id: str, marks: _Marks
+) -> Outcome[Voted]:
+    """Stores an answer to an open poll whose row this transaction holds shared: the
+    participant's first, or in place of their earlier one where the poll allows a change.
+
+    On PostgreSQL two answers of one participant may arrive at once on two instances. The
+    claim of their voter row and the lock on their ballot put the two in order: the second
+    finds the first's ballot and replaces its marks (or is refused) instead of adding its
+    own beside them."""
+    if await claim(db, PollVoter, {"poll_id": poll.id, "participant_id": participant_id}):
+        first = Ballot(poll_id=poll.id, voter_id=participant_id, value=marks.value, text=marks.text)
+        db.add(first)
+        _add_marks(db, first.id, marks)
+        await db.flush()  # one round of inserts: the unit of work puts ballots before marks
+        return Outcome(poll.session_id, Voted(poll.id, False), (_results_event(poll),))
+    ballot = await db.scalar(
+        select(Ballot)
+        .where(col(Ballot.poll_id) == poll.id, col(Ballot.voter_id) == participant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if not poll.allow_change or ballot is None:
+        why = (
+            "this poll does not allow changing it"
+            if ballot is not None or not poll.allow_change
+            else "it was given before the poll was closed and "
+            "can no longer be told apart from others"
         )
-        if not poll.allow_change or ballot is None:
-            why = (
-                "this poll does not allow changing it"
-                if ballot is not None or not poll.allow_change
-                else "it was given before the poll was closed and "
-                "can no longer be told apart from others"
-            )
-            raise Refused("conflict", f"You have already answered; {why}.")
-        await db.execute(delete(BallotChoice).where(col(BallotChoice.ballot_id) == ballot.id))
-        await db.execute(delete(BallotWord).where(col(BallotWord.ballot_id) == ballot.id))
-        ballot.value, ballot.text, ballot.hidden = marks.value, marks.text, False
-        db.add(ballot)
-        _add_marks(db, ballot.id, marks)
-        await db.flush()
-        return Outcome(poll.session_id, Voted(poll.id, True), (_results_event(poll),))
-    ballot = Ballot(poll_id=poll.id, voter_id=participant_id, value=marks.value, text=marks.text)
-    db.add(PollVoter(poll_id=poll.id, participant_id=participant_id))
+        raise Refused("conflict", f"You have already answered; {why}.")
+    await db.execute(delete(BallotChoice).where(col(BallotChoice.ballot_id) == ballot.id))
+    await db.execute(delete(BallotWord).where(col(BallotWord.ballot_id) == ballot.id))
+    ballot.value, ballot.text, ballot.hidden = marks.value, marks.text, False
     db.add(ballot)
     _add_marks(db, ballot.id, marks)
-    try:
-        await db.flush()  # one round of inserts: the unit of work puts ballots before marks
-    except IntegrityError:
-        # Two answers from one participant raced (possible on PostgreSQL): the constraint
-        # won, and the refusal rolls the whole transaction back.
-        raise Refused("conflict", "You have already answered this poll.") from None
-    return Outcome(poll.session_id, Voted(poll.id, False), (_results_event(poll),))
+    await db.flush()
+    return Outcome(poll.session_id, Voted(poll.id, True), (_results_event(poll),))
 
 
 # A poll's options never change once it is created, so every instance may keep their ids;
@@ -670,31 +689,35 @@ async def vote_many(
 
     First answers, the whole of a storm, are checked and stored set-wise: one read of where
     everyone sits, one of who has answered already, one round of inserts for the batch.
-    Changed answers take `vote`'s way, one by one."""
+    Answers to polls that allow a change are stored one by one, as `vote` stores them.
+
+    The session's row is locked once and each poll's once, for the whole batch. Answers
+    are taken in the order of poll and participant (one participant's in the order they
+    came): two instances' batches then lock the same voters' rows in the same order, and
+    never each wait for the other."""
     done: list[Voted | Refused | None] = [None] * len(ballots)
     events: dict[str, Event] = {}
+    await writable(db, session_id)  # before the polls' locks (rooms/locks.py)
     pids = sorted({pid for _, pid, _ in ballots})
     seats = await place_many(db, session_id, pids)
     answered: dict[str, set[str]] = {}
     fresh: set[tuple[str, str]] = set()
     rows = _Rows()
-    open_checked = False
     polls: dict[str, Poll] = {}  # a storm's batch answers one poll thousands of times
-    for i, (poll_id, participant_id, answer) in enumerate(ballots):
+    order = sorted(range(len(ballots)), key=lambda i: (str(ballots[i][0]), ballots[i][1]))
+    for i in order:
+        poll_id, participant_id, answer = ballots[i]
         try:
-            poll = polls.get(poll_id) or await poll_by_id(db, poll_id)
+            poll = polls.get(poll_id) or await _poll_locked(db, poll_id, "share")
             polls[poll.id] = poll
+            _check_answerable(poll, session_id, seats.get(participant_id))
+            _check_open(poll)
+            marks = await _read_answer(db, poll, answer)
             if poll.allow_change:
-                outcome = await vote(db, poll_id, participant_id, answer, in_session=session_id)
+                outcome = await _store(db, poll, participant_id, marks)
                 done[i] = outcome.value
                 events.update((e.key or e.type, e) for e in outcome.events)
                 continue
-            _check_answerable(poll, session_id, seats.get(participant_id))
-            if not open_checked:
-                await writable(db, poll.session_id)  # one session per batch: once is enough
-                open_checked = True
-            _check_open(poll)
-            marks = await _read_answer(db, poll, answer)
             if poll.id not in answered:
                 answered[poll.id] = await _voters_among(db, poll.id, pids)
             if participant_id in answered[poll.id] or (poll.id, participant_id) in fresh:
@@ -873,6 +896,7 @@ async def hide_answer(
         raise not_found("answer in this poll")
     ballot.hidden = hidden
     db.add(ballot)
+    await db.flush()  # its row lock now, before the version bump's (rooms/locks.py)
     return Outcome(
         poll.session_id,
         {"id": ballot.id, "text": ballot.text, "hidden": hidden},
@@ -900,6 +924,7 @@ async def hide_word(
         raise invalid(f"At most {HIDDEN_WORDS_MAX} words can be hidden.")
     poll.hidden_words = sorted(words)
     db.add(poll)
+    await db.flush()  # its row lock now, before the version bump's (rooms/locks.py)
     return Outcome(
         poll.session_id,
         poll.hidden_words,
