@@ -42,6 +42,9 @@ class Broker(Protocol):
 
     async def count_present(self, session_id: str) -> int: ...
 
+    def reachable(self) -> bool:
+        """Whether messages reach the other instances now (always, within one process)."""
+
 
 def broker_for(redis_url: str | None) -> Broker:
     """The in-process broker without a URL; Redis with one (imported only then)."""

@@ -47,3 +47,6 @@ class MemoryBroker:
 
     async def count_present(self, session_id: str) -> int:
         return len(self._present.get(session_id, ()))
+
+    def reachable(self) -> bool:
+        return True

@@ -90,7 +90,17 @@ class RedisBroker:
         except (RedisError, OSError) as exc:
             # The change is committed already; other instances find it by comparing
             # versions with the store, so a lost publish costs seconds, never data.
-            log.warning("publish to %s failed: %s", channel, exc)
+            self._failed(f"publish to {channel}", exc)
+
+    def reachable(self) -> bool:
+        # The subscriber's link notices a lost Redis within a second (its reads fail).
+        return self.connected.is_set()
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        # Once the reader has said the link is lost, every command fails until it is back:
+        # a storm publishes every tick, and the outage is logged once, not each time.
+        level = logging.WARNING if self.connected.is_set() else logging.DEBUG
+        log.log(level, "%s failed: %s", what, exc)
 
     async def _read_forever(self) -> None:
         backoff = BACKOFF_FIRST
@@ -149,7 +159,7 @@ class RedisBroker:
                 held -= members
                 await self._redis.zrem(key, *members)
         except (RedisError, OSError) as exc:
-            log.warning("presence update failed: %s", exc)
+            self._failed("presence update", exc)
         if not held:
             self._held.pop(session_id, None)
 
@@ -167,7 +177,7 @@ class RedisBroker:
                     pipe.expire(key, int(PRESENCE_TTL) * 2)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("presence refresh failed: %s", exc)
+            self._failed("presence refresh", exc)
 
     async def count_present(self, session_id: str) -> int:
         try:
