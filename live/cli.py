@@ -8,7 +8,9 @@ import getpass
 import logging
 import sys
 
+from live.guard import http_for
 from live.settings import ConfigError, Settings
+from live.wire import websockets_for
 
 # Frames larger than this are refused with 1009; no field of Samla comes near it.
 WS_MAX_SIZE = 64 * 1024
@@ -19,9 +21,12 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, objec
     return {
         "host": host,
         "port": port,
+        # uvicorn's httptools, with a deadline for headers and a bound per address on
+        # connections still sending them (live/guard.py).
+        "http": http_for(settings),
         # uvicorn's websockets-sansio (the cheapest ASGI implementation, measured), able to
-        # take frames framed once for many sockets.
-        "ws": "live.wire:SamlaWebSockets",
+        # take frames framed once for many sockets, with a bounded close.
+        "ws": websockets_for(settings),
         "ws_max_size": WS_MAX_SIZE,
         # Compression costs memory per socket and invites decompression bombs.
         "ws_per_message_deflate": False,
@@ -32,9 +37,29 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, objec
         # A line per request and per socket costs more than it tells at a thousand votes a
         # second; errors are logged by Samla itself.
         "access_log": False,
+        # Behind a proxy that says X-Forwarded-Proto: https, the request is https (Secure
+        # cookie, HSTS, https join links): believed from FORWARDED_ALLOW_IPS only.
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "timeout_graceful_shutdown": 5,
     }
+
+
+def raise_file_limit() -> int:
+    """Lets this process hold as many connections as the system allows it: the soft limit
+    on open files (often 1,024) would otherwise refuse a forum's sockets long before memory
+    or CPU run out. Returns the limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # some containers refuse it; the soft limit stays
+    return soft
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
@@ -42,6 +67,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     from live.app import create_app
 
+    raise_file_limit()
     uvicorn.run(create_app(settings), **uvicorn_options(settings, host, port))  # type: ignore[arg-type]
 
 

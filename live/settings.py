@@ -29,6 +29,8 @@ class Settings:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     # origins allowed to open WebSockets and post forms; empty: the origin Samla is served on
     allowed_origins: tuple[str, ...] = ()
+    # addresses of proxies whose X-Forwarded-Proto and X-Forwarded-For are believed ("*": any)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     # the port of `samla serve` and the Procfile
     port: int = 8000
     # a closed session is deleted this many days after it closed; 0 keeps it
@@ -39,8 +41,27 @@ class Settings:
     tick: float = 0.1
     # updates a socket may have waiting before it is dropped to a snapshot
     outbox_limit: int = 64
+    # seconds a socket whose outbox overflowed has to take its snapshot before it is aborted
+    slow_socket_timeout: float = 10.0
+    # seconds a closing socket has to finish its close handshake before it is aborted
+    close_timeout: float = 5.0
+    # bytes the kernel may hold unsent for one socket (Linux doubles it for its bookkeeping)
+    socket_send_buffer: int = 128 * 1024
+    # seconds a client has to send its request's headers, from connecting or its first byte
+    header_timeout: float = 10.0
+    # seconds after which a connection still without its headers counts as slow
+    header_grace: float = 1.0
+    # slow connections (past their grace, still without headers) one address may hold at once
+    handshakes_per_address: int = 100
     # apply migrations on start
     migrate: bool = True
+
+    @property
+    def served_over_https(self) -> bool:
+        """Every allowed origin is https: the session cookie is Secure on every request."""
+        return bool(self.allowed_origins) and all(
+            o.startswith("https://") for o in self.allowed_origins
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -73,6 +94,7 @@ class Settings:
             redis_url=redis_url,
             secret_key=secret_key,
             allowed_origins=origins,
+            forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
             retention_days=_int(env, "RETENTION_DAYS", 90, low=0, high=36500),
         )

@@ -65,3 +65,16 @@ def test_serve_runs_with_no_redis_and_no_postgresql(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+
+
+def test_serve_raises_the_open_file_limit_to_what_the_system_allows() -> None:
+    code = (
+        "import resource\n"
+        "from live.cli import raise_file_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "assert raise_file_limit() == hard\n"
+        "assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
