@@ -197,7 +197,9 @@ async def storm(target: Target, opts: Options, streams: list[Stream], result: Re
         http = Http(target.host, target.http_port) if own else await pool.get()
         try:
             record.sent = time.monotonic()
-            status, payload = await http.request(vote.method, vote.path, vote.body, vote.token)
+            status, payload = await http.request(
+                vote.method, vote.path, vote.body, vote.token, vote.client
+            )
             record.answered = time.monotonic()
             record.status = status
             if status not in (200, 201):

@@ -63,6 +63,13 @@ class Vote:
     path: str
     body: Any
     token: str | None
+    client: str | None = None
+
+
+def address_of(i: int) -> str:
+    """A distinct client address per simulated participant: Samla limits joins per address
+    (a venue's NAT gets a hall's worth), and the storm is a whole country's phones."""
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
 
 @dataclass
@@ -292,16 +299,18 @@ class SamlaServer(Target):
         for c in conns:
             free.put_nowait(c)
 
-        async def join_one() -> str:
+        async def join_one(i: int) -> str:
             http = await free.get()
             try:
-                joined = await http.json("POST", "/api/v1/join", {"code": self.session["code"]})
+                joined = await http.json(
+                    "POST", "/api/v1/join", {"code": self.session["code"]}, client=address_of(i)
+                )
                 return str(joined["token"])
             finally:
                 free.put_nowait(http)
 
         try:
-            return list(await gather_limited(concurrency, [join_one() for _ in range(n)]))
+            return list(await gather_limited(concurrency, [join_one(i) for i in range(n)]))
         finally:
             for c in conns:
                 c.close()
@@ -314,7 +323,7 @@ class SamlaServer(Target):
                 {"choices": [self.choice(i)]},
                 self.tokens[i],
             )
-        return Vote("POST", "/api/v1/join", {"code": self.session["code"]}, None)
+        return Vote("POST", "/api/v1/join", {"code": self.session["code"]}, None, address_of(i))
 
     async def counted(self, http: Http) -> tuple[int, dict[str, int]]:
         moderator = self.session["moderator_token"]

@@ -43,8 +43,15 @@ class Http:
             self.writer = None
 
     async def request(
-        self, method: str, path: str, body: Any = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        client: str | None = None,
     ) -> tuple[int, bytes]:
+        """One request; `client` is the address a trusted proxy (loopback, for Samla) says
+        it came from, so that simulated people count as many, not as one address."""
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
@@ -52,6 +59,8 @@ class Http:
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         if token:
             head.append(f"Authorization: Bearer {token}")
+        if client:
+            head.append(f"X-Forwarded-For: {client}")
         if body is not None:
             head.append("Content-Type: application/json")
         head.append(f"Content-Length: {len(data)}")
@@ -86,8 +95,9 @@ class Http:
         body: Any = None,
         token: str | None = None,
         expect: tuple[int, ...] = (200, 201),
+        client: str | None = None,
     ) -> Any:
-        status, payload = await self.request(method, path, body, token)
+        status, payload = await self.request(method, path, body, token, client)
         if status not in expect:
             raise HttpError(f"{method} {path} answered {status}: {payload[:300]!r}")
         return json.loads(payload) if payload else None

@@ -1,0 +1,131 @@
+"""The people in a session as its moderators see them, and removing one of them.
+
+Removing a participant deletes their row: their token stops working, and with it go what
+only made sense with them in the room (their seat, help requests, upvotes and dots, which
+are theirs by key). What they gave the room stays, without their name: their poll answers
+stay counted (unlinked, as a closed poll's are), so totals do not move; their notes and
+questions stay as anonymous ones unless the moderator asks for them to go as well."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from rooms.boards import Note
+from rooms.errors import forbidden, not_found
+from rooms.models import Event, Outcome, Participant, iso
+from rooms.panels import Viewer, panel, place_many
+from rooms.polls import Ballot
+from rooms.questions import Question
+from rooms.sessions import session_by_id, writable
+
+Content = Literal["kept", "removed"]
+ID_MAX = 40
+# The moderator's console lists the people who joined last: enough to find someone who
+# just started trouble, few enough that a join storm re-renders it cheaply.
+SHOWN_MAX = 50
+
+
+@dataclass(frozen=True)
+class Removed:
+    participant_id: str
+    content: Content
+    notes: int  # notes removed, or left without their name
+    questions: int
+    ballots: int  # poll answers that stay counted, now anonymous
+
+
+def participant_json(p: Participant, room_id: str | None) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "attributes": p.attributes,
+        "room": room_id,
+        "joined_at": iso(p.joined_at),
+    }
+
+
+async def list_participants(
+    db: AsyncSession, session_id: str, *, latest: int | None = None
+) -> list[dict[str, Any]]:
+    """Everyone in the session in the order they joined (or only the `latest` who joined
+    last, the newest first), with the breakout room each is in (None: the plenary)."""
+    await session_by_id(db, session_id)
+    query = select(Participant).where(col(Participant.session_id) == session_id)
+    if latest is None:
+        query = query.order_by(col(Participant.joined_at), col(Participant.id))
+    else:
+        query = query.order_by(col(Participant.joined_at).desc(), col(Participant.id)).limit(latest)
+    people = list(await db.scalars(query))
+    rooms = await place_many(db, session_id, [p.id for p in people])
+    return [participant_json(p, rooms.get(p.id)) for p in people]
+
+
+async def participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
+    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= ID_MAX:
+        raise not_found("participant")
+    found = await db.get(Participant, participant_id)
+    if found is None:
+        raise not_found("participant")
+    if found.session_id != session_id:
+        raise forbidden("This participant belongs to another session.")
+    return found
+
+
+async def remove_participant(
+    db: AsyncSession, session_id: str, participant_id: Any, *, remove_content: bool = False
+) -> Outcome[Removed]:
+    """A moderator removes someone from the session (see the module's docstring)."""
+    await writable(db, session_id)
+    p = await participant_in(db, session_id, participant_id)
+    ballots = _count(
+        await db.execute(update(Ballot).where(col(Ballot.voter_id) == p.id).values(voter_id=None))
+    )
+    if remove_content:
+        notes = _count(await db.execute(delete(Note).where(col(Note.author_id) == p.id)))
+        questions = _count(
+            await db.execute(delete(Question).where(col(Question.author_id) == p.id))
+        )
+    else:
+        notes = _count(
+            await db.execute(update(Note).where(col(Note.author_id) == p.id).values(author_id=None))
+        )
+        questions = _count(
+            await db.execute(
+                update(Question).where(col(Question.author_id) == p.id).values(author_id=None)
+            )
+        )
+    # The rest that is theirs by key (seat, upvotes, dots, who-has-voted) goes by the
+    # schema's cascades.
+    await db.execute(delete(Participant).where(col(Participant.id) == p.id))
+    content: Content = "removed" if remove_content else "kept"
+    event = Event("participant.removed", {"participant_id": p.id, "content": content})
+    return Outcome(session_id, Removed(p.id, content, notes, questions, ballots), (event,))
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- live panel -------------------------------------------------------------------------------
+
+
+@panel(
+    "participants",
+    "sessions/_participants.html",
+    roles={"moderator"},
+    triggers={"participant.joined", "participant.renamed", "participant.removed"},
+)
+async def participants_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    session_id = viewer.audience.session_id
+    joined = await db.scalar(select(func.count()).where(col(Participant.session_id) == session_id))
+    return {
+        "session_id": session_id,
+        "people": await list_participants(db, session_id, latest=SHOWN_MAX),
+        "joined": int(joined or 0),
+        "shown_max": SHOWN_MAX,
+    }
