@@ -122,16 +122,42 @@ def csrf_ok(conn: HTTPConnection, sent: Any) -> bool:
 
 
 def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
-    """An exact allow-list; without one, only the origin Samla itself is served on."""
+    """An exact allow-list; without one, only the origin Samla itself is served on: the same
+    scheme, host and port, so a page on https://host cannot speak for http://host."""
     origin = conn.headers.get("origin")
     if not origin:
         return False
     origin = origin.rstrip("/")
     if allowed:
         return origin in allowed
-    host = conn.headers.get("host", "")
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc == host
+    own = own_origin(conn)
+    return own is not None and _origin_of(origin) == own
+
+
+# A socket's scheme is ws or wss; its origin is that of the page that opened it.
+_PAGE_SCHEME = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def own_origin(conn: HTTPConnection) -> tuple[str, str, int] | None:
+    """(scheme, host, port) this request reached Samla on, as the browser saw it: the scheme
+    is https behind a trusted proxy that says so (uvicorn's proxy headers)."""
+    scheme = _PAGE_SCHEME.get(conn.scope.get("scheme", "http"))
+    host = conn.headers.get("host")
+    if scheme is None or not host:
+        return None
+    return _origin_of(f"{scheme}://{host}")
+
+
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORT or not parts.hostname or parts.path:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORT[parts.scheme]
 
 
 # -- what an identity may do in a session ---------------------------------------------------
@@ -200,6 +226,14 @@ def remember_voter(token: str, participant_id: str, session_id: str) -> None:
     if len(_voters) >= _VOTERS_MAX:
         _voters.clear()
     _voters[token] = (time.monotonic() + _VOTER_TTL, Voter(participant_id, session_id))
+
+
+def forget_participant(participant_id: str) -> None:
+    """A removed participant's tokens are asked of the store again, which no longer knows
+    them. Rare (a moderator's hand), so a walk over the kept tokens is cheap enough."""
+    for token, (_, voter) in list(_voters.items()):
+        if voter.participant_id == participant_id:
+            _voters.pop(token, None)
 
 
 async def participant_by_bearer(db_read: Callable[[], Any], conn: HTTPConnection) -> Voter:

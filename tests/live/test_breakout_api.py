@@ -187,7 +187,7 @@ async def test_a_participant_may_not_open_close_or_move(api: Api) -> None:
     assert all(d["status"] == "open" for d in (await _get(api, session))["rooms"])
 
 
-async def test_moving_into_a_room_of_another_session_is_not_found(api: Api) -> None:
+async def test_moving_into_a_room_of_another_session_is_forbidden(api: Api) -> None:
     one, joined = await _session_with(api, 2)
     two, _ = await _session_with(api, 2)
     await _open(api, one, count=1, assignment="random")
@@ -196,13 +196,34 @@ async def test_moving_into_a_room_of_another_session_is_not_found(api: Api) -> N
     r = await api.call(
         "POST", target, one["moderator_token"], json={"participant_id": joined[0]["participant_id"]}
     )
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert "Gruppsamtal" not in r.text
     r = await api.call(
         "POST", target, two["moderator_token"], json={"participant_id": joined[0]["participant_id"]}
     )
     assert r.status_code == 404
     assert "Gruppsamtal" not in r.text
     assert len((await _get(api, two))["rooms"][0]["participant_ids"]) == 2
+
+
+async def test_a_room_of_another_session_is_forbidden_and_an_unknown_room_not_found(
+    api: Api,
+) -> None:
+    one, joined = await _session_with(api, 2)
+    two, _ = await _session_with(api, 2)
+    theirs = (await _open(api, two, count=1, assignment="self")).json()["rooms"][0]["id"]
+    me = joined[0]["token"]
+    for path, token in [
+        (f"/api/v1/rooms/{theirs}/members", me),
+        (f"/api/v1/rooms/{theirs}/members", one["moderator_token"]),
+        (f"/api/v1/rooms/{theirs}/help", me),
+        (f"/api/v1/rooms/{theirs}/help/answer", one["moderator_token"]),
+    ]:
+        r = await api.call("POST", path, token, json={})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (path, r.text)
+        assert "Gruppsamtal" not in r.text and theirs not in r.text
+        r = await api.call("POST", path.replace(theirs, "no-such-room"), token, json={})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", (path, r.text)
 
 
 async def test_more_rooms_than_participants_is_refused_with_a_clear_message(api: Api) -> None:
