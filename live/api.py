@@ -6,6 +6,7 @@ their endpoints with `@endpoint(...)` in their own module under live/api_*.py.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import auth
+from live import auth, joining
 from live.errors import read_json, refusal_response
 from live.services import Samla
 from live.socket import event_stream
-from rooms import accounts, sessions
+from rooms import accounts, participants, sessions
 from rooms.errors import Refused
 from rooms.models import Session, iso
 
@@ -55,6 +56,7 @@ def endpoint(
     def register(fn: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             try:
+                _check_ids(request)
                 return await fn(request)
             except Refused as exc:
                 return refusal_response(exc)
@@ -63,6 +65,17 @@ def endpoint(
         return fn
 
     return register
+
+
+# Samla's ids and codes are short and URL-safe (rooms.models.new_id); anything else in a
+# path is not found without asking the store (PostgreSQL cannot even compare a NUL byte).
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _check_ids(request: Request) -> None:
+    for value in request.path_params.values():
+        if not isinstance(value, str) or not _ID.fullmatch(value):
+            raise Refused("not_found", "Nothing has that id.")
 
 
 def samla_of(request: Request) -> Samla:
@@ -248,9 +261,12 @@ async def delete_session(request: Request) -> Response:
 async def join(request: Request) -> Response:
     body = await read_json(request)
     samla = samla_of(request)
+    gate = joining.gate_for(samla)
+    session = await gate.session_for(request, body.get("code"))
+    await gate.admit(request, session)
     joined = await samla.change(
         lambda db: sessions.join(
-            db, code=body.get("code"), name=body.get("name"), attributes=body.get("attributes")
+            db, code=session.code, name=body.get("name"), attributes=body.get("attributes")
         )
     )
     p = joined.participant
@@ -265,6 +281,65 @@ async def join(request: Request) -> Response:
         },
         201,
     )
+
+
+# -- participants -------------------------------------------------------------------------
+
+
+@endpoint(
+    "GET",
+    "/api/v1/sessions/{sid}/participants",
+    "The session's participants, in the order they joined",
+    who="moderator",
+)
+async def get_participants(request: Request) -> Response:
+    samla = samla_of(request)
+    session = await moderated_session(request)
+    async with samla.store.read() as db:
+        listed = await participants.list_participants(db, session.id)
+    return JSONResponse({"participants": listed})
+
+
+@endpoint(
+    "DELETE",
+    "/api/v1/sessions/{sid}/participants/{pid}",
+    "Remove a participant: their token ends and their sockets close; their poll answers stay "
+    "counted, anonymously; their notes and questions stay without their name, or go too "
+    "with ?content=remove",
+    who="moderator",
+)
+async def delete_participant(request: Request) -> Response:
+    samla = samla_of(request)
+    session = await moderated_session(request)
+    content = request.query_params.get("content", "keep")
+    if content not in ("keep", "remove"):
+        raise Refused("invalid", "content must be keep (the default) or remove.")
+    removed = await remove_participant(
+        samla, session.id, request.path_params["pid"], remove_content=content == "remove"
+    )
+    return JSONResponse(
+        {
+            "participant_id": removed.participant_id,
+            "content": removed.content,
+            "notes": removed.notes,
+            "questions": removed.questions,
+            "ballots": removed.ballots,
+        }
+    )
+
+
+async def remove_participant(
+    samla: Samla, session_id: str, participant_id: str, *, remove_content: bool
+) -> participants.Removed:
+    """Removes them in the store, then ends what this and every other instance holds for
+    them: their open sockets close, and their token is asked of the store again."""
+    removed = await samla.change(
+        lambda db: participants.remove_participant(
+            db, session_id, participant_id, remove_content=remove_content
+        )
+    )
+    await samla.hub.announce_removed(removed.participant_id)
+    return removed
 
 
 # -- the document -------------------------------------------------------------------------

@@ -9,16 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from live import auth
+from live import auth, quotas
 from live.api import Handler, _obj, endpoint, samla_of
 from live.errors import read_json
 from rooms import boards, questions, sessions
 from rooms.errors import Refused
 from rooms.models import Participant, Session
-
-NOTES_PER_MINUTE = f"{boards.NOTES_PER_MINUTE}/minute"
-QUESTIONS_PER_MINUTE = "10/minute"
-UPVOTES_PER_MINUTE = "120/minute"
 
 _STR = {"type": "string"}
 _BOOL = {"type": "boolean"}
@@ -41,10 +37,8 @@ async def _moderator_of(request: Request, db: AsyncSession, session_id: str) -> 
     return session
 
 
-async def _limit(
-    request: Request, what: str, rate: str, participant: Participant, message: str
-) -> None:
-    await samla_of(request).limiter.hit(what, rate, participant.id, message)
+async def _limit(request: Request, quota: quotas.Quota, participant: Participant) -> None:
+    await quotas.spend(samla_of(request).limiter, quota, participant.id)
 
 
 # -- boards -------------------------------------------------------------------------------
@@ -102,7 +96,7 @@ async def create_room_boards(request: Request) -> Response:
         await _moderator_of(request, db, sid)
     body = await read_json(request)
     template = body.get("template")
-    if template not in boards.TEMPLATES:
+    if not isinstance(template, str) or template not in boards.TEMPLATES:
         raise Refused("invalid", f"template must be one of {', '.join(boards.TEMPLATES)}.")
     made = await samla.change(
         lambda db: boards.create_room_boards(db, sid, template, body.get("title"))
@@ -168,13 +162,7 @@ async def add_note(request: Request) -> Response:
         board = await boards.board_by_id(db, request.path_params["bid"])
         participant = await _participant_in(request, db, board.session_id)
     body = await read_json(request)
-    await _limit(
-        request,
-        "note",
-        NOTES_PER_MINUTE,
-        participant,
-        "You are posting notes very fast; wait a moment and try again.",
-    )
+    await _limit(request, quotas.NOTE, participant)
     note, new = await samla.change(
         lambda db: boards.add_note(
             db,
@@ -249,13 +237,7 @@ async def _upvote(request: Request, find: Any, upvote: Any, take_back: bool) -> 
     async with samla.store.read() as db:
         item_id, sid = await find(request, db)
         participant = await _participant_in(request, db, sid)
-    await _limit(
-        request,
-        "upvote",
-        UPVOTES_PER_MINUTE,
-        participant,
-        "You are upvoting very fast; wait a moment.",
-    )
+    await _limit(request, quotas.UPVOTE, participant)
     count = await samla.change(lambda db: upvote(db, participant, item_id, take_back=take_back))
     return JSONResponse({"upvotes": count})
 
@@ -442,13 +424,7 @@ async def ask(request: Request) -> Response:
     async with samla.store.read() as db:
         participant = await _participant_in(request, db, sid)
     body = await read_json(request)
-    await _limit(
-        request,
-        "question",
-        QUESTIONS_PER_MINUTE,
-        participant,
-        "You are asking very fast; wait a moment and try again.",
-    )
+    await _limit(request, quotas.QUESTION, participant)
     question, new = await samla.change(
         lambda db: questions.ask(
             db,

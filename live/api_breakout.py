@@ -54,7 +54,9 @@ async def open_rooms(request: Request) -> Response:
     session = await moderated_session(request)
     body = await read_json(request)
     template = body.get("board_template")
-    if template is not None and template not in boards.TEMPLATES:
+    # A name is text; anything else (an object, a list) is no template and no server error.
+    named = isinstance(template, str) and template in boards.TEMPLATES
+    if template is not None and not named:
         raise invalid(f"board_template must be one of {', '.join(boards.TEMPLATES)}.")
 
     async def open_them(db: Any) -> Outcome[Any]:
@@ -151,13 +153,15 @@ async def broadcast(request: Request) -> Response:
 
 
 async def _room_as(request: Request, db: Any) -> tuple[auth.Identity, Session, breakout.Room]:
-    """The caller and the room; a room of a session the caller does not belong to is not
-    found, so an id guessed from elsewhere reveals nothing."""
+    """The caller and the room. As the contract says, an unknown room is 404 and a room of a
+    session the caller does not belong to is 403; neither reveals anything of the room."""
     who = await auth.from_bearer(db, request)
     room = await db.get(breakout.Room, request.path_params["rid"])
     session = await db.get(Session, room.session_id) if room is not None else None
-    if room is None or session is None or auth.role_in(who, session) is None:
-        raise not_found("room in your session")
+    if room is None or session is None:
+        raise not_found("room")
+    if auth.role_in(who, session) is None:
+        raise forbidden("This room belongs to another session.")
     return who, session, room
 
 

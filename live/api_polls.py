@@ -12,7 +12,7 @@ from weakref import WeakKeyDictionary
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from live import auth, socket
+from live import auth, quotas, socket
 from live.api import _STR, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from live.services import Samla
@@ -22,10 +22,6 @@ from rooms.models import Session
 from rooms.panels import Actor
 
 log = logging.getLogger("samla.polls")
-
-# Answers (and changes of answer) a participant may send per minute over all polls: far
-# more than a person gives, few enough that a script cannot churn the results.
-VOTES_PER_MINUTE = "30/minute"
 
 # The most answers one write transaction takes: a longer batch would hold the write lock
 # (and delay a moderator's close) for longer than a tick.
@@ -245,9 +241,7 @@ async def vote(request: Request) -> Response:
     samla = samla_of(request)
     # No read transaction of its own: the batch checks the poll, its session and place.
     voter = await auth.participant_by_bearer(samla.store.read, request)
-    await samla.limiter.hit(
-        "vote", VOTES_PER_MINUTE, voter.participant_id, "You are answering too fast; wait a moment."
-    )
+    await quotas.spend(samla.limiter, quotas.VOTE, voter.participant_id)
     body = await read_json(request)
     poll_id = request.path_params["pid"]
     voted = await batcher_for(samla).vote(voter.session_id, poll_id, voter.participant_id, body)

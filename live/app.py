@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -63,6 +64,17 @@ SECURITY_HEADERS = [
 ]
 
 
+# Only ever sent over https (a browser ignores it on http anyway): a year, so a visitor who
+# once reached Samla over https never again sends its cookie over plain http.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def is_https(scope: Scope) -> bool:
+    """Whether the browser reached Samla over https. Behind a proxy, uvicorn's proxy headers
+    set the scheme from X-Forwarded-Proto when the proxy is trusted (FORWARDED_ALLOW_IPS)."""
+    return scope.get("scheme") in ("https", "wss")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -71,13 +83,55 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = [*SECURITY_HEADERS, HSTS] if is_https(scope) else SECURITY_HEADERS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class SessionCookie:
+    """Starlette's signed session cookie, marked Secure when the request came over https,
+    or always when every allowed origin is https. Starlette's middleware takes `https_only`
+    once, so there is one of each and the request's scheme chooses."""
+
+    def __init__(self, app: ASGIApp, secret_key: str, *, always_secure: bool) -> None:
+        options: dict[str, Any] = {
+            "secret_key": secret_key,
+            "session_cookie": COOKIE_NAME,
+            "max_age": COOKIE_MAX_AGE,
+            "same_site": "lax",
+        }
+        self.plain = SessionMiddleware(app, https_only=always_secure, **options)
+        self.secure = SessionMiddleware(app, https_only=True, **options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = self.secure if is_https(scope) else self.plain
+        await chosen(scope, receive, send)
+
+
+class OddPaths:
+    """A path with a control character (a NUL byte, which PostgreSQL cannot even compare)
+    names nothing Samla has: not found, before any route or query sees it."""
+
+    ODD = re.compile(r"[\x00-\x1f\x7f]")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" or not self.ODD.search(scope["path"]):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+        elif scope["path"].startswith("/api/"):
+            body = error_body("not_found", "Nothing is at that address.")
+            await JSONResponse(body, 404)(scope, receive, send)
+        else:
+            await PlainTextResponse("This page does not exist.", 404)(scope, receive, send)
 
 
 class Direct:
@@ -137,8 +191,18 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """200 while this instance can take writes, which it can without Redis (the store is
+    the truth): a load balancer keeps it in rotation. The body says what is degraded:
+    `{"status": "degraded", "redis": "unreachable"}` while fan-out between instances,
+    presence and shared rate limits wait for Redis ("redis": "unused" without REDIS_URL)."""
     samla: Samla = request.app.state.samla
-    return JSONResponse({"ok": True, "sockets": samla.hub.count_local()})
+    redis = "unused"
+    if samla.settings.redis_url is not None:
+        up = samla.hub.broker.reachable() and await samla.limiter.reachable()
+        redis = "ok" if up else "unreachable"
+    status = "degraded" if redis == "unreachable" else "ok"
+    body = {"ok": True, "status": status, "redis": redis, "sockets": samla.hub.count_local()}
+    return JSONResponse(body)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -157,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             templates,
             tick=settings.tick,
             outbox_limit=settings.outbox_limit,
+            slow_socket_timeout=settings.slow_socket_timeout,
             reconcile_interval=settings.reconcile_interval,
         )
         limiter = Limiter(settings.redis_url)
@@ -181,15 +246,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
     middleware = [
+        Middleware(OddPaths),
         Middleware(Direct),
         Middleware(SecurityHeaders),
         Middleware(
-            SessionMiddleware,
+            SessionCookie,
             secret_key=settings.secret_key,
-            session_cookie=COOKIE_NAME,
-            max_age=COOKIE_MAX_AGE,
-            same_site="lax",
-            https_only=False,
+            always_secure=settings.served_over_https,
         ),
     ]
     return Starlette(

@@ -4,8 +4,9 @@ Publishing side: committed changes are gathered per session and sent through the
 at most once per tick, bursts collapsed by event key. Receiving side: every instance
 releases a session's events in version order, renders each stale panel once per audience
 and puts the same frame in every socket's bounded outbox. A socket whose outbox overflows
-drops what it had and gets a snapshot; so does every socket of a session whose instance
-finds itself behind the store (a lost message, a Redis restart)."""
+drops what it had and gets a snapshot (one that cannot take even that in time is aborted);
+so does every socket of a session whose instance finds itself behind the store (a lost
+message, a Redis restart)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from live import auth
 from live.broker import CONTROL_CHANNEL, Broker, session_channel
 from live.store import Store
 from live.templating import Templates
 from live.wire import SamlaWebSockets, framed
-from rooms import sessions
+from rooms import credentials, sessions
 from rooms.errors import Refused
 from rooms.models import PLENARY, Event, Role
 from rooms.panels import (
@@ -85,6 +87,8 @@ class Connection:
     direct: list[str] = field(default_factory=list)  # replies to this socket's own messages
     needs_snapshot: bool = True
     closing: tuple[int, str] | None = None
+    # Armed when the outbox overflows: the socket is aborted unless it has caught up by then.
+    deadline: asyncio.TimerHandle | None = None
     _woken: bool = False
     _waiter: asyncio.Future[None] | None = None
 
@@ -115,6 +119,12 @@ class Connection:
         if event.room_id is None or self.role != "participant":
             return True
         return event.room_id == (self.room_id or PLENARY)
+
+
+def _caught_up(conn: Connection) -> bool:
+    """The socket has sent all it owes and its client is reading what it was sent."""
+    writable = conn.wire is None or conn.wire.writable.is_set()
+    return writable and not conn.needs_snapshot and not conn.outbox
 
 
 @dataclass(eq=False)
@@ -151,12 +161,14 @@ class Hub:
         tick: float = 0.1,
         outbox_limit: int = 64,
         reconcile_interval: float = 4.0,
+        slow_socket_timeout: float = 10.0,
     ) -> None:
         self.store = store
         self.broker = broker
         self.templates = templates
         self.tick = tick
         self.outbox_limit = outbox_limit
+        self.slow_socket_timeout = slow_socket_timeout
         self.reconcile_interval = reconcile_interval
         self._watches: dict[str, Watch] = {}
         self._outgoing: dict[str, Outgoing] = {}
@@ -259,12 +271,24 @@ class Hub:
         await self.broker.publish(session_channel(session_id), json.dumps(message).encode())
 
     async def announce_logout(self, login_id: str) -> None:
-        payload = json.dumps({"logout": login_id}).encode()
-        await self.broker.publish(CONTROL_CHANNEL, payload)
+        """A login ended: its sockets close here at once and on the other instances as the
+        message arrives. A message lost with Redis is made good by the next reconcile
+        round, which finds every ended login in the store."""
+        await self._announce({"logout": login_id})
 
     async def announce_deleted(self, session_id: str) -> None:
-        payload = json.dumps({"deleted": session_id}).encode()
-        await self.broker.publish(CONTROL_CHANNEL, payload)
+        """A session is gone: as `announce_logout`, its sockets close everywhere."""
+        await self._announce({"deleted": session_id})
+
+    async def announce_removed(self, participant_id: str) -> None:
+        """A moderator removed a participant: as `announce_logout`, their sockets close
+        everywhere, and every instance forgets whose their token was."""
+        await self._announce({"removed": participant_id})
+
+    async def _announce(self, message: dict[str, Any]) -> None:
+        # Here first, without the round trip through the broker (which may be down).
+        self._control(message)
+        await self.broker.publish(CONTROL_CHANNEL, json.dumps(message).encode())
 
     # -- connections -----------------------------------------------------------------------
 
@@ -349,12 +373,41 @@ class Hub:
                     written += 1
                     continue
             if len(conn.outbox) >= self.outbox_limit:
-                conn.outbox.clear()
-                conn.needs_snapshot = True
+                self._fell_behind(conn)
             else:
                 conn.outbox.append(frame)
             conn.wake()
         self.stats["frames"] += written
+
+    def _fell_behind(self, conn: Connection) -> None:
+        """The socket's outbox overflowed: it drops its backlog and owes a snapshot. One that
+        overflows again before it has caught up, or has not caught up (taken its snapshot,
+        emptied its outbox, its transport writable again) within `slow_socket_timeout`, is
+        aborted: its client has stopped reading, and a browser that reads again reconnects
+        (1006) to a fresh snapshot. Its kernel buffer and socket are freed at once."""
+        conn.outbox.clear()
+        conn.needs_snapshot = True
+        if conn.deadline is not None:
+            self.drop(conn)
+            return
+        loop = asyncio.get_running_loop()
+        conn.deadline = loop.call_later(self.slow_socket_timeout, self._overdue, conn)
+
+    def _overdue(self, conn: Connection) -> None:
+        conn.deadline = None
+        if not _caught_up(conn):
+            self.drop(conn)
+
+    def drop(self, conn: Connection) -> None:
+        """Ends a socket that cannot keep up, now, without waiting for its client."""
+        if conn.deadline is not None:
+            conn.deadline.cancel()
+            conn.deadline = None
+        conn.outbox.clear()
+        if conn.wire is not None:
+            conn.wire.abort()
+        else:
+            self.close(conn, WS_1013_TRY_AGAIN_LATER, "too far behind")
 
     def push_direct(self, conn: Connection, frame: str) -> None:
         """Queues a reply to this socket's own message; it survives a coming snapshot."""
@@ -384,13 +437,19 @@ class Hub:
     def close(self, conn: Connection, code: int, reason: str) -> None:
         conn.closing = (code, reason)
         conn.wake()
+        if conn.wire is not None:
+            # A writer blocked on a client that stopped reading never gets to send the close.
+            conn.wire.close_soon()
 
     async def serve(self, conn: Connection) -> None:
         """The socket's writer: sends its snapshot, then its outbox, until it closes.
 
         A client that stops reading blocks only its own writer; its outbox overflows into
-        a snapshot, and uvicorn's ping timeout ends the connection if it never reads again."""
+        a snapshot, and the socket is aborted if it does not catch up (`_fell_behind`)."""
         while True:
+            if conn.deadline is not None and _caught_up(conn):
+                conn.deadline.cancel()
+                conn.deadline = None
             await conn.sleep()
             if conn.closing is not None:
                 await conn.close(*conn.closing)
@@ -493,8 +552,12 @@ class Hub:
                 log.exception("a message on %s could not be handled", channel)
 
     def _control(self, message: dict[str, Any]) -> None:
+        if message.get("removed"):
+            auth.forget_participant(message["removed"])
         for watch in self._watches.values():
             for conn in watch.connections:
+                if message.get("removed") and conn.participant_id == message["removed"]:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "removed from the session")
                 if message.get("logout") and conn.login_id == message["logout"]:
                     self.close(conn, WS_1008_POLICY_VIOLATION, "signed out")
                 if message.get("deleted") and conn.session_id == message["deleted"]:
@@ -621,12 +684,16 @@ class Hub:
     async def reconcile(self) -> None:
         """Compares each shown session's version with the store; a session whose newer
         version was not heard of since the previous round (its instance died before
-        publishing, a message was lost) is resnapshotted."""
+        publishing, a message was lost) is resnapshotted. Every socket's credentials are
+        checked again too: a session deleted or a login ended while its message was lost
+        (Redis was down) closes its sockets here, whatever the broker delivered."""
         if not self._watches:
             return
-        await self.broker.refresh_present(self._local_presence())
+        # The store first: it is the truth, and it answers while Redis may not.
         async with self.store.hub_read() as db:
             found = await sessions.versions(db, list(self._watches))
+            await self._recheck_credentials(db, found)
+        await self.broker.refresh_present(self._local_presence())
         now = time.monotonic()
         self._last_flush = {s: t for s, t in self._last_flush.items() if now - t < 60}
         for session_id, watch in list(self._watches.items()):
@@ -644,6 +711,25 @@ class Hub:
                 self._resnapshot(watch, stored)
             watch.store_version_seen = stored
             watch.watermark_seen = watch.watermark
+
+    async def _recheck_credentials(self, db: Any, found: dict[str, int]) -> None:
+        """Closes the sockets of logins that ended and of participants removed, found in
+        the store: a few queries a round for all of this instance's sockets, not one each.
+        (The sockets of a deleted session are closed by `reconcile` itself.)"""
+        logins = {c.login_id for w in self._watches.values() for c in w.connections if c.login_id}
+        people = {pid for sid, w in self._watches.items() if sid in found for pid in w.present}
+        ended = await credentials.ended_logins(db, logins) if logins else set()
+        removed = await credentials.removed_participants(db, people) if people else set()
+        if not ended and not removed:
+            return
+        for participant_id in removed:
+            auth.forget_participant(participant_id)
+        for watch in self._watches.values():
+            for conn in watch.connections:
+                if conn.login_id in ended:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "signed out")
+                elif conn.participant_id in removed:
+                    self.close(conn, WS_1008_POLICY_VIOLATION, "removed from the session")
 
     async def _reconcile_forever(self) -> None:
         while True:

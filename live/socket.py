@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from live import auth
+from live import auth, quotas
+from live.errors import parse_object
 from live.hub import WS_1008_POLICY_VIOLATION, Connection
 from live.services import Samla
 from live.templating import pick_language
@@ -79,14 +81,14 @@ async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
 
 # A moderator who joins a breakout room sees it live as its people do (?view=room&room=…).
 OBSERVER = "room"
-ROOM_ID_MAX = 40
+_ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def _observer_for(
     ws: WebSocket, session: Any, people: list[auth.Identity], locale: str
 ) -> Connection | None:
     room_id = ws.query_params.get("room", "")
-    if not 0 < len(room_id) <= ROOM_ID_MAX:
+    if not _ROOM_ID.fullmatch(room_id):  # PostgreSQL cannot even compare a NUL byte
         return None
     for who in people:
         if auth.role_in(who, session) == "moderator":
@@ -217,6 +219,10 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
                 conn.participant_id,
                 "You are sending messages too fast; wait a moment.",
             )
+            # The same action through the API spends the same quota (invariant 9).
+            quota = quotas.BY_MESSAGE.get(kind)
+            if quota is not None:
+                await quotas.spend(samla.limiter, quota, conn.participant_id)
         actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
         own = _commits.get(kind)
         if own is not None:
@@ -241,12 +247,8 @@ def _parse(message: Mapping[str, Any]) -> dict[str, Any]:
     text = message.get("text")
     if text is None:
         raise Refused("invalid", "Send messages as JSON text, not binary.")
-    try:
-        body = json.loads(text)
-    except ValueError:
-        raise Refused("invalid", "That message is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Refused("invalid", "A message must be a JSON object with a type.")
+    # The same bounds as the API's bodies: depth, finite numbers, valid Unicode.
+    body = parse_object(text, "That message")
     kind = body.get("type")
     if not isinstance(kind, str) or not 0 < len(kind) <= TYPE_MAX:
         raise Refused("invalid", "A message must have a type.")

@@ -11,6 +11,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from rooms.sessions import show_code
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 LOCALES = Path(__file__).parent / "locale"
@@ -51,6 +53,7 @@ class Templates:
         translations = self._translations.get(lang, gettext.NullTranslations())
         env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
         env.globals["lang"] = lang
+        env.filters["code"] = show_code  # a join code as people read it: "1234 5678"
         # Each feature may bring its own stylesheet; the pages link them all.
         env.globals["stylesheets"] = sorted(
             p.name for p in (ROOT / "static").glob("*.css") if p.name != "samla.css"

@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import api_archive, auth, retention
+from live import api, api_archive, auth, joining, retention
 from live.services import Samla
 from live.socket import browser_socket
 from live.templating import LANGUAGES, pick_language
-from rooms import accounts, archive, sessions
+from rooms import accounts, archive, participants, sessions
 from rooms.errors import Refused
 from rooms.models import Role, Session
 from rooms.panels import Audience, Viewer
@@ -51,7 +51,10 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
 def refused_page(request: Request, exc: Refused) -> HTMLResponse:
     from live.errors import STATUS
 
-    return page(request, "error.html", STATUS[exc.code], message=exc.message)
+    shown = page(request, "error.html", STATUS[exc.code], message=exc.message)
+    if exc.retry_after is not None:
+        shown.headers["Retry-After"] = str(exc.retry_after)
+    return shown
 
 
 async def _form(request: Request) -> FormData:
@@ -78,17 +81,19 @@ async def _panels(samla: Samla, viewer: Viewer) -> Markup:
 
 
 async def home(request: Request) -> Response:
-    code = request.query_params.get("code")
-    if code:
-        return RedirectResponse(request.url_for("join_page", code=code.strip()[:20]), 303)
+    # Typed as it is shown ("1234 5678"), kept in the link as digits.
+    digits = "".join(request.query_params.get("code", "").split())[:20]
+    if digits:
+        return RedirectResponse(request.url_for("join_page", code=digits), 303)
     return page(request, "home.html")
 
 
 async def join_page(request: Request) -> Response:
     samla = _samla(request)
+    gate = joining.gate_for(samla)
     try:
+        session = await gate.session_for(request, request.path_params["code"])
         async with samla.store.read() as db:
-            session = await sessions.session_by_code(db, request.path_params["code"])
             held = await auth.browser_identities(db, request, session.id)
     except Refused as exc:
         return refused_page(request, exc)
@@ -99,6 +104,7 @@ async def join_page(request: Request) -> Response:
     try:
         form = await _form(request)
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
+        await gate.admit(request, session)
         joined = await samla.change(
             lambda db: sessions.join(
                 db, code=session.code, name=form.get("name"), attributes=answers
@@ -223,13 +229,46 @@ async def close_page(request: Request) -> Response:
     return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
 
 
+async def remove_page(request: Request) -> Response:
+    """Removing a participant from the moderator's console: a confirmation, then a POST."""
+    samla = _samla(request)
+    found = await _viewer_for(request, "moderator")
+    if isinstance(found, Response):
+        return found
+    session, _ = found
+    try:
+        async with samla.store.read() as db:
+            person = await participants.participant_in(db, session.id, request.path_params["pid"])
+        if request.method == "GET":
+            return page(request, "sessions/remove.html", session=session, person=person)
+        form = await _form(request)
+        await api.remove_participant(
+            samla, session.id, person.id, remove_content=form.get("content") == "remove"
+        )
+    except Refused as exc:
+        return refused_page(request, exc)
+    return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
+
+
 # -- organisers ---------------------------------------------------------------------------
+
+
+def own_path(target: str) -> bool:
+    """Whether a `next=` target is a path on this site. Browsers read a backslash as a slash
+    and drop tabs and newlines, so a slash, a backslash or a tab and a host would lead to
+    another site; such targets are not taken."""
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    )
 
 
 async def login_page(request: Request) -> Response:
     samla = _samla(request)
     target = request.query_params.get("next", "/organiser")
-    if not target.startswith("/") or target.startswith("//"):
+    if not own_path(target):
         target = "/organiser"
     if request.method == "GET":
         return page(request, "login.html", error=None, next=target, email="")
@@ -242,11 +281,11 @@ async def login_page(request: Request) -> Response:
         async with samla.store.write() as db:
             signed = await accounts.start_login(db, organiser_id, "web")
     except Refused as exc:
-        if exc.code == "unauthorized":
+        if exc.code in ("unauthorized", "invalid"):
             return page(
                 request,
                 "login.html",
-                401,
+                401 if exc.code == "unauthorized" else 422,
                 error=exc.message,
                 next=target,
                 email=str(form.get("email", ""))[:254],
@@ -438,7 +477,7 @@ async def set_language(request: Request) -> Response:
     if lang in LANGUAGES:
         auth.cookie(request)["lang"] = lang
     back = request.query_params.get("next", "/")
-    if not back.startswith("/") or back.startswith("//"):
+    if not own_path(back):
         back = "/"
     return RedirectResponse(back, 303)
 
@@ -453,6 +492,12 @@ def routes() -> list[BaseRoute]:
         Route("/s/{sid}/moderator", moderator_page, name="moderator_page"),
         Route("/s/{sid}/presenter", presenter_page, name="presenter_page"),
         Route("/s/{sid}/close", close_page, methods=["POST"], name="close_page"),
+        Route(
+            "/s/{sid}/participants/{pid}/remove",
+            remove_page,
+            methods=["GET", "POST"],
+            name="remove_page",
+        ),
         WebSocketRoute("/s/{sid}/ws", browser_socket),
         Route("/login", login_page, methods=["GET", "POST"], name="login_page"),
         Route("/logout", logout, methods=["POST"], name="logout"),

@@ -56,9 +56,11 @@ async def check_password(db: AsyncSession, email: Any, password: Any) -> str:
     refused = Refused("unauthorized", "That email and password do not match an organiser.")
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
         raise refused
-    organiser = await db.scalar(
-        select(Organiser).where(col(Organiser.email) == email.strip().lower())
-    )
+    address = email.strip().lower()
+    # Checked before the store is asked: PostgreSQL cannot even compare a NUL byte.
+    if len(address) > EMAIL_MAX or not address.isprintable() or not _EMAIL.match(address):
+        raise invalid("The email is not an email address.")
+    organiser = await db.scalar(select(Organiser).where(col(Organiser.email) == address))
     stored = organiser.password_hash if organiser else _DUMMY_HASH
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)

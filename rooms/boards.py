@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from rooms.errors import Refused, forbidden, invalid, not_found
+from rooms.locks import locked
 from rooms.models import (
     TITLE_MAX,
     Event,
@@ -376,7 +377,7 @@ async def create_board(
     """A board for the plenary (room_id None) or one room, from columns or a template."""
     await writable(db, session_id)
     if template is not None:
-        if template not in TEMPLATES:
+        if not isinstance(template, str) or template not in TEMPLATES:
             raise invalid(f"template must be one of {', '.join(TEMPLATES)}.")
         default_title, cols = TEMPLATES[template]
         title = default_title if title in (None, "") else title
@@ -415,7 +416,7 @@ async def create_room_boards(
     db: AsyncSession, session_id: str, template: Any, title: Any = None
 ) -> Outcome[list[Board]]:
     """Gives every prepared or open breakout room its own board from a template."""
-    if template not in TEMPLATES:
+    if not isinstance(template, str) or template not in TEMPLATES:
         raise invalid(f"template must be one of {', '.join(TEMPLATES)}.")
     rooms = await live_rooms(db, session_id)
     if not rooms:
@@ -767,6 +768,9 @@ async def collect_notes(
     ):
         raise invalid("note_ids must be a list of 1 to 200 note ids.")
     target = _column(board, column) if column is not None else None
+    # Two moderators collecting at once (two instances, PostgreSQL) take turns on the board:
+    # the second finds the first's copies instead of failing on their unique constraint.
+    await locked(db, Board, board.id, "update")
     collected = []
     events = []
     position = int(await db.scalar(select(func.count()).where(col(Note.board_id) == board.id)) or 0)
@@ -846,6 +850,10 @@ async def open_dot_vote(
 async def close_dot_vote(db: AsyncSession, session_id: str, vote_id: str) -> Outcome[DotVote]:
     await writable(db, session_id)
     vote = await _vote(db, session_id, vote_id)
+    # Locked here, while the action runs: the change itself is flushed only at commit,
+    # after the version bump has locked the session's row, and would then wait for dots
+    # being given that wait for that row in turn (PostgreSQL; see rooms/locks.py).
+    vote = await locked(db, DotVote, vote.id, "update") or vote
     vote.status = "closed"
     db.add(vote)
     return Outcome(session_id, vote, (Event("dots.closed", {"vote": vote_json(vote)}),))
@@ -866,6 +874,9 @@ async def give_dot(
     """Spends one of the participant's dots on a note; returns how many they have left."""
     await writable(db, participant.session_id)
     vote = await _vote(db, participant.session_id, vote_id)
+    # Held shared until the dot is stored: a close under way (PostgreSQL) is waited for,
+    # and then seen, rather than a dot counted after it.
+    vote = await locked(db, DotVote, vote.id, "share") or vote
     if vote.status != "open":
         raise Refused("conflict", "This dot vote is closed.")
     note = await note_by_id(db, note_id)
@@ -982,6 +993,7 @@ NOTE_EVENTS = {
     "note.restored",
     "note.deleted",
     "note.upvoted",
+    "participant.removed",  # their notes go or lose their name; their upvotes and dots go
     "dots.opened",
     "dots.closed",
     "dots.given",
@@ -1197,7 +1209,7 @@ async def create_board_action(
     db: AsyncSession, actor: Actor, message: dict[str, Any]
 ) -> Outcome[Any]:
     template = message.get("template") or "free"
-    if template not in TEMPLATES:
+    if not isinstance(template, str) or template not in TEMPLATES:
         raise invalid(f"template must be one of {', '.join(TEMPLATES)}.")
     title = message.get("title") or None
     if message.get("room_id") == "*":

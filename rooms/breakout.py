@@ -665,11 +665,14 @@ async def place_late_joiner(
 
 
 async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
-    """A room of this session's current round; a room elsewhere is not found."""
-    valid = isinstance(room_id, str) and 0 < len(room_id) <= 40
+    """A room of this session's current round; a room of another session is forbidden (as
+    API.md says), an unknown one not found; neither reveals anything of the room."""
+    valid = isinstance(room_id, str) and 0 < len(room_id) <= 40 and room_id.isprintable()
     room = await db.get(Room, room_id) if valid else None
-    if room is None or room.session_id != session_id:
+    if room is None:
         raise not_found("room in this session")
+    if room.session_id != session_id:
+        raise forbidden("That room belongs to another session.")
     if room.status not in _LIVE:
         raise Refused("conflict", "That room is closed; open a new round first.")
     return room
@@ -678,6 +681,8 @@ async def _room_in(db: AsyncSession, session_id: str, room_id: Any) -> Room:
 async def _participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
     if not isinstance(participant_id, str) or not 0 < len(participant_id) <= 40:
         raise invalid("Say who to move: participant_id.")
+    if not participant_id.isprintable():
+        raise not_found("participant in this session")
     p = await db.get(Participant, participant_id)
     if p is None or p.session_id != session_id:
         raise not_found("participant in this session")
@@ -946,6 +951,7 @@ _TRIGGERS = {
     "rooms.help",
     "participant.joined",
     "participant.renamed",
+    "participant.removed",
     "session.closed",
 }
 
@@ -996,6 +1002,7 @@ def _clock(r: Round | None) -> dict[str, Any]:
         "rooms.broadcast",
         "rooms.help",
         "participant.renamed",
+        "participant.removed",
         "session.closed",
     },
 )

@@ -356,6 +356,7 @@ async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]
 # -- live panels ------------------------------------------------------------------------------
 
 QUESTION_EVENTS = {
+    "participant.removed",  # their questions go or lose their name; their upvotes go
     "question.asked",
     "question.upvoted",
     "question.approved",
@@ -418,7 +419,13 @@ async def queue_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     "question-stage",
     "questions/_stage.html",
     roles={"presenter"},
-    triggers={"question.shown", "question.upvoted", "question.answered", "question.hidden"},
+    triggers={
+        "question.shown",
+        "question.upvoted",
+        "question.answered",
+        "question.hidden",
+        "participant.removed",
+    },
 )
 async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     q = await db.scalar(

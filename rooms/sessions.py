@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.errors import Refused, invalid, not_found
+from rooms.locks import Lock, locked
 from rooms.models import (
     ATTRIBUTE_CHOICES_MAX,
     ATTRIBUTE_KEY_MAX,
@@ -34,7 +35,11 @@ from rooms.models import (
 from rooms.panels import PRESENCE, Actor, Viewer, action, panel
 from rooms.text import clean, optional
 
-CODE_DIGITS = 6
+# Join codes: 8 random digits, shown as "1234 5678". A hundred million codes against a
+# guessing limit per address (live/joining.py); sessions made with the 6-digit codes of
+# before keep theirs, and a lookup compares the digits as stored.
+CODE_DIGITS = 8
+CODE_LENGTH_MAX = 12  # the column's width: anything longer is no code
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Each feature adds what it shows of a session to its description (rooms, polls, boards).
@@ -87,7 +92,7 @@ class Joined:
 async def create_session(
     db: AsyncSession, *, title: Any, organiser_id: str | None, attributes: Any = None
 ) -> Outcome[Created]:
-    clean_title = clean(title, "The title", TITLE_MAX)
+    clean_title = clean(title, "The title", TITLE_MAX, name=True)
     asked = _clean_attributes(attributes)
     token = new_secret("m")
     session = Session(
@@ -100,6 +105,14 @@ async def create_session(
     db.add(session)
     await db.flush()
     return Outcome(session.id, Created(session, token), (Event("session.created"),))
+
+
+def show_code(code: str) -> str:
+    """A code as people read it aloud and type it: groups of four from the left, the
+    6-digit codes of before as two groups of three."""
+    if len(code) == 6:
+        return f"{code[:3]} {code[3:]}"
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 async def _free_code(db: AsyncSession) -> str:
@@ -148,16 +161,27 @@ async def session_by_code(db: AsyncSession, code: Any) -> Session:
         raise invalid("The code must be text.")
     digits = re.sub(r"[\s#-]", "", code)
     session = (
-        await db.scalar(select(Session).where(col(Session.code) == digits)) if digits else None
+        await db.scalar(select(Session).where(col(Session.code) == digits))
+        # Only digits are ever a code: anything else (a NUL byte, which PostgreSQL cannot
+        # even compare) is not found without asking the store.
+        if 0 < len(digits) <= CODE_LENGTH_MAX and digits.isascii() and digits.isdigit()
+        else None
     )
     if session is None:
         raise not_found("session with that code")
     return session
 
 
-async def writable(db: AsyncSession, session_id: str) -> Session:
-    """The session, if it still takes changes; every write in a session starts here."""
-    session = await session_by_id(db, session_id)
+async def writable(db: AsyncSession, session_id: str, *, lock: Lock = "key share") -> Session:
+    """The session, if it still takes changes; every write in a session starts here.
+
+    Its row stays locked until the write commits: a close (which locks it for update)
+    waits for the writes under way, and a write that comes later waits for the close and
+    then finds the session closed. Writes hold it shared with each other and with the
+    version bump that ends each of them."""
+    session = await locked(db, Session, session_id, lock)
+    if session is None:
+        raise not_found("session")
     if session.status != "open":
         raise Refused("session_closed", "This session is closed; it can be read but not changed.")
     return session
@@ -166,10 +190,11 @@ async def writable(db: AsyncSession, session_id: str) -> Session:
 async def join(
     db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
 ) -> Outcome[Joined]:
-    session = await session_by_code(db, code)
-    if session.status != "open":
+    # Locked as `writable` locks it: no one joins after a close that is under way.
+    session = await locked(db, Session, (await session_by_code(db, code)).id, "key share")
+    if session is None or session.status != "open":
         raise Refused("session_closed", "This session has ended; it takes no new participants.")
-    clean_name = optional(name, "The name", NAME_MAX)
+    clean_name = optional(name, "The name", NAME_MAX, name=True)
     given = _clean_answers(session, attributes)
     token = new_secret("p")
     participant = Participant(
@@ -203,7 +228,7 @@ def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
 
 async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outcome[str | None]:
     await writable(db, participant.session_id)
-    participant.name = optional(name, "The name", NAME_MAX)
+    participant.name = optional(name, "The name", NAME_MAX, name=True)
     db.add(participant)
     event = Event(
         "participant.renamed", {"participant_id": participant.id, "name": participant.name}
@@ -212,7 +237,7 @@ async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outco
 
 
 async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
-    session = await writable(db, session_id)
+    session = await writable(db, session_id, lock="update")
     events: list[Event] = []
     for hook in _close_hooks:  # while the session still takes changes
         events += await hook(db, session)
@@ -296,7 +321,10 @@ async def describe(db: AsyncSession, session: Session, role: Role = "moderator")
 
 
 @panel(
-    "presence", "sessions/_presence.html", roles=ROLES, triggers={PRESENCE, "participant.joined"}
+    "presence",
+    "sessions/_presence.html",
+    roles=ROLES,
+    triggers={PRESENCE, "participant.joined", "participant.removed"},
 )
 async def presence_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """How many are here right now (the hub adds `here`) and how many joined in all."""

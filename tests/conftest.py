@@ -93,6 +93,25 @@ class RedisServer:
             self.process = None
 
 
+# Fixtures that start a real server: any test that uses one, directly or through another
+# fixture, is marked for it, so `-m "not redis"` on a machine without redis-server skips
+# exactly the tests that would fail there (`redis` is test_instances' own redis-server).
+NEEDS_REDIS = frozenset({"redis_server", "redis"})
+NEEDS_POSTGRES = frozenset({"postgres"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if used & NEEDS_REDIS or params.get("broker_kind") == "redis":
+            item.add_marker(pytest.mark.redis)
+        if used & NEEDS_POSTGRES:
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))

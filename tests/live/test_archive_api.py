@@ -1,7 +1,8 @@
 """The archive download, the organiser page's delete, and retention, from the outside.
 
-The session is filled through the public API with whatever features this build has (the
-OpenAPI document says which), so the test grows as polls, rooms, boards and Q&A arrive."""
+The session is filled through the public API with every feature (polls of every kind, rooms,
+boards, Q&A) and each test asserts on all of it: a filling that silently skipped a feature
+would let the archive lose it unnoticed."""
 
 from __future__ import annotations
 
@@ -46,19 +47,14 @@ MEDIA = {
 }
 
 
-async def has(api: Api, method: str, path: str) -> bool:
-    paths = (await api.call("GET", "/api/v1/openapi.json")).json()["paths"]
-    return method.lower() in paths.get(path, {})
-
-
 async def ok(r: httpx.Response, status: int = 200) -> Any:
     assert r.status_code == status, r.text
     return r.json() if r.content else None
 
 
 async def filled(api: Api) -> dict[str, Any]:
-    """A session with participants and, where this build has them, rooms, polls of every
-    kind, boards with notes and upvotes, and questions; returns what was accepted."""
+    """A session with participants, rooms, polls of every kind, boards with notes and
+    upvotes, and questions; returns what was accepted."""
     session = await api.make_session(
         "Samverkansforum 2026",
         attributes=[
@@ -86,80 +82,77 @@ async def filled(api: Api) -> dict[str, Any]:
         "rooms": [],
     }
     sid = session["id"]
-    has_polls = await has(api, "post", "/api/v1/sessions/{sid}/polls")
-    if has_polls:  # in the plenary, before the rooms open
-        made["polls"] += await polls_of_every_kind(api, session, people)
-    has_boards = await has(api, "post", "/api/v1/sessions/{sid}/boards")
-    plenary: list[dict[str, Any]] = []
-    if has_boards:
-        plenary = await board_with_notes(api, session, people, "Lyft till storgruppen")
-        made["notes"] += plenary
-    if await has(api, "post", "/api/v1/sessions/{sid}/rooms"):
-        opened = await ok(
+    # In the plenary, before the rooms open.
+    made["polls"] += await polls_of_every_kind(api, session, people)
+    plenary = await board_with_notes(api, session, people, "Lyft till storgruppen")
+    made["notes"] += plenary
+    opened = await ok(
+        await api.call(
+            "POST",
+            f"/api/v1/sessions/{sid}/rooms",
+            mod,
+            json={"count": 2, "assignment": "balanced", "balance_by": "sektor"},
+        ),
+        201,
+    )
+    made["rooms"] = opened["rooms"]
+    for room in made["rooms"]:
+        inside = [p for p in people if p["participant_id"] in room["participant_ids"]]
+        # The same question in every room: side by side in the report.
+        made["polls"] += await polls_of_every_kind(
+            api, session, inside, room_id=room["id"], kinds=("single",)
+        )
+        notes = await board_with_notes(
+            api, session, inside, f"Inleda ({room['name']})", room_id=room["id"]
+        )
+        made["notes"] += notes
+        # The room's most upvoted note is collected to the plenary board.
+        collected = await ok(
             await api.call(
                 "POST",
-                f"/api/v1/sessions/{sid}/rooms",
+                f"/api/v1/boards/{plenary[0]['board_id']}/collect",
                 mod,
-                json={"count": 2, "assignment": "balanced", "balance_by": "sektor"},
-            ),
-            201,
-        )
-        made["rooms"] = opened["rooms"]
-        for room in made["rooms"]:
-            inside = [p for p in people if p["participant_id"] in room["participant_ids"]]
-            if has_polls:  # the same question in every room: side by side in the report
-                made["polls"] += await polls_of_every_kind(
-                    api, session, inside, room_id=room["id"], kinds=("single",)
-                )
-            if has_boards:
-                notes = await board_with_notes(
-                    api, session, inside, f"Inleda ({room['name']})", room_id=room["id"]
-                )
-                made["notes"] += notes
-                # The room's most upvoted note is collected to the plenary board.
-                collected = await ok(
-                    await api.call(
-                        "POST",
-                        f"/api/v1/boards/{plenary[0]['board_id']}/collect",
-                        mod,
-                        json={"note_ids": [notes[0]["id"]]},
-                    )
-                )
-                for copy in collected["notes"]:
-                    made["notes"].append({**copy, "from_room_id": room["id"]})
-    if has_boards:  # a note the moderator hid was not accepted: it stays out of the archive
-        hidden = plenary[2]
-        await ok(await api.call("POST", f"/api/v1/notes/{hidden['id']}/hide", mod))
-        made["notes"].remove(hidden)
-        made["hidden"] = [hidden]
-    if await has(api, "post", "/api/v1/sessions/{sid}/questions"):
-        for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1", "Avvisad fråga"]):
-            made["questions"].append(
-                await ok(
-                    await api.call(
-                        "POST",
-                        f"/api/v1/sessions/{sid}/questions",
-                        people[i]["token"],
-                        json={"text": q, "anonymous": i == 1},
-                    ),
-                    201,
-                )
+                json={"note_ids": [notes[0]["id"]]},
             )
-        first, _, rejected = made["questions"]
-        for who in people[1:]:
+        )
+        for copy in collected["notes"]:
+            made["notes"].append({**copy, "from_room_id": room["id"]})
+    # A note the moderator hid was not accepted: it stays out of the archive.
+    hidden = plenary[2]
+    await ok(await api.call("POST", f"/api/v1/notes/{hidden['id']}/hide", mod))
+    made["notes"].remove(hidden)
+    made["hidden"] = [hidden]
+    for i, q in enumerate(["Hur säkrar vi finansieringen?", "=1+1", "Avvisad fråga"]):
+        made["questions"].append(
             await ok(
-                await api.call("POST", f"/api/v1/questions/{first['id']}/upvote", who["token"])
-            )
-        first["upvotes"] = len(people) - 1
-        await ok(await api.call("POST", f"/api/v1/questions/{first['id']}/answered", mod))
-        first["answered"] = True
-        await ok(
-            await api.call(
-                "POST", f"/api/v1/questions/{rejected['id']}/approve", mod, json={"approved": False}
+                await api.call(
+                    "POST",
+                    f"/api/v1/sessions/{sid}/questions",
+                    people[i]["token"],
+                    json={"text": q, "anonymous": i == 1},
+                ),
+                201,
             )
         )
-        made["questions"].remove(rejected)
-        made["hidden"] = [*made.get("hidden", []), rejected]
+    first, _, rejected = made["questions"]
+    for who in people[1:]:
+        await ok(await api.call("POST", f"/api/v1/questions/{first['id']}/upvote", who["token"]))
+    first["upvotes"] = len(people) - 1
+    await ok(await api.call("POST", f"/api/v1/questions/{first['id']}/answered", mod))
+    first["answered"] = True
+    await ok(
+        await api.call(
+            "POST", f"/api/v1/questions/{rejected['id']}/approve", mod, json={"approved": False}
+        )
+    )
+    made["questions"].remove(rejected)
+    made["hidden"].append(rejected)
+    # Every test below checks the archive against these: none of them may be empty.
+    assert len(made["polls"]) == 6 + 2  # every kind in the plenary, one in each room
+    assert len(made["rooms"]) == 2
+    # 7 on each of three boards, one collected from each room, one hidden.
+    assert len(made["notes"]) == 3 * 7 + 2 - 1
+    assert len(made["questions"]) == 2
     return made
 
 
@@ -327,6 +320,27 @@ def needles_of(made: dict[str, Any]) -> list[str]:
     ]
 
 
+# The API paths `filled` drives; the archive tests stand on every one of them.
+FILLED_PATHS = [
+    ("post", "/api/v1/sessions/{sid}/polls"),
+    ("post", "/api/v1/polls/{pid}/votes"),
+    ("post", "/api/v1/sessions/{sid}/boards"),
+    ("post", "/api/v1/boards/{bid}/notes"),
+    ("post", "/api/v1/boards/{bid}/collect"),
+    ("post", "/api/v1/sessions/{sid}/rooms"),
+    ("post", "/api/v1/sessions/{sid}/questions"),
+    ("get", "/api/v1/sessions/{sid}/archive"),
+]
+
+
+async def test_the_openapi_document_describes_every_path_the_archive_is_filled_through(
+    api: Api,
+) -> None:
+    paths = (await api.call("GET", "/api/v1/openapi.json")).json()["paths"]
+    missing = [(m, p) for m, p in FILLED_PATHS if m not in paths.get(p, {})]
+    assert missing == []
+
+
 # -- downloading ------------------------------------------------------------------------------
 
 
@@ -370,8 +384,7 @@ async def test_the_json_archive_holds_everything_accepted_with_exact_results(api
         assert notes[note["id"]]["from_room_id"] == note.get("from_room_id")
         card = {f["name"]: f["value"] for f in notes[note["id"]]["card"]}
         assert card == (note["fields"] or {})
-    if made["notes"]:
-        assert notes[made["notes"][0]["id"]]["upvotes"] == 3
+    assert notes[made["notes"][0]["id"]]["upvotes"] == 3
     questions = {q["id"]: q for q in body["questions"]}
     assert set(questions) == {q["id"] for q in made["questions"]}
     for q in made["questions"]:
@@ -476,8 +489,7 @@ async def test_names_false_removes_every_name(api: Api) -> None:
     made = await filled(api)
     sid, token = made["session"]["id"], await api.organiser_token()
     named = await api.call("GET", archive_url(sid, format="json"), token)
-    if made["notes"]:  # names appear only where someone wrote something under their name
-        assert "Anna Lind" in named.text
+    assert "Anna Lind" in named.text  # she wrote notes under her name
     for fmt in ("json", "md", "html", "zip"):
         r = await api.call("GET", archive_url(sid, format=fmt, names="false"), token)
         assert r.status_code == 200

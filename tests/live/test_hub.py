@@ -3,23 +3,67 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from live.broker import session_channel
 from live.hub import SLOWEST_UPDATES
 from rooms import sessions
 from rooms.models import Event
-from tests.conftest import Api, Served
+from tests.conftest import Api, Served, eventually
 from tests.live.pages import join_by_form, page_socket
 
 pytestmark = pytest.mark.parametrize(
     "broker_kind", [pytest.param("memory", id="memory"), pytest.param("redis", id="redis")]
 )
+
+
+@pytest.fixture(autouse=True)
+async def crossed_redis(
+    broker_kind: str, served: Served, request: pytest.FixtureRequest
+) -> AsyncIterator[None]:
+    """In the Redis variants, proves that what the hub published went through redis-server:
+    a client of its own, subscribed to every session channel, must receive as many messages
+    as the hub published (an in-process broker swapped in delivers none of them)."""
+    if broker_kind != "redis":
+        yield
+        return
+    listener = Redis.from_url(request.getfixturevalue("redis_server").url)
+    pubsub = listener.pubsub()
+    await pubsub.psubscribe(session_channel("*"))
+    carried: list[bytes] = []
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "pmessage":
+                carried.append(message["data"])
+
+    reading = asyncio.create_task(listen())
+    hub = served.samla.hub
+    before = hub.stats["published"]
+    try:
+        yield
+        published = hub.stats["published"] - before
+
+        async def all_carried() -> bool:
+            return len(carried) >= published
+
+        assert published > 0, "the test published nothing: it cannot prove Redis carried it"
+        await eventually(all_carried, timeout=10)
+        assert all(json.loads(m)["s"] for m in carried)
+    finally:
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+        await pubsub.aclose()
+        await listener.aclose()
 
 
 async def test_the_event_stream_starts_with_a_snapshot_then_versions_only_rise(

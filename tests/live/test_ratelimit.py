@@ -10,7 +10,7 @@ import pytest
 from live.ratelimit import Limiter
 from rooms.errors import Refused
 
-from ..conftest import RedisServer
+from ..conftest import RedisServer, eventually
 
 
 async def _hits_allowed(limiter: Limiter, what: str, who: str, tries: int) -> int:
@@ -53,12 +53,27 @@ async def test_with_redis_every_instance_counts_against_the_same_allowance(
 
 
 async def test_an_allowance_comes_back_as_time_passes() -> None:
+    """A full bucket frees one hit per period / amount (here one each 2 s): not sooner, and
+    one at a time. The margins are whole seconds, not fractions, so a busy machine cannot
+    turn a pass into a failure; a limiter that never frees, frees early or frees all at
+    once still fails."""
     limiter = Limiter(None)
-    for _ in range(4):
-        await limiter.hit("vote", "4/second", "anna", "Too fast.")
-    with pytest.raises(Refused):
-        await limiter.hit("vote", "4/second", "anna", "Too fast.")
-    await asyncio.sleep(0.3)  # a quarter of a second frees one
-    await limiter.hit("vote", "4/second", "anna", "Too fast.")
-    with pytest.raises(Refused):
-        await limiter.hit("vote", "4/second", "anna", "Too fast.")
+    rate = "3/6 seconds"
+
+    async def allowed() -> bool:
+        try:
+            await limiter.hit("vote", rate, "anna", "Too fast.")
+        except Refused as refused:
+            assert refused.retry_after == 2  # ceil(6 / 3)
+            return False
+        return True
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert [await allowed() for _ in range(3)] == [True, True, True]
+    assert not await allowed()
+    await eventually(allowed, timeout=15, every=0.05)
+    # The bucket leaks one hit per 2 s of the loop's clock: no sooner can one come back.
+    assert loop.time() - started >= 1.99
+    # Right after, the next is refused: a second hit frees up only 2 s after the first did.
+    assert not await allowed()
