@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -96,7 +98,7 @@ class RedisServer:
 # Fixtures that start a real server: any test that uses one, directly or through another
 # fixture, is marked for it, so `-m "not redis"` on a machine without redis-server skips
 # exactly the tests that would fail there (`redis` is test_instances' own redis-server).
-NEEDS_REDIS = frozenset({"redis_server", "redis"})
+NEEDS_REDIS = frozenset({"redis_server", "own_redis"})
 NEEDS_POSTGRES = frozenset({"postgres"})
 
 
@@ -115,6 +117,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(free_port(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to stop and start again on the same port."""
+    server = RedisServer(free_port(), tmp_path)
     server.start()
     yield server
     server.stop()
@@ -425,6 +436,21 @@ class Postgres:
 
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    async def new_database(self) -> str:
+        """The URL of a new, empty database on this cluster."""
+        name = f"samla_{next(_databases)}"
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, database="postgres"
+        )
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return self.url(name)
+
+
+_databases = itertools.count()
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

@@ -19,18 +19,10 @@ EMAIL, PASSWORD = "organiser@samla.test", "a long test password"
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def instances(tmp_path: Path, redis: RedisServer) -> Iterator[list[str]]:
+def instances(tmp_path: Path, own_redis: RedisServer) -> Iterator[list[str]]:
     env = {
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-        "REDIS_URL": redis.url,
+        "REDIS_URL": own_redis.url,
         "SECRET_KEY": "one-secret-for-every-instance",
     }
     add = subprocess.run(
@@ -94,7 +86,7 @@ async def test_a_join_through_one_instance_is_counted_live_on_the_other(
 
 
 async def test_after_redis_restarts_every_socket_shows_the_right_count_again(
-    instances: list[str], redis: RedisServer
+    instances: list[str], own_redis: RedisServer
 ) -> None:
     one, two = instances
     session = await _session(one)
@@ -111,8 +103,8 @@ async def test_after_redis_restarts_every_socket_shows_the_right_count_again(
         ):
             await a.here(2)
             await b.here(2)
-            redis.stop()
-            redis.start()  # empty: presence and subscriptions are gone
+            own_redis.stop()
+            own_redis.start()  # empty: presence and subscriptions are gone
             # Someone arrives while the instances are still reconnecting.
             await join_by_form(cleo, session["code"], "Cleo")
             async with page_socket(two, cleo, f"/s/{session['id']}/ws") as c:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable
 
-import asyncpg
 import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,19 +15,9 @@ from live.store import Store, migrate
 from tests.conftest import Api, Postgres, Served, open_stream
 from tests.live.test_store import concurrent_writers_get_unique_versions
 
-_names = itertools.count()
-
 
 async def _database(postgres: Postgres) -> str:
-    name = f"samla_{next(_names)}"
-    conn = await asyncpg.connect(
-        host="127.0.0.1", port=postgres.port, user=postgres.user, database="postgres"
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return postgres.url(name)
+    return await postgres.new_database()
 
 
 async def test_migrations_build_the_models_schema_on_postgresql(postgres: Postgres) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,15 +13,6 @@ from rooms.errors import Refused
 from tests.conftest import RedisServer, eventually, free_port
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of this test's own, to stop and start again."""
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _allowed(limiter: Limiter, who: str, tries: int) -> int:
@@ -39,21 +28,21 @@ async def _allowed(limiter: Limiter, who: str, tries: int) -> int:
 
 
 async def test_without_redis_the_limit_is_counted_in_this_instance(
-    redis: RedisServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ratelimit, "RETRY_SHARED_AFTER", 0.2, raising=False)
-    limiter = Limiter(redis.url)
+    limiter = Limiter(own_redis.url)
     who = uuid.uuid4().hex
     try:
         assert await _allowed(limiter, who, 2) == 2  # shared, through Redis
-        redis.stop()
+        own_redis.stop()
         with caplog.at_level(logging.WARNING, logger="samla.ratelimit"):
             # The local allowance is a fresh one: all five, then refusals, never an error.
             assert await _allowed(limiter, who, 8) == 5
         assert limiter.degraded and not await limiter.reachable()
         lost = [r for r in caplog.records if "cannot be reached" in r.getMessage()]
         assert len(lost) == 1, "one warning per outage, not one per hit"
-        redis.start()  # empty: the shared count starts again
+        own_redis.start()  # empty: the shared count starts again
         await eventually(limiter.reachable, timeout=10, every=0.1)
         assert not limiter.degraded
         assert await _allowed(limiter, who, 8) == 5  # shared again

@@ -10,7 +10,6 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +24,6 @@ from tests.conftest import (
     Served,
     Stream,
     eventually,
-    free_port,
     open_stream,
 )
 from tests.live.pages import PageSocket, csrf_of, page_socket
@@ -40,20 +38,11 @@ CLOSE_WITHIN = RECONCILE + 2.0
 
 
 @pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """This test's own redis-server, stopped and started again on the same port."""
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def pair(
-    served_factory: Callable[..., Served], redis: RedisServer
+    served_factory: Callable[..., Served], own_redis: RedisServer
 ) -> AsyncIterator[list[Api]]:
     """Two instances on one Redis and one SQLite file, each with an API client."""
-    instances = [served_factory(redis.url, reconcile_interval=RECONCILE) for _ in range(2)]
+    instances = [served_factory(own_redis.url, reconcile_interval=RECONCILE) for _ in range(2)]
     async with contextlib.AsyncExitStack() as stack:
         apis = []
         for served in instances:
@@ -220,7 +209,7 @@ async def test_health_without_redis_says_it_is_unused(served: Served) -> None:
 
 @pytest.mark.redis
 async def test_writes_go_on_while_redis_is_down_and_every_screen_catches_up(
-    pair: list[Api], redis: RedisServer
+    pair: list[Api], own_redis: RedisServer
 ) -> None:
     one, two = pair
     setup = await prepare(one)
@@ -236,7 +225,7 @@ async def test_writes_go_on_while_redis_is_down_and_every_screen_catches_up(
             for api in pair
             for token in (mod, watchers[0]["token"], watchers[1]["token"])
         ]
-        redis.stop()
+        own_redis.stop()
         deadline = time.monotonic() + OUTAGE
         # People who arrive during the outage connect too (presence cannot be written).
         for api in pair:
@@ -247,7 +236,7 @@ async def test_writes_go_on_while_redis_is_down_and_every_screen_catches_up(
         writers = [write_until(api, setup, deadline, done, names) for api in (one, two, one, two)]
         await asyncio.gather(*writers)
         assert await degraded(one) and await degraded(two)
-        redis.start()
+        own_redis.start()
         back = time.monotonic()
 
         r = await one.call("GET", f"/api/v1/sessions/{sid}", mod)
@@ -320,7 +309,7 @@ async def closed_with(socket: PageSocket) -> int | None:
 
 @pytest.mark.redis
 async def test_what_ended_while_redis_was_down_closes_its_sockets_on_every_instance(
-    pair: list[Api], redis: RedisServer
+    pair: list[Api], own_redis: RedisServer
 ) -> None:
     one, two = pair
     await one.organiser_token()  # the organiser account
@@ -353,7 +342,7 @@ async def test_what_ended_while_redis_was_down_closes_its_sockets_on_every_insta
             survivors.append(await enter(following(api.served, staying["id"], kept)))
             survivors.append(await enter(following(api.served, staying["id"], erik["token"])))
 
-        redis.stop()
+        own_redis.stop()
         r = await one.call("DELETE", "/api/v1/auth/token", revoked)
         assert r.status_code == 204, r.text
         r = await browser.post(f"{two.served.base}/logout", data={"csrf": csrf_of(page.text)})
@@ -369,7 +358,7 @@ async def test_what_ended_while_redis_was_down_closes_its_sockets_on_every_insta
         r = await two.call("GET", "/api/v1/sessions/" + staying["id"], revoked)
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
         await asyncio.sleep(3 * RECONCILE)  # Redis stays away for a few rounds
-        redis.start()
+        own_redis.start()
 
         async def all_closed() -> bool:
             codes = [await closed_with(p) for p in pages]

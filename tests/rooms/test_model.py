@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -689,21 +688,6 @@ def test_one_walk_through_the_paths_a_short_random_run_may_miss(tmp_path: Path) 
         state.teardown()
 
 
-_databases = itertools.count()
-
-
 @pytest.mark.postgres
 def test_polls_boards_and_rooms_follow_the_model_on_postgresql(postgres: Postgres) -> None:
-    name = f"samla_model_{next(_databases)}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(
-            host="127.0.0.1", port=postgres.port, user=postgres.user, database="postgres"
-        )
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    check_model(postgres.url(name))
+    check_model(asyncio.run(postgres.new_database()))
