@@ -294,6 +294,29 @@ async def _board(api: Api, session: dict[str, Any], title: str) -> dict[str, Any
     return board
 
 
+async def _note(api: Api, board: dict[str, Any], token: str) -> str:
+    r = await api.call(
+        "POST",
+        f"/api/v1/boards/{board['id']}/notes",
+        token,
+        json={"text": "Mötesplatser", "column": board["columns"][0]["id"]},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def _dot_vote(api: Api, session: dict[str, Any], board: dict[str, Any]) -> str:
+    """A dot vote of three dots each over the board's collected notes."""
+    r = await api.call(
+        "POST",
+        f"/api/v1/boards/{board['id']}/dot-votes",
+        session["moderator_token"],
+        json={"scope": "collected", "dots": 3},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 async def test_notes_collected_twice_at_once_are_collected_once(
     pair: tuple[Served, Served],
 ) -> None:
@@ -333,21 +356,8 @@ async def test_dots_and_upvotes_racing_on_two_instances_stay_capped(
         session = await a.make_session()
         people = [await a.join(session) for _ in range(6)]
         board = await _board(a, session, "Storgrupp")
-        r = await a.call(
-            "POST",
-            f"/api/v1/boards/{board['id']}/notes",
-            people[0]["token"],
-            json={"text": "Mötesplatser", "column": board["columns"][0]["id"]},
-        )
-        note = r.json()["id"]
-        r = await a.call(
-            "POST",
-            f"/api/v1/boards/{board['id']}/dot-votes",
-            session["moderator_token"],
-            json={"scope": "collected", "dots": 3},
-        )
-        assert r.status_code == 201, r.text
-        dots = f"/api/v1/dot-votes/{r.json()['id']}/dots"
+        note = await _note(a, board, people[0]["token"])
+        dots = f"/api/v1/dot-votes/{await _dot_vote(a, session, board)}/dots"
         calls = []
         for person in people:
             for api in (a, b, a, b, a, b):  # six tries at three dots
@@ -372,22 +382,9 @@ async def test_no_dot_is_given_after_its_dot_vote_closed(
         session = await a.make_session()
         people = [await a.join(session) for _ in range(8)]
         board = await _board(a, session, "Storgrupp")
-        r = await a.call(
-            "POST",
-            f"/api/v1/boards/{board['id']}/notes",
-            people[0]["token"],
-            json={"text": "Mötesplatser", "column": board["columns"][0]["id"]},
-        )
-        note = r.json()["id"]
+        note = await _note(a, board, people[0]["token"])
         for round_ in range(ROUNDS // 2):
-            r = await a.call(
-                "POST",
-                f"/api/v1/boards/{board['id']}/dot-votes",
-                session["moderator_token"],
-                json={"scope": "collected", "dots": 3},
-            )
-            assert r.status_code == 201, r.text
-            vid = r.json()["id"]
+            vid = await _dot_vote(a, session, board)
             published.clear()
             calls = [
                 later(
