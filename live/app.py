@@ -22,25 +22,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 # Importing a feature's modules registers its routes, panels and jobs.
-from live import (  # noqa: F401
-    api,
-    api_archive,
-    api_boards,
-    api_breakout,
-    api_polls,
-    collector,
-    jobs,
-    retention,
-    views,
-    views_breakout,
-)
+from live import collector, jobs, retention
+from live.api import archive as api_archive  # noqa: F401
+from live.api import base as api
+from live.api import boards as api_boards  # noqa: F401
+from live.api import breakout as api_breakout  # noqa: F401
+from live.api import polls as api_polls  # noqa: F401
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
+from live.pages import breakout as views_breakout
+from live.pages import sessions as views
 from live.ratelimit import Limiter
 from live.services import Samla
 from live.settings import Settings
-from live.socket import event_stream
+from live.sockets import event_stream
 from live.store import Store, migrate
 from live.templating import ROOT, Templates
 

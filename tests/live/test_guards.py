@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from live.views import own_path
+from live.pages.sessions import own_path
 from tests.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, Api, Served
 from tests.live.pages import csrf_of, join_by_form
 

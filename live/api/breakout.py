@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth
-from live.api import _member_session, _obj, endpoint, moderated_session, samla_of
+from live.api.base import _member_session, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from rooms import boards, breakout
 from rooms.errors import forbidden, invalid, not_found

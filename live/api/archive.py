@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from live import auth
-from live.api import endpoint, samla_of
-from live.archive_html import render_report
+from live.api.base import endpoint, samla_of
+from live.pages.report import render_report
 from live.services import Samla
 from live.templating import pick_language
 from rooms import archive_formats as formats

@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from live import auth
 from live.jobs import every
+from live.pages.sessions import _form, _viewer_for, page, refused_page
 from live.services import Samla
-from live.views import _form, _viewer_for, page, refused_page
 from rooms import breakout, sessions
 from rooms.errors import Refused
 from rooms.models import Outcome, utcnow

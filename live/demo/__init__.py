@@ -183,7 +183,9 @@ async def fill(settings: Settings, base: str) -> str:
     return demo.text()
 
 
-from live import demo_boards, demo_breakout, demo_polls  # noqa: E402  (each feature's step)
+from live.demo import boards as demo_boards  # noqa: E402  (each feature's step)
+from live.demo import breakout as demo_breakout  # noqa: E402
+from live.demo import polls as demo_polls  # noqa: E402
 
 # Boards and Q&A come after the rooms they use.
 DEMO_STEPS += [demo_polls.step, demo_breakout.step, demo_boards.step]

@@ -12,8 +12,8 @@ from weakref import WeakKeyDictionary
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from live import auth, quotas, socket
-from live.api import _STR, _obj, endpoint, moderated_session, samla_of
+from live import auth, quotas, sockets
+from live.api.base import _STR, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from live.services import Samla
 from rooms import polls, sessions
@@ -143,7 +143,7 @@ def batcher_for(samla: Samla) -> VoteBatcher:
     return found
 
 
-@socket.commits("poll.vote")
+@sockets.commits("poll.vote")
 async def vote_from_browser(samla: Samla, actor: Actor, message: dict[str, Any]) -> None:
     """A browser's answer (the poll form over its socket) joins the API's in the batches."""
     poll_id = message.get("poll_id")

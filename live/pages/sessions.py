@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import api, api_archive, auth, joining, retention
+from live import auth, joining, retention
+from live.api import archive as api_archive
+from live.api import base as api
 from live.services import Samla
-from live.socket import browser_socket
+from live.sockets import browser_socket
 from live.templating import LANGUAGES, pick_language
 from rooms import accounts, archive, participants, sessions
 from rooms.errors import Refused

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from live import auth, joining
 from live.errors import read_json, refusal_response
 from live.services import Samla
-from live.socket import event_stream
+from live.sockets import event_stream
 from rooms import accounts, participants, sessions
 from rooms.errors import Refused
 from rooms.models import Session, iso

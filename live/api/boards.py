@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth, quotas
-from live.api import Handler, _obj, endpoint, samla_of
+from live.api.base import Handler, _obj, endpoint, samla_of
 from live.errors import read_json
 from rooms import boards, questions, sessions
 from rooms.errors import Refused
