@@ -21,26 +21,86 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-# Importing a feature's modules registers its routes, panels and jobs.
-from live import collector, jobs, retention
-from live.api import archive as api_archive  # noqa: F401
+from live import actions, collector, jobs, retention
+from live.actions import boards as board_actions
+from live.actions import breakout as breakout_actions
+from live.actions import polls as poll_actions
+from live.actions import questions as question_actions
+from live.actions import sessions as session_actions
+from live.api import archive as api_archive
 from live.api import base as api
-from live.api import boards as api_boards  # noqa: F401
-from live.api import breakout as api_breakout  # noqa: F401
-from live.api import polls as api_polls  # noqa: F401
+from live.api import boards as api_boards
+from live.api import breakout as api_breakout
+from live.api import polls as api_polls
+from live.api import sessions as api_sessions
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
 from live.pages import breakout as views_breakout
 from live.pages import sessions as views
 from live.ratelimit import Limiter
+from live.screens import Screens
+from live.screens import boards as board_screens
+from live.screens import breakout as breakout_screens
+from live.screens import participants as participant_screens
+from live.screens import polls as poll_screens
+from live.screens import questions as question_screens
+from live.screens import sessions as session_screens
 from live.services import Samla
 from live.settings import Settings
 from live.sockets import event_stream
 from live.store import Store, migrate
 from live.templating import ROOT, Templates
+from rooms import panels as legacy
 
 log = logging.getLogger("samla")
+
+# Samla as it is assembled: every route, panel and action is listed here.
+ENDPOINTS = [
+    *api_sessions.ENDPOINTS,
+    *api_polls.ENDPOINTS,
+    *api_boards.ENDPOINTS,
+    *api_breakout.ENDPOINTS,
+    *api_archive.ENDPOINTS,
+    *api._endpoints,
+]
+ACTIONS = actions.table(
+    session_actions.ACTIONS,
+    board_actions.ACTIONS,
+    breakout_actions.ACTIONS,
+    poll_actions.ACTIONS,
+    question_actions.ACTIONS,
+)
+_FEATURES = (
+    session_screens,
+    board_screens,
+    breakout_screens,
+    poll_screens,
+    question_screens,
+    participant_screens,
+)
+
+
+def _screens() -> Screens:
+    listed = [p for f in _FEATURES for p in f.PANELS]
+    names = {p.name for p in listed}
+    return Screens(
+        panels=(*listed, *(p for p in legacy._panels if p.name not in names)),
+        summaries={
+            **legacy._summaries,
+            **{k: v for f in _FEATURES for k, v in f.SUMMARIES.items()},
+        },
+        placer=legacy.place,
+        many_placer=legacy.place_many,
+        replies={
+            **{t: a.reply for t, a in legacy._actions.items() if a.reply},
+            **{k: v for f in _FEATURES for k, v in f.REPLIES.items()},
+        },
+        forms={k: v for f in _FEATURES for k, v in f.FORMS.items()},
+    )
+
+
+SCREENS = _screens()
 
 COOKIE_NAME = "samla"
 COOKIE_MAX_AGE = 30 * 24 * 3600
@@ -145,7 +205,7 @@ class Direct:
         # The API's own routes, their errors in the API's shape, the security headers.
         self.api = SecurityHeaders(
             ExceptionMiddleware(
-                Router(routes=[r for r in api.routes() if isinstance(r, Route)]),
+                Router(routes=[r for r in api.routes(ENDPOINTS) if isinstance(r, Route)]),
                 handlers={HTTPException: _http_error},
             )
         )
@@ -213,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broker = broker_for(settings.redis_url)
         hub = Hub(
             store,
+            SCREENS,
             broker,
             templates,
             tick=settings.tick,
@@ -223,7 +284,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         limiter = Limiter(settings.redis_url)
         try:
             await hub.start()
-            samla = Samla(settings, store, hub, templates, limiter)
+            samla = Samla(settings, store, hub, templates, limiter, ACTIONS)
             app.state.samla = samla
             # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
             async with jobs.running(samla), retention.running(samla):
@@ -235,7 +296,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await store.close()
 
     routes = [
-        *api.routes(),
+        *api.routes(ENDPOINTS),
         *views.routes(),
         *views_breakout.routes(),
         Route("/healthz", health),

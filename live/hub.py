@@ -22,22 +22,13 @@ from typing import Any
 
 from live import auth
 from live.broker import CONTROL_CHANNEL, Broker, session_channel
+from live.screens import PRESENCE, Audience, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
 from live.wire import SamlaWebSockets, framed
 from rooms import credentials, sessions
 from rooms.errors import Refused
 from rooms.models import PLENARY, Event, Role
-from rooms.panels import (
-    PRESENCE,
-    Audience,
-    Panel,
-    Viewer,
-    panels_for,
-    place,
-    place_many,
-    summary_for,
-)
 from rooms.sessions import describe
 
 log = logging.getLogger("samla.hub")
@@ -155,6 +146,7 @@ class Hub:
     def __init__(
         self,
         store: Store,
+        screens: Screens,
         broker: Broker,
         templates: Templates,
         *,
@@ -164,6 +156,7 @@ class Hub:
         slow_socket_timeout: float = 10.0,
     ) -> None:
         self.store = store
+        self.screens = screens
         self.broker = broker
         self.templates = templates
         self.tick = tick
@@ -257,7 +250,7 @@ class Hub:
         wire: list[list[Any]] = []
         for version, event in sorted(out.events.values(), key=lambda pair: pair[0]):
             data = event.data
-            fill = summary_for(event.type)
+            fill = self.screens.summary_for(event.type)
             if fill is not None:
                 try:
                     async with self.store.hub_read() as db:
@@ -305,7 +298,7 @@ class Hub:
             watch.watermark_seen = watch.watermark
         if conn.participant_id is not None:
             async with self.store.read() as db:
-                conn.room_id = await place(db, conn.session_id, conn.participant_id)
+                conn.room_id = await self.screens.place(db, conn.session_id, conn.participant_id)
             watch.present[conn.participant_id] += 1
             if watch.present[conn.participant_id] == 1:
                 await self.broker.set_present(conn.session_id, {conn.participant_id}, True)
@@ -419,7 +412,7 @@ class Hub:
         """Every panel of the viewer's role, for a page's first paint."""
         async with self.store.read() as db:
             parts = []
-            for p in panels_for(viewer.audience.role):
+            for p in self.screens.panels_for(viewer.audience.role):
                 context = await p.load(db, viewer)
                 if PRESENCE in p.triggers:
                     context["here"] = await self.broker.count_present(viewer.audience.session_id)
@@ -496,7 +489,7 @@ class Hub:
                 if len(self._snapshots) > 512:
                     self._snapshots.clear()
                 self._snapshots[key] = (now, shared)
-            mine = [p for p in panels_for(conn.role) if p.personal]
+            mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
             if conn.kind == "json":
                 assert isinstance(shared, dict)
                 you = {
@@ -513,7 +506,7 @@ class Hub:
         self, db: Any, conn: Connection, session: Any
     ) -> str | dict[str, Any]:
         viewer = Viewer(conn.audience, None)
-        shown = [p for p in panels_for(conn.role) if not p.personal]
+        shown = [p for p in self.screens.panels_for(conn.role) if not p.personal]
         if conn.kind == "html":
             return "".join([await self._render(db, p, viewer) for p in shown])
         body: dict[str, Any] = {"type": "snapshot", "version": session.version}
@@ -611,7 +604,7 @@ class Hub:
         async with self.store.hub_read() as db:
             for audience, conns in groups.items():
                 visible = [e for e in triggers if conns[0].sees(e)]
-                stale = [p for p in panels_for(audience.role) if p.stale(visible)]
+                stale = [p for p in self.screens.panels_for(audience.role) if p.stale(visible)]
                 if not stale:
                     continue
                 viewer = Viewer(audience, None)
@@ -647,7 +640,7 @@ class Hub:
         """After people were moved between rooms, every moved socket starts over."""
         people = [c for c in watch.connections if c.participant_id is not None]
         async with self.store.hub_read() as db:
-            rooms = await place_many(
+            rooms = await self.screens.place_many(
                 db, session_id, sorted({c.participant_id or "" for c in people})
             )
         for conn in people:

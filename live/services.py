@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,9 @@ from live.templating import Templates
 from rooms.models import Outcome
 from rooms.sessions import bump_version
 
+if TYPE_CHECKING:
+    from live.actions import Action
+
 T = TypeVar("T")
 
 
@@ -26,6 +29,8 @@ class Samla:
     hub: Hub
     templates: Templates
     limiter: Limiter
+    # Every action by its type, for the sockets (the API's endpoints name theirs).
+    actions: Mapping[str, Action[Any]] = field(default_factory=dict)
 
     async def change(self, action: Callable[[AsyncSession], Awaitable[Outcome[T]]]) -> T:
         """Runs a domain action in one write transaction, commits, then tells everyone.

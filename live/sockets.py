@@ -18,6 +18,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from live import auth, quotas
+from live.actions import perform
 from live.errors import parse_object
 from live.hub import WS_1008_POLICY_VIOLATION, Connection
 from live.services import Samla
@@ -26,7 +27,7 @@ from live.wire import EXTENSION, SamlaWebSockets
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import ROLES, Role
-from rooms.panels import Actor, action_for, panel_named
+from rooms.panels import Actor, action_for
 
 log = logging.getLogger("samla.socket")
 
@@ -207,6 +208,9 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
         if kind == "ping":
             samla.hub.push_direct(conn, _ok(conn, "pong"))
             return
+        if kind in samla.actions:
+            await _perform(samla, conn, kind, body)
+            return
         act = action_for(kind)
         if act is None:
             raise Refused("invalid", f"Unknown message type {kind!r}.")
@@ -229,7 +233,7 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
             await own(samla, actor, body)
         else:
             await samla.change(lambda db: act.handle(db, actor, body))
-        reply = panel_named(act.reply) if act.reply else None
+        reply = samla.hub.screens.reply_to(kind)
         if conn.kind == "html" and reply is not None:
             samla.hub.push_direct(conn, await samla.hub.render_for(conn, reply))
         elif conn.kind == "json":
@@ -241,6 +245,28 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
         samla.hub.push_direct(
             conn, _error(samla, conn, "error", "Something went wrong; please try again.")
         )
+
+
+async def _perform(samla: Samla, conn: Connection, kind: str, message: dict[str, Any]) -> None:
+    """A message with an action: the same `perform` as its API endpoint, then the reply."""
+    act = samla.actions[kind]
+    if conn.role not in act.roles:
+        raise Refused("forbidden", "You may not do that here.")
+    if conn.participant_id is not None:
+        await samla.limiter.hit(
+            "message",
+            MESSAGES_PER_MINUTE,
+            conn.participant_id,
+            "You are sending messages too fast; wait a moment.",
+        )
+    actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
+    screens = samla.hub.screens
+    await perform(samla, act, actor, screens.read_form(kind, message))
+    reply = screens.reply_to(kind)
+    if conn.kind == "html" and reply is not None:
+        samla.hub.push_direct(conn, await samla.hub.render_for(conn, reply))
+    elif conn.kind == "json":
+        samla.hub.push_direct(conn, _ok(conn, kind))
 
 
 def _parse(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from live import auth
-from live.api.base import endpoint, samla_of
+from live.api.base import Endpoint, endpoint, samla_of
 from live.pages.report import render_report
 from live.services import Samla
 from live.templating import pick_language
@@ -129,3 +129,6 @@ async def download_archive(request: Request) -> Response:
     fmt, kind, names = choice(request.query_params)
     lang = pick_language(request.headers.get("accept-language"))
     return await archive_response(samla, session.id, fmt, kind, names, lang)
+
+
+ENDPOINTS: list[Endpoint] = []

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from live import auth, joining
+from live.actions import B, Body, validate
 from live.errors import read_json, refusal_response
 from live.services import Samla
 from live.sockets import event_stream
@@ -26,6 +27,7 @@ from rooms.errors import Refused
 from rooms.models import Session, iso
 
 Handler = Callable[[Request], Awaitable[Response]]
+Schema = type[Body] | dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,30 @@ class Endpoint:
     summary: str
     who: str
     handler: Handler
-    body: dict[str, Any] | None
+    body: Schema  # the typed body it reads (a hand-written schema only where none is yet)
     status: int
+
+
+def route(
+    method: str,
+    path: str,
+    handler: Handler,
+    summary: str,
+    *,
+    who: str,
+    body: Schema = None,
+    status: int = 200,
+) -> Endpoint:
+    """An API route; refusals from the domain become the API's error shape."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            _check_ids(request)
+            return await handler(request)
+        except Refused as exc:
+            return refusal_response(exc)
+
+    return Endpoint(method, path, summary, who, guarded, body, status)
 
 
 _endpoints: list[Endpoint] = []
@@ -48,23 +72,21 @@ def endpoint(
     summary: str,
     *,
     who: str,
-    body: dict[str, Any] | None = None,
+    body: Schema = None,
     status: int = 200,
 ) -> Callable[[Handler], Handler]:
-    """Registers an API route; refusals from the domain become the API's error shape."""
+    """Registers an API route (the older way: modules now list theirs in ENDPOINTS)."""
 
     def register(fn: Handler) -> Handler:
-        async def guarded(request: Request) -> Response:
-            try:
-                _check_ids(request)
-                return await fn(request)
-            except Refused as exc:
-                return refusal_response(exc)
-
-        _endpoints.append(Endpoint(method, path, summary, who, guarded, body, status))
+        _endpoints.append(route(method, path, fn, summary, who=who, body=body, status=status))
         return fn
 
     return register
+
+
+async def read_body(request: Request, model: type[B]) -> B:
+    """The request's JSON body as its typed model, or a 422 naming the offending field."""
+    return validate(model, await read_json(request))
 
 
 # Samla's ids and codes are short and URL-safe (rooms.models.new_id); anything else in a
@@ -345,10 +367,11 @@ async def remove_participant(
 # -- the document -------------------------------------------------------------------------
 
 
-def openapi() -> dict[str, Any]:
+def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     paths: dict[str, Any] = {}
-    for e in _endpoints:
+    schemas: dict[str, Any] = {}
+    for e in endpoints:
         op: dict[str, Any] = {
             "summary": e.summary,
             "description": f"Who may call it: {e.who}.",
@@ -362,7 +385,7 @@ def openapi() -> dict[str, Any]:
         if e.body is not None:
             op["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": e.body}},
+                "content": {"application/json": {"schema": _schema(e.body, schemas)}},
             }
         params = [seg[1:-1] for seg in e.path.split("/") if seg.startswith("{")]
         if params:
@@ -385,20 +408,33 @@ def openapi() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **schemas,
                 "Error": _obj(
                     {"error": _obj({"code": _STR, "message": _STR}, ["code", "message"])}, ["error"]
-                )
+                ),
             },
         },
     }
 
 
-async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi())
+def _schema(body: type[Body] | dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A typed body's JSON schema, its nested models shared under components."""
+    if isinstance(body, dict):
+        return body
+    found = body.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(found.pop("$defs", {}))
+    schemas[body.__name__] = found
+    return {"$ref": f"#/components/schemas/{body.__name__}"}
 
 
-def routes() -> list[BaseRoute]:
-    out: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in _endpoints]
+def routes(endpoints: list[Endpoint]) -> list[BaseRoute]:
+    """The API's routes, its OpenAPI document (made from the same list) and its event stream."""
+    document = openapi(endpoints)
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(document)
+
+    out: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in endpoints]
     out.append(Route("/api/v1/openapi.json", openapi_json, methods=["GET"]))
     out.append(WebSocketRoute("/api/v1/sessions/{sid}/events", event_stream))
     return out

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth, quotas
-from live.api.base import Handler, _obj, endpoint, samla_of
+from live.api.base import Endpoint, Handler, _obj, endpoint, samla_of
 from live.errors import read_json
 from rooms import boards, questions, sessions
 from rooms.errors import Refused
@@ -551,3 +551,6 @@ async def question_settings(request: Request) -> Response:
         lambda db: questions.set_approval(db, sid, body.get("approval") is True)
     )
     return JSONResponse({"approval": approval})
+
+
+ENDPOINTS: list[Endpoint] = []

@@ -8,7 +8,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth
-from live.api.base import _member_session, _obj, endpoint, moderated_session, samla_of
+from live.api.base import (
+    Endpoint,
+    _member_session,
+    _obj,
+    endpoint,
+    moderated_session,
+    samla_of,
+)
 from live.errors import read_json
 from rooms import boards, breakout
 from rooms.errors import forbidden, invalid, not_found
@@ -218,3 +225,6 @@ async def answer_help(request: Request) -> Response:
         auth.require_moderator(who, session)
     answered = await samla.change(lambda db: breakout.answer_help(db, session.id, room.id))
     return JSONResponse(answered)
+
+
+ENDPOINTS: list[Endpoint] = []

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth, quotas, sockets
-from live.api.base import _STR, _obj, endpoint, moderated_session, samla_of
+from live.api.base import _STR, Endpoint, _obj, endpoint, moderated_session, samla_of
 from live.errors import read_json
 from live.services import Samla
 from rooms import polls, sessions
@@ -298,3 +298,6 @@ async def hide_word(request: Request) -> Response:
         lambda db: polls.hide_word(db, poll.id, body.get("word"), body.get("hidden", True))
     )
     return JSONResponse({"poll_id": poll.id, "hidden_words": words})
+
+
+ENDPOINTS: list[Endpoint] = []

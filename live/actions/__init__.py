@@ -1,0 +1,82 @@
+"""One path per action: what a participant or moderator does, whichever way they send it.
+
+An action is named by its socket message type (`note.add`), declares its body as a typed
+model, the roles that may send it, and the quota it spends. A browser's socket message and
+the API's endpoint both call `perform`, so they meet the same validation, the same rate
+limit (the shared limiter, through Redis when configured), the same batching where there
+is one, and the same refusals. Each feature lists its actions in `live/actions/<feature>.py`;
+`live/app.py` assembles them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from live.quotas import Quota, spend
+from live.services import Samla
+from rooms.errors import Refused
+from rooms.models import Role
+from rooms.panels import Actor
+
+__all__ = ["Action", "Actor", "Body", "perform", "table", "validate"]
+
+
+class Body(BaseModel):
+    """A request body or socket message. Fields it does not name are ignored (a socket
+    message carries its `type`, a form its own extras); a field of the wrong type is refused
+    with its name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+B = TypeVar("B", bound=Body)
+
+
+@dataclass(frozen=True)
+class Action(Generic[B]):
+    name: str  # the socket message type; the API endpoint for it performs the same action
+    body: type[B]
+    roles: frozenset[Role]
+    run: Callable[[Samla, Actor, B], Awaitable[Any]]
+    quota: Quota | None = None  # what each participant may send of it per minute
+
+
+def table(*parts: Iterable[Action[Any]]) -> dict[str, Action[Any]]:
+    """The actions by their type, each listed once."""
+    out: dict[str, Action[Any]] = {}
+    for part in parts:
+        for act in part:
+            if act.name in out:
+                raise ValueError(f"action {act.name!r} is listed twice")
+            out[act.name] = act
+    return out
+
+
+def validate(model: type[B], raw: Mapping[str, Any]) -> B:
+    """The body as its model, or a refusal (422 `invalid`) that names the offending field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise Refused("invalid", f"{where}: {_reason(first)}") from None
+
+
+def _reason(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "this field is required."
+    message = str(error["msg"])
+    return message[0].lower() + message[1:].rstrip(".") + "."
+
+
+async def perform(samla: Samla, action: Action[B], actor: Actor, raw: Mapping[str, Any]) -> Any:
+    """Checks who sends it, counts it against their quota, validates it, and runs it."""
+    if actor.role not in action.roles:
+        raise Refused("forbidden", "You may not do that here.")
+    if action.quota is not None and actor.participant_id is not None:
+        await spend(samla.limiter, action.quota, actor.participant_id)
+    return await action.run(samla, actor, validate(action.body, raw))
