@@ -65,6 +65,14 @@ def validate(model: type[B], raw: Mapping[str, Any]) -> B:
         raise Refused("invalid", f"{where}: {_reason(first)}") from None
 
 
+def _not_yours(roles: frozenset[Role]) -> str:
+    if roles == {"participant"}:
+        return "Only participants of this session may do that; join it first."
+    if "moderator" in roles:
+        return "Only this session's moderators may do that."
+    return "You may not do that here."
+
+
 def _reason(error: Any) -> str:
     kind = error["type"]
     if kind == "missing":
@@ -76,7 +84,7 @@ def _reason(error: Any) -> str:
 async def perform(samla: Samla, action: Action[B], actor: Actor, raw: Mapping[str, Any]) -> Any:
     """Checks who sends it, counts it against their quota, validates it, and runs it."""
     if actor.role not in action.roles:
-        raise Refused("forbidden", "You may not do that here.")
+        raise Refused("forbidden", _not_yours(action.roles))
     if action.quota is not None and actor.participant_id is not None:
         await spend(samla.limiter, action.quota, actor.participant_id)
     return await action.run(samla, actor, validate(action.body, raw))

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from live import auth, joining
-from live.actions import B, Body, validate
+from live.actions import Actor, B, Body, validate
 from live.errors import read_json, refusal_response
 from live.services import Samla
 from live.sockets import event_stream
@@ -103,6 +103,17 @@ def _check_ids(request: Request) -> None:
 def samla_of(request: Request) -> Samla:
     app_samla: Samla = request.app.state.samla
     return app_samla
+
+
+async def actor_for(request: Request, session_id: str) -> Actor:
+    """Who calls, as the actor of an action in this session (live/actions): its participant
+    or its moderator; anyone else is refused (403)."""
+    async with samla_of(request).store.read() as db:
+        who = await auth.from_bearer(db, request)
+        session = await sessions.session_by_id(db, session_id)
+        role = auth.member_role(who, session)
+    participant_id = who.participant.id if role == "participant" and who.participant else None
+    return Actor(session.id, role, participant_id, None)
 
 
 def session_json(
