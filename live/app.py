@@ -32,6 +32,7 @@ from live.api import base as api
 from live.api import boards as api_boards
 from live.api import breakout as api_breakout
 from live.api import polls as api_polls
+from live.api import questions as api_questions
 from live.api import sessions as api_sessions
 from live.broker import broker_for
 from live.errors import error_body
@@ -60,6 +61,7 @@ ENDPOINTS = [
     *api_sessions.ENDPOINTS,
     *api_polls.ENDPOINTS,
     *api_boards.ENDPOINTS,
+    *api_questions.ENDPOINTS,
     *api_breakout.ENDPOINTS,
     *api_archive.ENDPOINTS,
     *api._endpoints,
