@@ -50,7 +50,7 @@ from live.screens import sessions as session_screens
 from live.services import Samla
 from live.settings import Settings
 from live.sockets import event_stream
-from live.store import Store, migrate
+from live.store import CHECKPOINT_EVERY, Store, migrate
 from live.templating import ROOT, Templates
 from rooms import panels as legacy
 
@@ -72,6 +72,10 @@ ACTIONS = actions.table(
     breakout_actions.ACTIONS,
     poll_actions.ACTIONS,
     question_actions.ACTIONS,
+)
+JOBS = (
+    jobs.Every(CHECKPOINT_EVERY, "checkpoint", jobs.checkpoint),
+    jobs.Every(1.0, "collect", collector.collect_when_quiet),
 )
 _FEATURES = (
     session_screens,
@@ -289,7 +293,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             samla = Samla(settings, store, hub, templates, limiter, ACTIONS)
             app.state.samla = samla
             # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
-            async with jobs.running(samla), retention.running(samla):
+            async with jobs.running(samla, (*JOBS, *jobs._jobs)), retention.running(samla):
                 collector.settle()
                 yield
         finally:

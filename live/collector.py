@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import time
 
-from live.jobs import every
 from live.services import Samla
 
 # A full collection waits for this long a quiet spell (no change shown here)…
@@ -35,8 +34,8 @@ def settle() -> None:
     gc.set_threshold(*THRESHOLDS)
 
 
-@every(1.0, "collect")
 async def collect_when_quiet(samla: Samla) -> None:
+    """A full collection, when the broker has been quiet for a while after a change."""
     global _last_full
     now = time.monotonic()
     changed = samla.hub.last_message > _last_full  # since the last full collection

@@ -1,4 +1,5 @@
-"""Features' background jobs: small coroutines run every few seconds while Samla runs.
+"""Background jobs: small coroutines run every few seconds while Samla runs, listed in
+`live/app.py`.
 
 Each instance runs every job; a job must therefore be safe to run on several instances at
 once (a conditional UPDATE that only one of them wins, a delete of what is expired)."""
@@ -8,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from live.services import Samla
-from live.store import CHECKPOINT_EVERY
 
 log = logging.getLogger("samla.jobs")
 
@@ -30,7 +30,7 @@ _jobs: list[Every] = []
 
 
 def every(seconds: float, name: str) -> Callable[[Job], Job]:
-    """Registers `fn(samla)` to run every `seconds` for as long as the app runs."""
+    """Registers `fn(samla)` to run every `seconds` (the older way: `live/app.py` lists jobs)."""
 
     def register(fn: Job) -> Job:
         _jobs.append(Every(seconds, name, fn))
@@ -49,8 +49,9 @@ async def _loop(job: Every, samla: Samla) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(samla: Samla) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(_loop(job, samla), name=f"samla-{job.name}") for job in _jobs]
+async def running(samla: Samla, jobs: Sequence[Every]) -> AsyncIterator[None]:
+    """Runs each job every its `seconds` while the block runs."""
+    tasks = [asyncio.create_task(_loop(job, samla), name=f"samla-{job.name}") for job in jobs]
     try:
         yield
     finally:
@@ -61,7 +62,6 @@ async def running(samla: Samla) -> AsyncIterator[None]:
                 await task
 
 
-@every(CHECKPOINT_EVERY, "checkpoint")
-async def _checkpoint(samla: Samla) -> None:
+async def checkpoint(samla: Samla) -> None:
     """SQLite's write-ahead log goes back into the database in a reader's thread."""
     await samla.store.checkpoint()
