@@ -81,6 +81,8 @@ def install() -> None:
     import aiosqlite.core
 
     from live.hub import Hub
+    from live.hub.coalesce import Coalescer
+    from live.hub.fanout import FanOut
     from live.store import Store
 
     original_write = Store.write
@@ -106,9 +108,9 @@ def install() -> None:
             record("sqlite_call", time.perf_counter() - t0)
 
     aiosqlite.core.Connection._execute = execute  # type: ignore[method-assign]
-    timed_async(Hub, "_flush", "hub_flush")
+    timed_async(Coalescer, "flush", "hub_flush")
     time_collections()
-    timed_async(Hub, "_fan_out", "hub_fan_out")
+    timed_async(FanOut, "fan_out", "hub_fan_out")
     timed_async(Hub, "snapshot", "hub_snapshot")
 
 

@@ -23,16 +23,8 @@ def session_channel(session_id: str) -> str:
     return f"{CHANNEL_PREFIX}session:{session_id}"
 
 
-class Broker(Protocol):
-    async def start(self, deliver: Deliver, resync: Resync) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def subscribe(self, channel: str) -> None: ...
-
-    async def unsubscribe(self, channel: str) -> None: ...
-
-    async def publish(self, channel: str, payload: bytes) -> None: ...
+class Presence(Protocol):
+    """Who is here, by session, counted over every instance."""
 
     async def set_present(self, session_id: str, members: set[str], present: bool) -> None:
         """Marks people of a session as here (or gone) on this instance."""
@@ -40,7 +32,27 @@ class Broker(Protocol):
     async def refresh_present(self, sessions: dict[str, set[str]]) -> None:
         """Renews every entry this instance holds, before they expire."""
 
-    async def count_present(self, session_id: str) -> int: ...
+    async def count_present(self, session_id: str) -> int:
+        """How many people are here in the session, on any instance."""
+
+
+class Broker(Presence, Protocol):
+    """Channels between instances (as broadcaster's backends), and presence."""
+
+    async def start(self, deliver: Deliver, resync: Resync) -> None:
+        """Connects; every message of a subscribed channel then goes to `deliver`."""
+
+    async def stop(self) -> None:
+        """Disconnects and forgets every subscription."""
+
+    async def subscribe(self, channel: str) -> None:
+        """Receives the channel's messages from now on."""
+
+    async def unsubscribe(self, channel: str) -> None:
+        """Stops receiving the channel's messages."""
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        """Sends a message to every instance subscribed to the channel, this one included."""
 
     def reachable(self) -> bool:
         """Whether messages reach the other instances now (always, within one process)."""

@@ -26,6 +26,10 @@ log = logging.getLogger("samla.broker")
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 3.0
+# What a command raises while Redis is away. Under uvloop, redis-py raises RuntimeError
+# ("the handler is closed") when Redis drops a connection as it is being opened (a Redis
+# going down or coming back): an outage like any other, not a bug to crash on.
+UNREACHABLE = (RedisError, OSError, RuntimeError)
 
 
 def _presence_key(session_id: str) -> str:
@@ -75,19 +79,19 @@ class RedisBroker:
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         if self._pubsub is not None and self.connected.is_set():
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await self._pubsub.subscribe(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
         if self._pubsub is not None and self.connected.is_set():
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, payload: bytes) -> None:
         try:
             await self._redis.publish(channel, payload)
-        except (RedisError, OSError) as exc:
+        except UNREACHABLE as exc:
             # The change is committed already; other instances find it by comparing
             # versions with the store, so a lost publish costs seconds, never data.
             self._failed(f"publish to {channel}", exc)
@@ -133,7 +137,7 @@ class RedisBroker:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
-            except (RedisError, OSError) as exc:
+            except UNREACHABLE as exc:
                 if not lost:
                     log.warning("Redis link lost (%s); reconnecting", exc)
                 lost = True
@@ -158,7 +162,7 @@ class RedisBroker:
             else:
                 held -= members
                 await self._redis.zrem(key, *members)
-        except (RedisError, OSError) as exc:
+        except UNREACHABLE as exc:
             self._failed("presence update", exc)
         if not held:
             self._held.pop(session_id, None)
@@ -176,11 +180,11 @@ class RedisBroker:
                     pipe.zadd(key, dict.fromkeys(members, expires))
                     pipe.expire(key, int(PRESENCE_TTL) * 2)
                 await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except UNREACHABLE as exc:
             self._failed("presence refresh", exc)
 
     async def count_present(self, session_id: str) -> int:
         try:
             return int(await self._redis.zcount(_presence_key(session_id), time.time(), "+inf"))
-        except (RedisError, OSError):
+        except UNREACHABLE:
             return len(self._held.get(session_id, ()))

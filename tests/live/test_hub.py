@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from live.broker import session_channel
 from live.hub import SLOWEST_UPDATES
-from rooms import sessions
+from rooms import lifecycle, sessions
 from rooms.models import Event
 from tests.conftest import Api, Served, eventually
 from tests.live.pages import join_by_form, page_socket
@@ -116,7 +116,7 @@ async def test_a_socket_that_falls_behind_gets_a_snapshot_not_a_backlog(
         await s.next()
 
         async def overflow() -> tuple[bool, int]:
-            conn = next(c for w in hub._watches.values() for c in w.connections)
+            conn = next(hub.connections.all())
             # What the transport does when its client stops reading and its buffer passes
             # the high-water mark: frames can no longer be written straight to it.
             conn.wire.pause_writing()
@@ -145,7 +145,7 @@ async def test_a_paused_socket_gets_its_frames_through_its_outbox_in_order(
         await s.next()
 
         async def push(numbers: range, paused: bool) -> int:
-            conn = next(c for w in hub._watches.values() for c in w.connections)
+            conn = next(hub.connections.all())
             if paused:
                 conn.wire.pause_writing()
             for i in numbers:
@@ -156,7 +156,7 @@ async def test_a_paused_socket_gets_its_frames_through_its_outbox_in_order(
         assert await served.run(lambda: push(range(3, 8), paused=True)) == 5
 
         async def resume() -> None:
-            conn = next(c for w in hub._watches.values() for c in w.connections)
+            conn = next(hub.connections.all())
             conn.wire.resume_writing()
 
         await served.run(resume)
@@ -177,7 +177,7 @@ async def test_a_change_committed_but_never_published_reaches_every_screen(
 
         async def commit_without_publishing() -> None:
             async with store.write() as db:
-                outcome = await sessions.join(db, code=session["code"], name="Silent")
+                outcome = await lifecycle.join(db, code=session["code"], name="Silent")
                 await sessions.bump_version(db, outcome.session_id, len(outcome.events))
 
         await served.run(commit_without_publishing)
@@ -219,7 +219,7 @@ async def test_a_session_slow_to_show_gets_its_changes_less_often(
         await s.next()
 
         async def slow() -> None:
-            hub._watches[session["id"]].fan_out_cost = 5.0  # measured again by the next
+            hub.connections.watches[session["id"]].fan_out_cost = 5.0  # measured again by the next
 
         # The watcher's arrival (presence) may still be on its way out: let it go first.
         await asyncio.sleep(5 * served.settings.tick)

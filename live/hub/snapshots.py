@@ -1,0 +1,115 @@
+"""Snapshots: everything a socket shows, rendered once per audience and reused briefly."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from live.broker import Broker
+from live.hub.connections import Connection
+from live.screens import PRESENCE, Audience, Panel, Screens, Viewer
+from live.store import Store
+from live.templating import Templates
+from rooms import sessions
+from rooms.lifecycle import describe
+
+# How long a rendered snapshot may be reused for other sockets of the same audience.
+SNAPSHOT_REUSE = 0.5
+# Audiences and versions cached at most; past it the cache starts afresh (it lives 0.5 s).
+SNAPSHOTS_KEPT = 512
+
+
+class Snapshots:
+    """Renders panels (for a snapshot, a first paint, a reply) and caches what an audience
+    shares, so a whole session resnapshotted at once costs one render per audience."""
+
+    def __init__(
+        self,
+        store: Store,
+        screens: Screens,
+        broker: Broker,
+        templates: Templates,
+        stats: dict[str, int],
+    ) -> None:
+        self.store = store
+        self.screens = screens
+        self.broker = broker
+        self.templates = templates
+        self.stats = stats
+        # Shared snapshot parts by audience and version; short-lived, because the count
+        # of who is here changes without a version.
+        self._cache: dict[tuple[Audience, str, int], tuple[float, str | dict[str, Any]]] = {}
+
+    async def snapshot(self, conn: Connection) -> str:
+        """Everything the socket shows, as of one consistent read of the store. What all
+        sockets of an audience share is built once per version and reused briefly."""
+        async with self.store.read() as db:
+            session = await sessions.session_by_id(db, conn.session_id)
+            conn.version = session.version
+            viewer = Viewer(conn.audience, conn.participant_id)
+            key = (conn.audience, conn.kind, session.version)
+            now = time.monotonic()
+            cached = self._cache.get(key)
+            if cached is not None and now - cached[0] < SNAPSHOT_REUSE:
+                shared = cached[1]
+            else:
+                shared = await self._shared(db, conn, session)
+                if len(self._cache) > SNAPSHOTS_KEPT:
+                    self._cache.clear()
+                self._cache[key] = (now, shared)
+            mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
+            if conn.kind == "json":
+                assert isinstance(shared, dict)
+                you = {
+                    "role": conn.role,
+                    "participant_id": conn.participant_id,
+                    "room_id": conn.room_id,
+                }
+                personal = {p.name: await p.load(db, viewer) for p in mine if p.json}
+                return json.dumps({**shared, **personal, "you": you})
+            assert isinstance(shared, str)
+            return shared + "".join([await self.render(db, p, viewer) for p in mine])
+
+    async def _shared(self, db: Any, conn: Connection, session: Any) -> str | dict[str, Any]:
+        viewer = Viewer(conn.audience, None)
+        shown = [p for p in self.screens.panels_for(conn.role) if not p.personal]
+        if conn.kind == "html":
+            return "".join([await self.render(db, p, viewer) for p in shown])
+        body: dict[str, Any] = {"type": "snapshot", "version": session.version}
+        body["session"] = await describe(db, session, conn.role)
+        body["here"] = await self.broker.count_present(conn.session_id)
+        for p in shown:
+            if p.json:
+                body[p.name] = await p.load(db, viewer)
+        return body
+
+    async def render(self, db: Any, p: Panel, viewer: Viewer) -> str:
+        """One panel as an out-of-band fragment for this viewer."""
+        context = await p.load(db, viewer)
+        if PRESENCE in p.triggers:
+            context["here"] = await self.broker.count_present(viewer.audience.session_id)
+        self.stats["renders"] += 1
+        return self.templates.render(
+            p.template, viewer.audience.locale, oob=True, viewer=viewer, **context
+        )
+
+    async def render_panels(self, viewer: Viewer) -> str:
+        """Every panel of the viewer's role, for a page's first paint."""
+        async with self.store.read() as db:
+            parts = []
+            for p in self.screens.panels_for(viewer.audience.role):
+                context = await p.load(db, viewer)
+                if PRESENCE in p.triggers:
+                    context["here"] = await self.broker.count_present(viewer.audience.session_id)
+                parts.append(
+                    self.templates.render(
+                        p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
+                    )
+                )
+        return "".join(parts)
+
+    async def render_for(self, conn: Connection, p: Panel) -> str:
+        """One panel for this socket (a reply to its own message)."""
+        async with self.store.read() as db:
+            return await self.render(db, p, Viewer(conn.audience, conn.participant_id))

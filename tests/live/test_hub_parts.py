@@ -1,0 +1,100 @@
+"""The hub's parts on their own, without a server: the message format, the release of
+versions in order, the registry's presence counts, the overflow policy and `watching`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from starlette.status import WS_1013_TRY_AGAIN_LATER
+
+from live.broker.memory import MemoryBroker
+from live.hub import Connection, Hub, OverflowPolicy, messages
+from live.hub.connections import Registry, Watch
+from live.hub.outbox import Outboxes
+from live.hub.repair import release
+from rooms.models import Event
+
+
+async def _nothing(*_: Any) -> None:
+    return None
+
+
+def connection(session_id: str = "s1", participant_id: str | None = None) -> Connection:
+    return Connection(
+        session_id=session_id,
+        role="participant",
+        kind="json",
+        locale="en",
+        send=_nothing,
+        close=_nothing,
+        participant_id=participant_id,
+    )
+
+
+def test_a_tick_crosses_the_broker_and_comes_back_as_the_same_events() -> None:
+    event = Event("poll.results", {"n": 1}, room_id="r1", roles=frozenset({"moderator"}))
+    payload = messages.encode("s1", [4, 5], [(5, event, {"n": 2})], True)
+    tick = messages.decode(json.loads(payload))
+    assert (tick.session_id, tick.versions, tick.presence) == ("s1", [4, 5], True)
+    (got,) = tick.events[5]
+    assert (got.type, got.data, got.room_id, got.roles) == (
+        "poll.results",
+        {"n": 2},
+        "r1",
+        frozenset({"moderator"}),
+    )
+
+
+def test_versions_are_released_in_order_and_a_gap_is_noted_until_filled() -> None:
+    watch = Watch(watermark=3)
+    early = release(watch, [5], {5: [Event("b")]})
+    assert early == [] and watch.gap_since is not None
+    late = release(watch, [4], {4: [Event("a")]})
+    assert [(v, e.type) for v, e in late] == [(4, "a"), (5, "b")]
+    assert watch.watermark == 5 and watch.gap_since is None and not watch.pending
+
+
+def test_a_participant_is_present_from_their_first_socket_until_their_last() -> None:
+    registry = Registry()
+    watch = registry.open("s1")
+    first, second = connection(participant_id="p1"), connection(participant_id="p1")
+    assert registry.arrive(watch, first) is True
+    assert registry.arrive(watch, second) is False
+    assert registry.presence() == {"s1": {"p1"}} and registry.count() == 2
+    assert registry.leave(first) == (False, False)
+    assert registry.leave(second) == (True, True)
+    assert registry.get("s1") is None and registry.leave(second) is None
+
+
+async def test_an_outbox_that_overflows_owes_a_snapshot_and_twice_is_dropped() -> None:
+    stats = {"frames": 0}
+    outboxes = Outboxes(2, slow_socket_timeout=60, stats=stats)
+    assert outboxes.policy is OverflowPolicy.RESNAPSHOT
+    conn = connection()
+    conn.needs_snapshot = False
+    outboxes.push_many([conn], "a")
+    outboxes.push_many([conn], "b")
+    outboxes.push_many([conn], "c")  # past the bound: the backlog goes, a snapshot is owed
+    assert conn.needs_snapshot and conn.outbox == [] and conn.deadline is not None
+    conn.needs_snapshot = False
+    for frame in "def":
+        outboxes.push_many([conn], frame)  # overflows again before it caught up
+    assert conn.closing == (WS_1013_TRY_AGAIN_LATER, "too far behind")
+    assert conn.deadline is None
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["ends", "raises"])
+async def test_watching_detaches_the_socket_however_its_life_ends(fails: bool) -> None:
+    broker = MemoryBroker()
+    hub = Hub(None, None, broker, None)  # type: ignore[arg-type]
+    hub.connections.open("s1")  # already shown here: attaching reads nothing from the store
+    conn = connection()
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        async with hub.watching(conn) as watched:
+            assert watched is conn and hub.count_local() == 1
+            if fails:
+                raise RuntimeError("the reader failed")
+    assert hub.count_local() == 0 and hub.connections.get("s1") is None
