@@ -1,13 +1,236 @@
-"""The polls feature's live panels: what each screen shows of it, and when it is stale."""
+"""The polls feature's live panels: what each screen shows of it, and when it is stale; and
+how a page's poll forms become the bodies of poll actions."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from live.screens import FormReader, Panel, Summary
+from sqlalchemy.ext.asyncio import AsyncSession
 
-PANELS: tuple[Panel, ...] = ()
-SUMMARIES: Mapping[str, Summary] = {}
+from live.screens import FormReader, Panel, Summary, Viewer
+from rooms import polls
+from rooms.errors import invalid
+from rooms.models import Event
+
+POLL_EVENTS = frozenset({"poll.created", "poll.opened", "poll.closed", "poll.hidden"})
+
+
+async def participant_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The poll forms, and what this participant answered while the poll is open."""
+    shown = await polls.shown_polls(db, viewer.audience.session_id, viewer.audience.room_id)
+    pid = viewer.participant_id
+    mine: dict[str, dict[str, Any]] = {}
+    answered: set[str] = set()
+    if pid is not None and shown:
+        answered, mine = await polls.own_answers(db, pid, [p.id for p in shown])
+    return {
+        "polls": shown,
+        "options": await polls.options_by_poll(db, shown),
+        "mine": mine,
+        "answered": answered,
+    }
+
+
+async def participant_results(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    shown = await polls.shown_polls(db, viewer.audience.session_id, viewer.audience.room_id)
+    listed = [
+        {"poll": polls.poll_brief(p), "results": await polls.results(db, p)}
+        for p in shown
+        if polls.results_visible(p, "participant")
+    ]
+    return {"shown": listed}
+
+
+async def moderator_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    found = await polls.polls_of(db, viewer.audience.session_id)
+    found.reverse()
+    listed = [
+        {"poll": polls.poll_brief(p), "results": await polls.results(db, p, moderator=True)}
+        for p in found
+    ]
+    return {"listed": listed}
+
+
+async def create_form(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    return {"kinds": polls.KINDS}
+
+
+async def presenter_poll(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The big screen shows the plenary's current poll: the open one, else the last closed."""
+    shown = await polls.shown_polls(db, viewer.audience.session_id, None)
+    if not shown:
+        return {"poll": None, "results": None, "visible": False}
+    poll = shown[0]
+    return {
+        "poll": polls.poll_brief(poll),
+        "results": await polls.results(db, poll),
+        "visible": polls.results_visible(poll, "presenter"),
+    }
+
+
+async def results_summary(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
+    """A vote storm's one message per tick carries the totals as everyone may see them."""
+    found = await polls.live_results(db, session_id, event.data.get("poll_id"))
+    return event.data if found is None else found
+
+
+# -- forms ------------------------------------------------------------------------------------
+# htmx sends every field as text, a ticked checkbox as "on" and an unticked one not at all.
+
+
+def answer_from_form(message: dict[str, Any]) -> dict[str, Any]:
+    """A browser form's fields as the API's answer: form values arrive as text."""
+
+    def listed(key: str) -> list[Any]:
+        raw = message.get(key)
+        items = raw if isinstance(raw, list) else [] if raw is None else [raw]
+        return [i for i in items if not (isinstance(i, str) and not i.strip())]
+
+    answer: dict[str, Any] = {}
+    if "choices" in message:
+        answer["choices"] = listed("choices")
+    ranks = {k[5:]: v for k, v in message.items() if k.startswith("rank_")}
+    if ranks:
+        try:
+            places = {oid: int(v) for oid, v in ranks.items()}
+        except (TypeError, ValueError):
+            raise invalid("Give every option a place.") from None
+        if len(set(places.values())) != len(places):
+            raise invalid("Give every option a different place.")
+        answer["choices"] = sorted(places, key=lambda oid: places[oid])
+    if "value" in message:
+        value = message["value"]
+        try:
+            answer["value"] = int(value) if isinstance(value, str) else value
+        except ValueError:
+            raise invalid("Choose a value on the scale.") from None
+    if "words" in message:
+        answer["words"] = listed("words")
+    if "text" in message:
+        answer["text"] = message["text"]
+    return answer
+
+
+def vote_from_form(message: dict[str, Any]) -> dict[str, Any]:
+    """The poll form of a participant: which poll, and the answer."""
+    named = {"poll_id": message["poll_id"]} if "poll_id" in message else {}
+    return {**named, **answer_from_form(message)}
+
+
+def poll_from_form(message: dict[str, Any]) -> dict[str, Any]:
+    """The moderator's form: options one a line, scale ends as numbers, checkboxes as "on".
+    What is not text (a JSON client's list of options, its scale object) is left as sent,
+    for the body to judge as the API's."""
+    kind = message.get("kind")
+    body: dict[str, Any] = {
+        "question": message.get("question"),
+        "kind": kind,
+        "show_results": message.get("show_results") or "live",
+        "allow_change": _ticked(message.get("allow_change", False)),
+        "room_id": _text_or_none(message.get("room_id")),
+    }
+    options = message.get("options")
+    if kind in polls.WITH_OPTIONS:
+        if options is None:
+            raise invalid("Write the options one a line.")
+        body["options"] = _lines(options)
+    elif options is not None and not isinstance(options, str):
+        body["options"] = options  # the form's empty box is no options; a list is judged
+    choices = message.get("max_choices")
+    if not isinstance(choices, str) and choices is not None:
+        body["max_choices"] = choices
+    elif kind == "multiple" and (choices or "").strip():
+        body["max_choices"] = _whole(choices, "max_choices")
+    if "scale" in message:
+        body["scale"] = message["scale"]
+    elif kind == "scale":
+        body["scale"] = {
+            "min": _whole(message.get("scale_min") or 1, "The scale's min"),
+            "max": _whole(message.get("scale_max") or 5, "The scale's max"),
+            "min_label": message.get("min_label") or None,
+            "max_label": message.get("max_label") or None,
+        }
+    return body
+
+
+def _ticked(raw: Any) -> Any:
+    """A checkbox: "on" (or "true") when ticked; true and false as themselves."""
+    return raw in ("on", "true") if isinstance(raw, str) else raw
+
+
+def _text_or_none(raw: Any) -> Any:
+    return (raw.strip() or None) if isinstance(raw, str) else raw
+
+
+def _lines(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return [line for line in raw.splitlines() if line.strip()]
+    return raw
+
+
+def _whole(raw: Any, what: str) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise invalid(f"{what} must be a whole number.") from None
+
+
+def hiding_from_form(message: dict[str, Any]) -> dict[str, Any]:
+    """A hide or show button: `hidden` is the text "true" to hide, "false" to show."""
+    hidden = message.get("hidden")
+    return {**message, "hidden": hidden == "true"} if isinstance(hidden, str) else message
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel(
+        "polls",
+        "polls/_polls.html",
+        frozenset({"participant"}),
+        frozenset({"poll.opened", "poll.closed"}),
+        participant_polls,
+        personal=True,
+    ),
+    Panel(
+        "poll-results",
+        "polls/_results.html",
+        frozenset({"participant"}),
+        frozenset({"poll.results", *POLL_EVENTS}),
+        participant_results,
+        json=True,
+    ),
+    Panel(
+        "poll-control",
+        "polls/_control.html",
+        frozenset({"moderator"}),
+        frozenset({"poll.results", *POLL_EVENTS}),
+        moderator_polls,
+        json=True,
+    ),
+    Panel(
+        "poll-create",
+        "polls/_create.html",
+        frozenset({"moderator"}),
+        frozenset({"poll.created"}),
+        create_form,
+    ),
+    Panel(
+        "poll-presenter",
+        "polls/_presenter.html",
+        frozenset({"presenter"}),
+        frozenset({"poll.results", *POLL_EVENTS}),
+        presenter_poll,
+        json=True,
+    ),
+)
+SUMMARIES: Mapping[str, Summary] = {"poll.results": results_summary}
 # action type -> the panel re-rendered for its sender
-REPLIES: Mapping[str, str] = {}
-FORMS: Mapping[str, FormReader] = {}
+REPLIES: Mapping[str, str] = {"poll.vote": "polls"}
+FORMS: Mapping[str, FormReader] = {
+    "poll.vote": vote_from_form,
+    "poll.create": poll_from_form,
+    "poll.hide_answer": hiding_from_form,
+    "poll.hide_word": hiding_from_form,
+}
