@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from live.ratelimit import Limiter
-from rooms import boards
 
 
 @dataclass(frozen=True)
@@ -16,9 +15,11 @@ class Quota:
     message: str
 
 
+# Notes a participant may post per minute: a brisk writer manages a few, a script is stopped.
+NOTES_PER_MINUTE = 20
 NOTE = Quota(
     "note",
-    f"{boards.NOTES_PER_MINUTE}/minute",
+    f"{NOTES_PER_MINUTE}/minute",
     "You are posting notes very fast; wait a moment and try again.",
 )
 QUESTION = Quota("question", "10/minute", "You are asking very fast; wait a moment and try again.")
@@ -26,15 +27,6 @@ UPVOTE = Quota("upvote", "120/minute", "You are upvoting very fast; wait a momen
 # Answers (and changes of answer) over all polls: far more than a person gives, few enough
 # that a script cannot churn the results.
 VOTE = Quota("vote", "30/minute", "You are answering too fast; wait a moment.")
-
-# Socket messages that have an API counterpart, and the quota that counterpart spends.
-BY_MESSAGE: dict[str, Quota] = {
-    "note.add": NOTE,
-    "note.like": UPVOTE,
-    "question.ask": QUESTION,
-    "question.like": UPVOTE,
-    "poll.vote": VOTE,
-}
 
 
 async def spend(limiter: Limiter, quota: Quota, participant_id: str) -> None:

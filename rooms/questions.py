@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
 from rooms.boards import precise
-from rooms.errors import forbidden, invalid, not_found
+from rooms.errors import forbidden, not_found
 from rooms.models import Event, Outcome, Participant, Role, new_id, utcnow
-from rooms.panels import Actor, Viewer, action, panel, summary
 from rooms.sessions import writable
 from rooms.text import clean, optional
 
@@ -147,7 +146,7 @@ async def ask(
     participant: Participant,
     text: Any,
     *,
-    anonymous: Any = False,
+    anonymous: bool = False,
     nonce: Any = None,
 ) -> Outcome[tuple[dict[str, Any], bool]]:
     """Asks a question; a re-sent one returns the first. The value: (question, whether new)."""
@@ -161,7 +160,7 @@ async def ask(
         session_id=participant.session_id,
         author_id=participant.id,
         text=clean_text,
-        anonymous=bool(anonymous),
+        anonymous=anonymous,
         nonce=key,
         approved=not await approval_required(db, participant.session_id),
     )
@@ -313,174 +312,15 @@ async def show(
     return Outcome(session_id, data, (Event("question.shown", {"question": data}),))
 
 
-async def set_approval(db: AsyncSession, session_id: str, approval: Any) -> Outcome[bool]:
+async def set_approval(db: AsyncSession, session_id: str, approval: bool) -> Outcome[bool]:
     await writable(db, session_id)
     settings = await db.get(QaSettings, session_id)
     if settings is None:
         settings = QaSettings(session_id=session_id)
-    settings.approval = approval in (True, "on", "true", "1")
+    settings.approval = approval
     db.add(settings)
     return Outcome(
         session_id,
         settings.approval,
         (Event("qa.settings", {"approval": settings.approval}, roles=MODERATORS),),
     )
-
-
-@summary("question.upvoted")
-async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
-    """The question's total as committed when the tick goes out (see boards.upvoted_total)."""
-    return {**event.data, "upvotes": await upvote_count(db, str(event.data["question_id"]))}
-
-
-# -- for the archive --------------------------------------------------------------------------
-
-
-async def archive_rows(db: AsyncSession, session_id: str) -> list[dict[str, Any]]:
-    """Every question as the archive keeps it, most upvoted first; no name when anonymous."""
-    listed = await list_questions(db, session_id, moderator=True)
-    return [
-        {
-            "text": q["text"],
-            "author": (q["author"] or {}).get("name"),
-            "upvotes": q["upvotes"],
-            "answered": q["answered"],
-            "approved": q["approved"],
-            "hidden": q["hidden"],
-            "created_at": q["created_at"],
-        }
-        for q in listed
-    ]
-
-
-# -- live panels ------------------------------------------------------------------------------
-
-QUESTION_EVENTS = {
-    "participant.removed",  # their questions go or lose their name; their upvotes go
-    "question.asked",
-    "question.upvoted",
-    "question.approved",
-    "question.hidden",
-    "question.answered",
-    "question.shown",
-    "qa.settings",
-}
-
-
-@panel(
-    "questions",
-    "questions/_questions.html",
-    roles={"participant"},
-    triggers=QUESTION_EVENTS,
-    json=True,
-)
-async def questions_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """Approved questions in both orders; the viewer's choice of order is a toggle beside them."""
-    listed = await list_questions(db, viewer.audience.session_id, moderator=False)
-    return {"questions": listed, "by_time": [q["id"] for q in sort_questions(listed, "time")]}
-
-
-@panel("question-ask", "questions/_ask.html", roles={"participant"}, triggers=set(), personal=True)
-async def ask_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """The ask form and the viewer's own questions still waiting for approval."""
-    waiting: list[dict[str, Any]] = []
-    if viewer.participant_id is not None:
-        rows = await db.scalars(
-            select(Question).where(
-                col(Question.author_id) == viewer.participant_id,
-                col(Question.approved).is_(False),
-                col(Question.hidden).is_(False),
-            )
-        )
-        waiting = [question_json(q, None, 0) for q in rows]
-    return {
-        "waiting": waiting,
-        "nonce": new_id(),
-        "approval": await approval_required(db, viewer.audience.session_id),
-    }
-
-
-@panel(
-    "questions-queue",
-    "questions/_queue.html",
-    roles={"moderator"},
-    triggers=QUESTION_EVENTS,
-    json=True,
-)
-async def queue_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    listed = await list_questions(db, viewer.audience.session_id, moderator=True)
-    return {
-        "questions": listed,
-        "approval": await approval_required(db, viewer.audience.session_id),
-    }
-
-
-@panel(
-    "question-stage",
-    "questions/_stage.html",
-    roles={"presenter"},
-    triggers={
-        "question.shown",
-        "question.upvoted",
-        "question.answered",
-        "question.hidden",
-        "participant.removed",
-    },
-)
-async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    q = await db.scalar(
-        select(Question).where(
-            col(Question.session_id) == viewer.audience.session_id, col(Question.shown).is_(True)
-        )
-    )
-    return {"question": await describe_question(db, q) if q else None}
-
-
-# -- socket actions ---------------------------------------------------------------------------
-
-
-async def _participant(db: AsyncSession, actor: Actor) -> Participant:
-    participant = await db.get(Participant, actor.participant_id) if actor.participant_id else None
-    if participant is None:
-        raise not_found("participant")
-    return participant
-
-
-@action("question.ask", roles={"participant"}, reply="question-ask")
-async def ask_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
-    return await ask(
-        db,
-        await _participant(db, actor),
-        message.get("text"),
-        anonymous=message.get("anonymous") in (True, "on", "true", "1"),
-        nonce=message.get("nonce"),
-    )
-
-
-@action("question.like", roles={"participant"})
-async def like_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
-    return await toggle_upvote(db, await _participant(db, actor), str(message.get("question")))
-
-
-@action("question.moderate", roles={"moderator"})
-async def moderate_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
-    sid, qid = actor.session_id, str(message.get("question"))
-    do = message.get("do")
-    if do == "approve":
-        return await approve(db, sid, qid, approved=True)
-    if do == "reject":
-        return await approve(db, sid, qid, approved=False)
-    if do == "answered":
-        return await mark_answered(db, sid, qid, answered=True)
-    if do == "unanswered":
-        return await mark_answered(db, sid, qid, answered=False)
-    if do == "show":
-        return await show(db, sid, qid)
-    if do == "unshow":
-        return await show(db, sid, None)
-    raise invalid("Unknown moderation.")
-
-
-@action("qa.approval", roles={"moderator"})
-async def approval_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
-    return await set_approval(db, actor.session_id, message.get("approval"))

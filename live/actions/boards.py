@@ -4,6 +4,232 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.actions import Action
+from pydantic import StrictBool, StrictInt
+from sqlalchemy.ext.asyncio import AsyncSession
 
-ACTIONS: tuple[Action[Any], ...] = ()
+from live import quotas
+from live.actions import Action, Actor, Body
+from live.services import Samla
+from rooms import boards
+from rooms.errors import invalid, not_found
+from rooms.models import Outcome, Participant, Role
+
+PARTICIPANTS = frozenset[Role]({"participant"})
+MODERATORS = frozenset[Role]({"moderator"})
+
+
+class NewNote(Body):
+    """A note: plain text, or a good-example card's fields (its text is then the card's what)."""
+
+    column: str | None = None
+    text: str | None = None
+    anonymous: StrictBool = False
+    nonce: str | None = None
+    fields: dict[str, Any] | None = None
+
+
+class NoteOnBoard(NewNote):
+    board: str | None = None
+
+
+class NoteChange(Body):
+    text: str | None = None
+    fields: dict[str, Any] | None = None
+
+
+class NoteEdit(NoteChange):
+    note: str
+
+
+class NoteRef(Body):
+    note: str
+
+
+class Like(NoteRef):
+    # None: the like button, a second press takes it back; the API says which it means.
+    take_back: StrictBool | None = None
+
+
+class NewBoard(Body):
+    title: str | None = None
+    columns: list[str | dict[str, Any]] | None = None
+    room_id: str | None = None
+    template: str | None = None
+
+
+class NewRoomBoards(Body):
+    template: str
+    title: str | None = None
+
+
+class BoardCreate(NewBoard):
+    every_room: StrictBool = False  # one board for each prepared or open breakout room
+
+
+class BoardShown(Body):
+    board: str | None = None  # None: no board on the presenter view
+
+
+class Moderation(Body):
+    do: str
+    note: str | None = None
+    column: str | None = None  # where `move` puts the note, or `collect` its copies
+    to: str | None = None  # the plenary board `collect` copies onto
+    note_ids: list[str] | None = None  # what `collect` copies (else `note`)
+
+
+class NewDotVote(Body):
+    scope: str = "collected"
+    dots: StrictInt = 3
+
+
+class DotVoteOnBoard(NewDotVote):
+    board: str
+
+
+class DotGiven(Body):
+    vote: str
+    note: str
+
+
+class DotVoteRef(Body):
+    vote: str
+
+
+async def participant_of(db: AsyncSession, actor: Actor) -> Participant:
+    found = await db.get(Participant, actor.participant_id) if actor.participant_id else None
+    if found is None:
+        raise not_found("participant")
+    return found
+
+
+async def add_note(samla: Samla, actor: Actor, body: NoteOnBoard) -> Any:
+    if body.board is None:
+        raise invalid("Choose where the note goes.")
+    board = body.board
+
+    async def add(db: AsyncSession) -> Outcome[Any]:
+        return await boards.add_note(
+            db,
+            await participant_of(db, actor),
+            board,
+            text=body.text,
+            column=body.column,
+            anonymous=body.anonymous,
+            nonce=body.nonce,
+            fields=body.fields,
+        )
+
+    return await samla.change(add)
+
+
+async def edit_note(samla: Samla, actor: Actor, body: NoteEdit) -> Any:
+    async def edit(db: AsyncSession) -> Outcome[Any]:
+        author = await participant_of(db, actor)
+        return await boards.edit_note(db, author, body.note, text=body.text, fields=body.fields)
+
+    return await samla.change(edit)
+
+
+async def delete_note(samla: Samla, actor: Actor, body: NoteRef) -> Any:
+    async def delete(db: AsyncSession) -> Outcome[Any]:
+        return await boards.delete_note(db, body.note, participant=await participant_of(db, actor))
+
+    return await samla.change(delete)
+
+
+async def like_note(samla: Samla, actor: Actor, body: Like) -> Any:
+    async def like(db: AsyncSession) -> Outcome[Any]:
+        who = await participant_of(db, actor)
+        if body.take_back is None:
+            return await boards.toggle_upvote(db, who, body.note)
+        return await boards.upvote_note(db, who, body.note, take_back=body.take_back)
+
+    return await samla.change(like)
+
+
+async def give_dot(samla: Samla, actor: Actor, body: DotGiven) -> Any:
+    async def give(db: AsyncSession) -> Outcome[Any]:
+        return await boards.give_dot(db, await participant_of(db, actor), body.vote, body.note)
+
+    return await samla.change(give)
+
+
+async def create_board(samla: Samla, actor: Actor, body: BoardCreate) -> Any:
+    sid = actor.session_id
+    if body.every_room:
+        return await samla.change(
+            lambda db: boards.create_room_boards(db, sid, body.template, body.title)
+        )
+    return await samla.change(
+        lambda db: boards.create_board(
+            db,
+            sid,
+            title=body.title,
+            columns=body.columns,
+            room_id=body.room_id,
+            template=body.template,
+        )
+    )
+
+
+async def show_board(samla: Samla, actor: Actor, body: BoardShown) -> Any:
+    return await samla.change(lambda db: boards.show_board(db, body.board, actor.session_id))
+
+
+async def moderate_note(samla: Samla, actor: Actor, body: Moderation) -> Any:
+    """Hide, restore, pin, unpin, move, collect or delete a note."""
+    return await samla.change(lambda db: _moderate(db, actor.session_id, body))
+
+
+async def _moderate(db: AsyncSession, sid: str, body: Moderation) -> Outcome[Any]:
+    do, note = body.do, str(body.note)
+    if do == "collect":
+        chosen = [note] if body.note_ids is None else body.note_ids
+        return await boards.collect_notes(db, sid, str(body.to), chosen, body.column)
+    if do in ("hide", "restore"):
+        return await boards.hide_note(db, sid, note, hidden=do == "hide")
+    if do in ("pin", "unpin"):
+        return await boards.pin_note(db, sid, note, pinned=do == "pin")
+    if do == "move":
+        return await boards.move_note(db, sid, note, body.column)
+    if do == "delete":
+        return await boards.delete_note(db, note, session_id=sid)
+    raise invalid("Unknown moderation.")
+
+
+async def open_dots(samla: Samla, actor: Actor, body: DotVoteOnBoard) -> Any:
+    return await samla.change(
+        lambda db: boards.open_dot_vote(
+            db, actor.session_id, body.board, scope=body.scope, dots=body.dots
+        )
+    )
+
+
+async def close_dots(samla: Samla, actor: Actor, body: DotVoteRef) -> Any:
+    return await samla.change(lambda db: boards.close_dot_vote(db, actor.session_id, body.vote))
+
+
+ADD_NOTE = Action("note.add", NoteOnBoard, PARTICIPANTS, add_note, quota=quotas.NOTE)
+EDIT_NOTE = Action("note.edit", NoteEdit, PARTICIPANTS, edit_note)
+DELETE_NOTE = Action("note.delete", NoteRef, PARTICIPANTS, delete_note)
+LIKE_NOTE = Action("note.like", Like, PARTICIPANTS, like_note, quota=quotas.UPVOTE)
+GIVE_DOT = Action("dot.give", DotGiven, PARTICIPANTS, give_dot)
+CREATE_BOARD = Action("board.create", BoardCreate, MODERATORS, create_board)
+SHOW_BOARD = Action("board.show", BoardShown, MODERATORS, show_board)
+MODERATE_NOTE = Action("note.moderate", Moderation, MODERATORS, moderate_note)
+OPEN_DOTS = Action("dots.open", DotVoteOnBoard, MODERATORS, open_dots)
+CLOSE_DOTS = Action("dots.close", DotVoteRef, MODERATORS, close_dots)
+
+ACTIONS: tuple[Action[Any], ...] = (
+    ADD_NOTE,
+    EDIT_NOTE,
+    DELETE_NOTE,
+    LIKE_NOTE,
+    GIVE_DOT,
+    CREATE_BOARD,
+    SHOW_BOARD,
+    MODERATE_NOTE,
+    OPEN_DOTS,
+    CLOSE_DOTS,
+)

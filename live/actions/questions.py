@@ -1,9 +1,89 @@
-"""The questions feature's actions, the same over a socket and through the API."""
+"""The Q&A feature's actions, the same over a socket and through the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from live.actions import Action
+from pydantic import StrictBool
+from sqlalchemy.ext.asyncio import AsyncSession
 
-ACTIONS: tuple[Action[Any], ...] = ()
+from live import quotas
+from live.actions import Action, Actor, Body
+from live.actions.boards import MODERATORS, PARTICIPANTS, participant_of
+from live.services import Samla
+from rooms import questions
+from rooms.errors import invalid
+from rooms.models import Outcome
+
+
+class NewQuestion(Body):
+    text: str | None = None
+    anonymous: StrictBool = False
+    nonce: str | None = None
+
+
+class QuestionLike(Body):
+    question: str
+    # None: the like button, a second press takes it back; the API says which it means.
+    take_back: StrictBool | None = None
+
+
+class QuestionModeration(Body):
+    question: str
+    do: str  # approve, reject, answered, unanswered, show, unshow
+
+
+class Approval(Body):
+    approval: StrictBool = False  # questions wait for a moderator before anyone sees them
+
+
+async def ask(samla: Samla, actor: Actor, body: NewQuestion) -> Any:
+    async def asked(db: AsyncSession) -> Outcome[Any]:
+        return await questions.ask(
+            db,
+            await participant_of(db, actor),
+            body.text,
+            anonymous=body.anonymous,
+            nonce=body.nonce,
+        )
+
+    return await samla.change(asked)
+
+
+async def like(samla: Samla, actor: Actor, body: QuestionLike) -> Any:
+    async def liked(db: AsyncSession) -> Outcome[Any]:
+        who = await participant_of(db, actor)
+        if body.take_back is None:
+            return await questions.toggle_upvote(db, who, body.question)
+        return await questions.upvote(db, who, body.question, take_back=body.take_back)
+
+    return await samla.change(liked)
+
+
+async def moderate(samla: Samla, actor: Actor, body: QuestionModeration) -> Any:
+    return await samla.change(lambda db: _moderate(db, actor.session_id, body))
+
+
+async def _moderate(db: AsyncSession, sid: str, body: QuestionModeration) -> Outcome[Any]:
+    do, qid = body.do, body.question
+    if do in ("approve", "reject"):
+        return await questions.approve(db, sid, qid, approved=do == "approve")
+    if do in ("answered", "unanswered"):
+        return await questions.mark_answered(db, sid, qid, answered=do == "answered")
+    if do in ("show", "unshow"):
+        return await questions.show(db, sid, qid if do == "show" else None)
+    raise invalid("Unknown moderation.")
+
+
+async def set_approval(samla: Samla, actor: Actor, body: Approval) -> Any:
+    return await samla.change(
+        lambda db: questions.set_approval(db, actor.session_id, body.approval)
+    )
+
+
+ASK = Action("question.ask", NewQuestion, PARTICIPANTS, ask, quota=quotas.QUESTION)
+LIKE = Action("question.like", QuestionLike, PARTICIPANTS, like, quota=quotas.UPVOTE)
+MODERATE = Action("question.moderate", QuestionModeration, MODERATORS, moderate)
+APPROVAL = Action("qa.approval", Approval, MODERATORS, set_approval)
+
+ACTIONS: tuple[Action[Any], ...] = (ASK, LIKE, MODERATE, APPROVAL)

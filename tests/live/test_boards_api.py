@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from rooms import panels
 from tests.conftest import Api, eventually
 
 
-@pytest.fixture
-def rooms_placed() -> Iterator[dict[str, str]]:
-    """Stands in for breakout rooms (built on another branch): participant id (or, for
-    everyone in it, session id) -> room id.
+async def open_rooms(
+    api: Api, session: dict[str, Any], count: int, assignment: str = "manual"
+) -> list[str]:
+    """Opens a round of `count` breakout rooms through the API (by hand: nobody in them yet;
+    at random: everyone who joins from now on is placed in one)."""
+    mod, sid = session["moderator_token"], session["id"]
+    body = {"count": count, "assignment": assignment, "prepare": True}
+    r = await api.call("POST", f"/api/v1/sessions/{sid}/rooms", mod, json=body)
+    assert r.status_code == 201, r.text
+    r = await api.call("POST", f"/api/v1/sessions/{sid}/rooms/open", mod)
+    assert r.status_code == 200, r.text
+    return [room["id"] for room in r.json()["rooms"]]
 
-    It is the framework's own seam, `@placer`; the real one is restored afterwards."""
-    saved = list(panels._placer)
-    where: dict[str, str] = {}
 
-    async def placed(db: Any, session_id: str, participant_id: str) -> str | None:
-        return where.get(participant_id) or where.get(session_id)
-
-    panels.placer(placed)
-    yield where
-    panels._placer[:] = saved
+async def seat(api: Api, session: dict[str, Any], room_id: str, person: dict[str, Any]) -> None:
+    """The moderator moves a participant into a breakout room."""
+    body = {"participant_id": person["participant_id"]}
+    r = await api.call(
+        "POST", f"/api/v1/rooms/{room_id}/members", session["moderator_token"], json=body
+    )
+    assert r.status_code == 200, r.text
 
 
 async def make_board(api: Api, session: dict[str, Any], **body: Any) -> dict[str, Any]:
@@ -187,17 +192,18 @@ async def test_bad_notes_are_refused_and_nothing_is_stored(api: Api) -> None:
 
 
 async def test_a_note_to_another_session_or_room_is_forbidden(
-    api: Api, rooms_placed: dict[str, str]
+    api: Api,
 ) -> None:
     one, two = await api.make_session("One"), await api.make_session("Two")
     board_two = await make_board(api, two)
     anna = await api.join(one, "Anna")
     r = await post_note(api, board_two, anna["token"], "hej")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
-    room_board = await make_board(api, one, room_id="room-b")
+    room_a, room_b = await open_rooms(api, one, 2)
+    room_board = await make_board(api, one, room_id=room_b)
     erik = await api.join(one, "Erik")
-    rooms_placed[anna["participant_id"]] = "room-a"
-    rooms_placed[erik["participant_id"]] = "room-b"
+    await seat(api, one, room_a, anna)
+    await seat(api, one, room_b, erik)
     r = await post_note(api, room_board, anna["token"], "hej")
     assert r.status_code == 403
     r = await api.call("GET", f"/api/v1/boards/{room_board['id']}", anna["token"])
@@ -242,14 +248,15 @@ async def test_moderators_hide_restore_pin_and_move_participants_may_not(api: Ap
 
 
 async def test_collected_notes_reach_the_plenary_board_once(
-    api: Api, rooms_placed: dict[str, str]
+    api: Api,
 ) -> None:
     session = await api.make_session()
     mod = session["moderator_token"]
     plenary = await make_board(api, session, title="Storgruppen")
-    room = await make_board(api, session, room_id="r1")
+    (r1,) = await open_rooms(api, session, 1)
+    room = await make_board(api, session, room_id=r1)
     anna = await api.join(session, "Anna")
-    rooms_placed[anna["participant_id"]] = "r1"
+    await seat(api, session, r1, anna)
     note = (
         await post_note(api, room, anna["token"], "IOP ger långsiktig finansiering", anonymous=True)
     ).json()
@@ -605,14 +612,15 @@ async def test_a_hundred_participants_posting_and_upvoting_at_once(
 
 
 async def test_a_room_boards_notes_are_told_only_to_that_room(
-    api: Api, stream: Callable[..., Any], rooms_placed: dict[str, str]
+    api: Api, stream: Callable[..., Any]
 ) -> None:
     session = await api.make_session()
-    one = await make_board(api, session, title="Rum 1", room_id="r1")
-    two = await make_board(api, session, title="Rum 2", room_id="r2")
+    r1, r2 = await open_rooms(api, session, 2)
+    one = await make_board(api, session, title="Rum 1", room_id=r1)
+    two = await make_board(api, session, title="Rum 2", room_id=r2)
     anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
-    rooms_placed[anna["participant_id"]] = "r1"
-    rooms_placed[erik["participant_id"]] = "r2"
+    await seat(api, session, r1, anna)
+    await seat(api, session, r2, erik)
     async with (
         stream(session["id"], erik["token"]) as erik_stream,
         stream(session["id"], session["moderator_token"]) as mod_stream,
@@ -706,15 +714,16 @@ async def test_notes_over_the_socket_are_rate_limited_per_participant(
 
 
 async def test_a_gallery_vote_opens_every_rooms_board_to_read_and_dot_but_not_to_write(
-    api: Api, rooms_placed: dict[str, str]
+    api: Api,
 ) -> None:
     session = await api.make_session()
     mod = session["moderator_token"]
     plenary = await make_board(api, session, title="Storgruppen")
-    other = await make_board(api, session, title="Rum 2", room_id="r2")
+    r1, r2 = await open_rooms(api, session, 2)
+    other = await make_board(api, session, title="Rum 2", room_id=r2)
     anna, erik = await api.join(session, "Anna"), await api.join(session, "Erik")
-    rooms_placed[anna["participant_id"]] = "r1"
-    rooms_placed[erik["participant_id"]] = "r2"
+    await seat(api, session, r1, anna)
+    await seat(api, session, r2, erik)
     note = (await post_note(api, other, erik["token"], "från rum 2")).json()
     assert (
         await api.call("GET", f"/api/v1/boards/{other['id']}", anna["token"])

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.live.test_boards_api import make_board, post_note, rooms_placed
-
-__all__ = ["rooms_placed"]
+from tests.live.test_boards_api import make_board, open_rooms, post_note
 
 pytestmark = pytest.mark.browser
 
@@ -75,12 +73,12 @@ async def wait_for_text(page: Any, selector: str, text: str) -> None:
 
 
 async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the_plenary(
-    api: Api, browser: Any, rooms_placed: dict[str, str]
+    api: Api, browser: Any
 ) -> None:
     session = await api.make_session("Gruppsamtal: att inleda samverkan")
     plenary = await make_board(api, session, title="Storgruppen")
-    room = await make_board(api, session, title="Grupprum 1", room_id="rum-1")
-    rooms_placed[session["id"]] = "rum-1"  # everyone who joins sits in room 1
+    (room_1,) = await open_rooms(api, session, 1, "random")  # everyone who joins sits in it
+    room = await make_board(api, session, title="Grupprum 1", room_id=room_1)
     base = api.served.base
     dialogs: list[str] = []
     anna = await participant_page(browser, base, session["code"], HOSTILE_NAME, dialogs)

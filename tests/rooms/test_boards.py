@@ -9,19 +9,28 @@ import pytest
 from sqlalchemy import func, select, update
 
 from live.store import Store
-from rooms import boards, sessions
+from rooms import boards, breakout, lifecycle, sessions
 from rooms.errors import Refused
-from rooms.models import Participant
-from tests.live.test_boards_api import rooms_placed
+from rooms.models import Participant, utcnow
 
-__all__ = ["rooms_placed"]
+
+async def open_rooms(store: Store, sid: str, count: int) -> list[str]:
+    """A round of real breakout rooms, nobody in them yet."""
+    async with store.write() as db:
+        view = (await breakout.open_rooms(db, sid, count=count, assignment="manual")).value
+    return [room["id"] for room in view.rooms]
+
+
+async def seat(store: Store, sid: str, room_id: str, person: Participant) -> None:
+    async with store.write() as db:
+        await breakout.move(db, sid, person.id, room_id)
 
 
 async def setup(store: Store, people: int = 2) -> tuple[str, list[Participant]]:
     async with store.write() as db:
         created = (await sessions.create_session(db, title="Pass", organiser_id=None)).value
         joined = [
-            (await sessions.join(db, code=created.session.code, name=f"P{i}")).value.participant
+            (await lifecycle.join(db, code=created.session.code, name=f"P{i}")).value.participant
             for i in range(people)
         ]
     return created.session.id, joined
@@ -48,28 +57,29 @@ async def test_templates_give_their_columns_and_a_room_board_names_its_room(stor
 
 
 async def test_a_room_notes_events_name_the_room_and_upvotes_share_a_key(
-    store: Store, rooms_placed: dict[str, str]
+    store: Store,
 ) -> None:
     sid, (anna, erik) = await setup(store)
-    rooms_placed[anna.id] = "r1"
+    (r1,) = await open_rooms(store, sid, 1)
+    await seat(store, sid, r1, anna)
     async with store.write() as db:
-        board = (await boards.create_board(db, sid, title="B", columns=["A"], room_id="r1")).value
+        board = (await boards.create_board(db, sid, title="B", columns=["A"], room_id=r1)).value
     async with store.write() as db:
         added = await boards.add_note(db, anna, board.id, text="hej", column=board.columns[0]["id"])
-    assert added.events[0].room_id == "r1"
+    assert added.events[0].room_id == r1
     note_id = added.value[0]["id"]
     with pytest.raises(Refused) as refused:
         async with store.write() as db:
             await boards.upvote_note(db, erik, note_id)
     assert refused.value.code == "forbidden"  # erik is in the plenary: not his board
-    rooms_placed[erik.id] = "r1"
+    await seat(store, sid, r1, erik)
     async with store.write() as db:
         upvoted = await boards.upvote_note(db, erik, note_id)
     event = upvoted.events[0]
     assert (event.type, event.key, event.room_id) == (
         "note.upvoted",
         f"note.upvoted:{note_id}",
-        "r1",
+        r1,
     )
     async with store.write() as db:
         await boards.hide_note(db, sid, note_id)
@@ -96,7 +106,7 @@ async def test_resending_within_the_window_returns_the_same_note_and_later_makes
     async with store.write() as db:
         await db.execute(
             update(boards.Note).values(
-                created_at=boards.utcnow() - boards.RESEND_WINDOW - timedelta(seconds=1)
+                created_at=utcnow() - boards.RESEND_WINDOW - timedelta(seconds=1)
             )
         )
     later, new = await post(text="samma ord")
@@ -193,13 +203,14 @@ async def test_deleting_a_session_deletes_its_boards_notes_and_upvotes(store: St
 
 
 async def test_a_participant_in_a_room_reaches_only_the_plenary_and_their_rooms_boards(
-    store: Store, rooms_placed: dict[str, str]
+    store: Store,
 ) -> None:
     sid, (anna, _) = await setup(store)
-    rooms_placed[anna.id] = "r1"
+    r1, r2 = await open_rooms(store, sid, 2)
+    await seat(store, sid, r1, anna)
     async with store.write() as db:
-        mine = (await boards.create_board(db, sid, title="R1", columns=["A"], room_id="r1")).value
-        other = (await boards.create_board(db, sid, title="R2", columns=["A"], room_id="r2")).value
+        mine = (await boards.create_board(db, sid, title="R1", columns=["A"], room_id=r1)).value
+        other = (await boards.create_board(db, sid, title="R2", columns=["A"], room_id=r2)).value
         plenary = (await boards.create_board(db, sid, title="P", columns=["A"])).value
     async with store.read() as db:
         seen = [await boards.may_see(db, b, "participant", anna.id) for b in (mine, other, plenary)]
@@ -207,7 +218,7 @@ async def test_a_participant_in_a_room_reaches_only_the_plenary_and_their_rooms_
         assert await boards.may_see(db, other, "moderator", None)
 
 
-async def test_the_archive_keeps_card_fields_apart_and_names_no_anonymous_author(
+async def test_a_cards_fields_are_kept_apart_and_an_anonymous_note_names_no_author(
     store: Store,
 ) -> None:
     sid, (anna, _) = await setup(store)
@@ -230,10 +241,10 @@ async def test_the_archive_keeps_card_fields_apart_and_names_no_anonymous_author
             anonymous=True,
         )
     async with store.read() as db:
-        rows = await boards.archive_rows(db, sid)
-    by_text = {r["text"]: r for r in rows}
+        notes = (await boards.board_notes(db, [board], include_hidden=True))[board.id]
+    by_text = {n["text"]: n for n in notes}
     example = by_text["Gemensam ingång"]
-    assert {k: example[k] for k in card} == card and example["column"] == "Goda exempel"
-    assert example["author"] == "P0"
+    assert example["fields"] == card and example["column"] == board.columns[0]["id"]
+    assert example["author"]["name"] == "P0"
     assert by_text["projektpengar tar slut"]["author"] is None
-    assert by_text["projektpengar tar slut"]["who"] == ""
+    assert by_text["projektpengar tar slut"]["fields"] is None

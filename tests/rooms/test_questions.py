@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from live.store import Store
-from rooms import questions, sessions
+from rooms import lifecycle, questions, sessions
 from rooms.errors import Refused
 from rooms.models import Participant
 
@@ -15,7 +15,7 @@ async def setup(store: Store, people: int = 3) -> tuple[str, list[Participant]]:
     async with store.write() as db:
         created = (await sessions.create_session(db, title="Pass", organiser_id=None)).value
         joined = [
-            (await sessions.join(db, code=created.session.code, name=f"P{i}")).value.participant
+            (await lifecycle.join(db, code=created.session.code, name=f"P{i}")).value.participant
             for i in range(people)
         ]
     return created.session.id, joined
