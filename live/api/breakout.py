@@ -1,4 +1,7 @@
-"""The JSON API of breakout rooms: opening, moving, closing, timers, broadcasts and help."""
+"""The JSON API of breakout rooms: opening, moving, closing, timers, broadcasts and help.
+
+Each endpoint performs the same action as its socket message (live/actions/breakout.py):
+the same body, the same validation and the same refusals."""
 
 from __future__ import annotations
 
@@ -8,223 +11,175 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth
-from live.api.base import (
-    Endpoint,
-    _member_session,
-    _obj,
-    endpoint,
-    moderated_session,
-    samla_of,
-)
+from live.actions import Actor, Body, perform
+from live.actions import breakout as actions
+from live.api.base import Endpoint, actor_for, read_body, route, samla_of
 from live.errors import read_json
-from rooms import boards, breakout
-from rooms.errors import forbidden, invalid, not_found
-from rooms.models import Outcome, Session, iso
-
-_STR = {"type": "string"}
-_INT = {"type": "integer"}
-_BOOL = {"type": "boolean"}
-_TEXTS = {"type": "array", "items": _STR}
+from rooms import breakout
+from rooms.breakout import RoundView
+from rooms.models import iso
 
 
-def _rooms_answer(view: breakout.RoundView) -> dict[str, Any]:
+class RoomMembersBody(Body):
+    """A moderator names who moves here; a participant sends nothing (or themselves)."""
+
+    participant_id: str | None = None
+
+
+def _rooms_answer(view: RoundView) -> dict[str, Any]:
     return {"rooms": view.rooms, "round": breakout.round_json(view.round)}
 
 
-@endpoint(
-    "POST",
-    "/api/v1/sessions/{sid}/rooms",
-    "Open breakout rooms (or prepare them): by count or people per room, assigned at random, "
-    "balanced by an attribute, self-selected or by hand",
-    who="moderator",
-    status=201,
-    body=_obj(
-        {
-            "count": _INT,
-            "per_room": _INT,
-            "assignment": {"enum": list(breakout.ASSIGNMENTS)},
-            "balance_by": _STR,
-            "minutes": _INT,
-            "close_at_end": _BOOL,
-            "names": _TEXTS,
-            "places": _TEXTS,
-            "capacity": _INT,
-            "prepare": _BOOL,
-            "keep_groups": _BOOL,
-            "board_template": {"enum": list(boards.TEMPLATES)},
-        },
-        ["assignment"],
-    ),
-)
+async def _session_actor(request: Request) -> Actor:
+    return await actor_for(request, request.path_params["sid"])
+
+
+async def _room_actor(request: Request) -> tuple[Actor, str]:
+    """The caller as an actor in the session of the path's room, and the room. As the
+    contract says, an unknown room is 404 and a room of a session the caller does not
+    belong to is 403; neither reveals anything of the room."""
+    rid = request.path_params["rid"]
+    async with samla_of(request).store.read() as db:
+        await auth.from_bearer(db, request)  # no token: 401 before anything of the room
+        session_id = await breakout.session_of_room(db, rid)
+    return await actor_for(request, session_id), rid
+
+
 async def open_rooms(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    body = await read_json(request)
-    template = body.get("board_template")
-    # A name is text; anything else (an object, a list) is no template and no server error.
-    named = isinstance(template, str) and template in boards.TEMPLATES
-    if template is not None and not named:
-        raise invalid(f"board_template must be one of {', '.join(boards.TEMPLATES)}.")
-
-    async def open_them(db: Any) -> Outcome[Any]:
-        opened = await breakout.open_rooms(
-            db,
-            session.id,
-            count=body.get("count"),
-            per_room=body.get("per_room"),
-            assignment=body.get("assignment", "random"),
-            balance_by=body.get("balance_by"),
-            minutes=body.get("minutes"),
-            close_at_end=body.get("close_at_end", False),
-            names=body.get("names"),
-            places=body.get("places"),
-            capacity=body.get("capacity"),
-            prepare=body.get("prepare", False),
-            keep_groups=body.get("keep_groups", False),
-        )
-        if template is None:
-            return opened
-        # Every room gets its own board from the template, in the same transaction.
-        made = await boards.create_room_boards(db, session.id, template)
-        return Outcome(session.id, opened.value, opened.events + made.events)
-
-    view = await samla.change(open_them)
+    actor = await _session_actor(request)
+    raw = await read_json(request)
+    view = await perform(samla_of(request), actions.OPEN, actor, raw)
     return JSONResponse(_rooms_answer(view), 201)
 
 
-@endpoint(
-    "GET",
-    "/api/v1/sessions/{sid}/rooms",
-    "The current round (prepared or open) and its rooms with who is in them",
-    who="member",
-)
 async def list_rooms(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _member_session(request, db)
-        auth.member_role(who, session)
-        view = await breakout.view_round(db, await breakout.current_round(db, session.id))
+    actor = await _session_actor(request)
+    async with samla_of(request).store.read() as db:
+        r = await breakout.current_round(db, actor.session_id)
+        view = await breakout.view_round(db, r)
     return JSONResponse(_rooms_answer(view))
 
 
-@endpoint("POST", "/api/v1/sessions/{sid}/rooms/open", "Open the prepared round", who="moderator")
 async def open_prepared(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    view = await samla.change(lambda db: breakout.open_prepared(db, session.id))
+    actor = await _session_actor(request)
+    view = await perform(samla_of(request), actions.OPEN, actor, {"prepared": True})
     return JSONResponse(_rooms_answer(view))
 
 
-@endpoint(
-    "POST",
-    "/api/v1/sessions/{sid}/rooms/close",
-    "Close every room: everyone is back in the plenary",
-    who="moderator",
-)
 async def close_rooms(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    view = await samla.change(lambda db: breakout.close_rooms(db, session.id))
+    actor = await _session_actor(request)
+    view = await perform(samla_of(request), actions.CLOSE, actor, {})
     return JSONResponse(_rooms_answer(view))
 
 
-@endpoint(
-    "POST",
-    "/api/v1/sessions/{sid}/rooms/extend",
-    "Give the open round more minutes",
-    who="moderator",
-    body=_obj({"minutes": _INT}, ["minutes"]),
-)
 async def extend(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    body = await read_json(request)
-    view = await samla.change(lambda db: breakout.extend(db, session.id, body.get("minutes")))
+    actor = await _session_actor(request)
+    raw = await read_json(request)
+    view = await perform(samla_of(request), actions.EXTEND, actor, raw)
     return JSONResponse(_rooms_answer(view))
 
 
-@endpoint(
-    "POST",
-    "/api/v1/sessions/{sid}/rooms/broadcast",
-    "Send a message to every room at once",
-    who="moderator",
-    status=201,
-    body=_obj({"text": _STR}, ["text"]),
-)
 async def broadcast(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    body = await read_json(request)
-    sent = await samla.change(lambda db: breakout.broadcast(db, session.id, body.get("text")))
+    actor = await _session_actor(request)
+    raw = await read_json(request)
+    sent = await perform(samla_of(request), actions.BROADCAST, actor, raw)
     return JSONResponse({"id": sent.id, "text": sent.text, "sent_at": iso(sent.created_at)}, 201)
 
 
-async def _room_as(request: Request, db: Any) -> tuple[auth.Identity, Session, breakout.Room]:
-    """The caller and the room. As the contract says, an unknown room is 404 and a room of a
-    session the caller does not belong to is 403; neither reveals anything of the room."""
-    who = await auth.from_bearer(db, request)
-    room = await db.get(breakout.Room, request.path_params["rid"])
-    session = await db.get(Session, room.session_id) if room is not None else None
-    if room is None or session is None:
-        raise not_found("room")
-    if auth.role_in(who, session) is None:
-        raise forbidden("This room belongs to another session.")
-    return who, session, room
-
-
-@endpoint(
-    "POST",
-    "/api/v1/rooms/{rid}/members",
-    "Moderator: move a participant into this room. Participant: choose this room",
-    who="moderator or participant",
-    body=_obj({"participant_id": _STR}),
-)
 async def members(request: Request) -> Response:
+    actor, rid = await _room_actor(request)
+    body = await read_body(request, RoomMembersBody)
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session, room = await _room_as(request, db)
-    body = await read_json(request)
-    if auth.role_in(who, session) == "moderator":
-        moved = await samla.change(
-            lambda db: breakout.move(db, session.id, body.get("participant_id"), room.id)
-        )
-        return JSONResponse(moved)
-    me = auth.require_participant(who, session)
-    if body.get("participant_id") not in (None, me.id):
-        raise forbidden("Only a moderator may move other people; choose a room for yourself.")
-    chosen = await samla.change(lambda db: breakout.choose_room(db, me, room.id))
-    return JSONResponse(chosen)
+    raw = {"room_id": rid}
+    if body.participant_id is not None:
+        raw["participant_id"] = body.participant_id
+    if actor.role == "moderator":
+        return JSONResponse(await perform(samla, actions.MOVE, actor, raw))
+    return JSONResponse(await perform(samla, actions.CHOOSE, actor, raw))
 
 
-@endpoint(
-    "POST",
-    "/api/v1/rooms/{rid}/help",
-    "Ask the moderator to come to your room",
-    who="participant",
-    status=201,
-)
 async def ask_for_help(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session, room = await _room_as(request, db)
-    me = auth.require_participant(who, session)
-    asked = await samla.change(lambda db: breakout.ask_for_help(db, me, room.id))
+    actor, rid = await _room_actor(request)
+    asked = await perform(samla_of(request), actions.HELP, actor, {"room_id": rid})
     return JSONResponse(asked, 201)
 
 
-@endpoint(
-    "POST",
-    "/api/v1/rooms/{rid}/help/answer",
-    "Clear a room's call for help: the moderator is on the way",
-    who="moderator",
-)
 async def answer_help(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session, room = await _room_as(request, db)
-        auth.require_moderator(who, session)
-    answered = await samla.change(lambda db: breakout.answer_help(db, session.id, room.id))
+    actor, rid = await _room_actor(request)
+    answered = await perform(samla_of(request), actions.ANSWER_HELP, actor, {"room_id": rid})
     return JSONResponse(answered)
 
 
-ENDPOINTS: list[Endpoint] = []
+ENDPOINTS: list[Endpoint] = [
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/rooms",
+        open_rooms,
+        "Open breakout rooms (or prepare them): by count or people per room, assigned at "
+        "random, balanced by an attribute, self-selected or by hand",
+        who="moderator",
+        body=actions.OpenRoomsBody,
+        status=201,
+    ),
+    route(
+        "GET",
+        "/api/v1/sessions/{sid}/rooms",
+        list_rooms,
+        "The current round (prepared or open) and its rooms with who is in them",
+        who="member",
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/rooms/open",
+        open_prepared,
+        "Open the prepared round",
+        who="moderator",
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/rooms/close",
+        close_rooms,
+        "Close every room: everyone is back in the plenary",
+        who="moderator",
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/rooms/extend",
+        extend,
+        "Give the open round more minutes",
+        who="moderator",
+        body=actions.ExtendBody,
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/rooms/broadcast",
+        broadcast,
+        "Send a message to every room at once",
+        who="moderator",
+        body=actions.BroadcastBody,
+        status=201,
+    ),
+    route(
+        "POST",
+        "/api/v1/rooms/{rid}/members",
+        members,
+        "Moderator: move a participant into this room. Participant: choose this room",
+        who="moderator or participant",
+        body=RoomMembersBody,
+    ),
+    route(
+        "POST",
+        "/api/v1/rooms/{rid}/help",
+        ask_for_help,
+        "Ask the moderator to come to your room",
+        who="participant",
+        status=201,
+    ),
+    route(
+        "POST",
+        "/api/v1/rooms/{rid}/help/answer",
+        answer_help,
+        "Clear a room's call for help: the moderator is on the way",
+        who="moderator",
+    ),
+]

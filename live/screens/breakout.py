@@ -1,13 +1,221 @@
-"""The breakout feature's live panels: what each screen shows of it, and when it is stale."""
+"""The breakout feature's live panels: what each screen shows of it, and when it is stale.
+
+Also how the moderator's and the participant's forms reach the actions' bodies: htmx sends
+every field as text, a ticked checkbox as "on" and an unticked one not at all."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from live.screens import FormReader, Panel, Summary
+from sqlalchemy.ext.asyncio import AsyncSession
 
-PANELS: tuple[Panel, ...] = ()
+from live.screens import FormReader, Panel, Summary, Viewer
+from rooms import breakout
+from rooms.breakout import Round
+from rooms.models import Session, iso, utcnow
+
+_TRIGGERS = frozenset(
+    {
+        "note.added",  # a room's activity, in the overview
+        "note.deleted",
+        "rooms.opened",
+        "rooms.prepared",
+        "rooms.closed",
+        "participants.moved",
+        "rooms.placed",
+        "rooms.extended",
+        "rooms.ending",
+        "rooms.broadcast",
+        "rooms.help",
+        "participant.joined",
+        "participant.renamed",
+        "participant.removed",
+        "session.closed",
+    }
+)
+
+
+def _clock(r: Round | None) -> dict[str, Any]:
+    """What the countdown shows: the end, whether it is near, whether it has passed."""
+    now = utcnow()
+    ends = r.ends_at if r is not None and r.status == "open" else None
+    return {
+        "ends_at": iso(ends),
+        "ends_hm": ends.strftime("%H:%M") if ends else None,
+        "now": iso(now),
+        "ending": bool(ends and now < ends <= now + breakout.WARNING),
+        "over": bool(ends and ends <= now),
+    }
+
+
+async def room_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The participant's room (its name, place, people, countdown, help), or the plenary."""
+    sid = viewer.audience.session_id
+    r = await breakout.current_round(db, sid)
+    room = await db.get(breakout.Room, viewer.audience.room_id) if viewer.audience.room_id else None
+    names: list[str | None] = []
+    choices: list[dict[str, Any]] = []
+    if room is not None:
+        ids = (await breakout.members(db, [room.id]))[room.id]
+        found = await breakout.names_of(db, ids)
+        names = sorted((found.get(pid) for pid in ids), key=lambda n: (n is None, n or ""))
+    elif r is not None and r.status == "open" and r.assignment == "self":
+        view = await breakout.view_round(db, r)
+        choices = view.rooms
+    return {
+        "room": room,
+        "names": names,
+        "help": await breakout.help_count(db, room.id) if room is not None else 0,
+        "round": r,
+        "choices": choices,
+        "broadcast": await breakout.latest_broadcast(db, sid),
+        "open": await breakout.session_is_open(db, sid),
+        **_clock(r),
+    }
+
+
+async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """Every room with who is in it, its timer and its activity; the controls of a round."""
+    sid = viewer.audience.session_id
+    session = await db.get(Session, sid)
+    assert session is not None
+    r = await breakout.current_round(db, sid)
+    view = await breakout.view_round(db, r)
+    people = await breakout.people(db, sid, breakout.OVERVIEW_NAMES_MAX)
+    seated = {pid for room in view.rooms for pid in room["participant_ids"]}
+    return {
+        "session": session,
+        "round": r,
+        "rooms": view.rooms,
+        "help": await breakout.help_by_room(db, sid),
+        "notes": await breakout.notes_by_room(db, sid),
+        "names": dict(people),
+        "people": people,
+        "plenary": len([pid for pid, _ in people if pid not in seated]),
+        "broadcast": await breakout.latest_broadcast(db, sid),
+        "assignments": breakout.ASSIGNMENTS,
+        **_clock(r),
+    }
+
+
+async def presenter_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    r = await breakout.current_round(db, viewer.audience.session_id)
+    rooms = await breakout.rooms_of(db, r.id) if r is not None and r.status == "open" else []
+    return {
+        "round": r,
+        "count": len(rooms),
+        "broadcast": await breakout.latest_broadcast(db, viewer.audience.session_id),
+        **_clock(r),
+    }
+
+
+PANELS: tuple[Panel, ...] = (
+    Panel(
+        "breakout",
+        "breakout/_room.html",
+        frozenset({"participant"}),
+        frozenset(
+            {
+                "rooms.opened",
+                "rooms.closed",
+                "participants.moved",
+                "rooms.placed",
+                "rooms.extended",
+                "rooms.ending",
+                "rooms.broadcast",
+                "rooms.help",
+                "participant.renamed",
+                "participant.removed",
+                "session.closed",
+            }
+        ),
+        room_panel,
+    ),
+    Panel(
+        "breakout-overview",
+        "breakout/_overview.html",
+        frozenset({"moderator"}),
+        _TRIGGERS,
+        overview_panel,
+    ),
+    Panel(
+        "breakout-presenter",
+        "breakout/_presenter.html",
+        frozenset({"presenter"}),
+        frozenset(
+            {"rooms.opened", "rooms.closed", "rooms.extended", "rooms.ending", "rooms.broadcast"}
+        ),
+        presenter_panel,
+    ),
+)
 SUMMARIES: Mapping[str, Summary] = {}
 # action type -> the panel re-rendered for its sender
 REPLIES: Mapping[str, str] = {}
-FORMS: Mapping[str, FormReader] = {}
+
+
+# -- the forms --------------------------------------------------------------------------------
+
+
+def _flag(value: Any) -> bool:
+    """A ticked form box (or a JSON true)."""
+    return value is True or value in ("on", "true", "1", "yes")
+
+
+def _whole(value: Any) -> Any:
+    """A number field's text as a whole number; anything else as it came, for the body's
+    validation to refuse by name. An empty field is no number."""
+    if value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 8:
+        return int(value.strip())
+    return value
+
+
+def _lines(value: Any) -> Any:
+    """A textarea's lines, one per room; an empty one is none."""
+    if value == "":
+        return None
+    return value.splitlines() if isinstance(value, str) else value
+
+
+def read_open(message: dict[str, Any]) -> dict[str, Any]:
+    """The moderator's "open rooms" form: an amount that counts rooms or people per room, the
+    balance attribute only for balanced rooms (its select is always sent), boxes, lines."""
+    out = dict(message)
+    if "by" in message or "amount" in message:
+        by = message.get("by", "count")
+        amount = _whole(message.get("amount"))
+        out.pop("amount", None)
+        out["count"] = amount if by == "count" else None
+        out["per_room"] = amount if by == "per_room" else None
+    if message.get("assignment") != "balanced":
+        out.pop("balance_by", None)
+    for field in ("count", "per_room", "minutes", "capacity"):
+        if field in out:
+            out[field] = _whole(out[field])
+    for box in ("close_at_end", "prepare", "keep_groups"):
+        out[box] = _flag(message.get(box))
+    out["prepared"] = message.get("prepared") == "open" or message.get("prepared") is True
+    for field in ("names", "places"):
+        if field in out:
+            out[field] = _lines(out[field])
+    return out
+
+
+def read_extend(message: dict[str, Any]) -> dict[str, Any]:
+    if "minutes" not in message:
+        return message
+    return {**message, "minutes": _whole(message["minutes"])}
+
+
+def read_move(message: dict[str, Any]) -> dict[str, Any]:
+    """The move form: the plenary is the room with no id."""
+    return {**message, "room_id": message.get("room_id") or None}
+
+
+FORMS: Mapping[str, FormReader] = {
+    "rooms.open": read_open,
+    "rooms.extend": read_extend,
+    "rooms.move": read_move,
+}

@@ -187,7 +187,7 @@ async def test_a_participant_may_not_open_close_or_move(api: Api) -> None:
     assert all(d["status"] == "open" for d in (await _get(api, session))["rooms"])
 
 
-async def test_moving_into_a_room_of_another_session_is_forbidden(api: Api) -> None:
+async def test_moving_into_or_moving_someone_of_another_session_is_forbidden(api: Api) -> None:
     one, joined = await _session_with(api, 2)
     two, _ = await _session_with(api, 2)
     await _open(api, one, count=1, assignment="random")
@@ -198,11 +198,14 @@ async def test_moving_into_a_room_of_another_session_is_forbidden(api: Api) -> N
     )
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert "Gruppsamtal" not in r.text
+    # A participant of another session is forbidden too (API.md), as everywhere else.
     r = await api.call(
         "POST", target, two["moderator_token"], json={"participant_id": joined[0]["participant_id"]}
     )
-    assert r.status_code == 404
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert "Gruppsamtal" not in r.text
+    r = await api.call("POST", target, two["moderator_token"], json={"participant_id": "nobody"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert len((await _get(api, two))["rooms"][0]["participant_ids"]) == 2
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from live.store import Store
-from rooms import breakout, sessions
+from rooms import breakout, lifecycle, sessions
 from rooms.errors import Refused
 from rooms.models import Session, utcnow
 
@@ -30,7 +30,7 @@ async def make_session(store: Store, answers: list[str | None]) -> Session:
         )
         session = created.value.session
         for answer in answers:
-            await sessions.join(
+            await lifecycle.join(
                 db, code=session.code, attributes={"sektor": answer} if answer else None
             )
     return session
@@ -43,9 +43,7 @@ async def mixes(store: Store, session_id: str) -> list[Counter[str | None]]:
         assert r is not None
         rooms = await breakout.rooms_of(db, r.id)
         seated = await breakout.members(db, [room.id for room in rooms])
-        people = {
-            p.id: p.attributes.get("sektor") for p in await breakout._participants(db, session_id)
-        }
+        people = {p.id: p.attributes.get("sektor") for p in await breakout.everyone(db, session_id)}
     return [Counter(people[pid] for pid in seated[room.id]) for room in rooms]
 
 
@@ -105,7 +103,7 @@ async def test_late_joiners_keep_sizes_within_one_and_the_mix_close(store: Store
     late = rng.choices(SECTORS, weights=[1, 1, 4, 1], k=60)
     for answer in late:
         async with store.write() as db:
-            joined = await sessions.join(db, code=session.code, attributes={"sektor": answer})
+            joined = await lifecycle.join(db, code=session.code, attributes={"sektor": answer})
         assert any(e.type == "rooms.placed" for e in joined.events)
     mix = await mixes(store, session.id)
     sizes = [sum(room.values()) for room in mix]
@@ -154,7 +152,7 @@ async def test_an_ended_round_is_closed_by_the_next_write_and_places_nobody(stor
     async with store.read() as db:
         assert await breakout.room_of(db, session.id, pid) is None
     async with store.write() as db:
-        joined = await sessions.join(db, code=session.code)
+        joined = await lifecycle.join(db, code=session.code)
     assert [e.type for e in joined.events] == [
         "participant.joined",
         "rooms.closed",
@@ -210,7 +208,7 @@ async def test_a_hall_table_seats_someone_whatever_the_rule(store: Store) -> Non
     table, remote = opened.value.rooms
     assert table["place"] == "Bord 7" and remote["place"] is None
     async with store.read() as db:
-        people = await breakout._participants(db, session.id)
+        people = await breakout.everyone(db, session.id)
     async with store.write() as db:
         seated = await breakout.choose_room(db, people[0], table["id"], table=True)
     assert seated.value["participant_ids"] == [people[0].id]
@@ -226,7 +224,7 @@ async def test_a_hall_table_seats_someone_whatever_the_rule(store: Store) -> Non
 
 def test_pick_prefers_the_smallest_rooms_then_the_fewest_alike() -> None:
     def count(size: int, alike: int) -> Any:
-        return breakout._Count(size, Counter({"x": alike}))  # type: ignore[arg-type]
+        return breakout.Count(size, Counter({"x": alike}))  # type: ignore[arg-type]
 
     counts = {"a": count(3, 0), "b": count(2, 2), "c": count(2, 1)}
     assert breakout.pick(counts, ["a", "b", "c"], "x", random.Random(1)) == "c"
@@ -244,7 +242,7 @@ async def test_kept_groups_stay_together_and_newcomers_fill_the_smallest_rooms(
         await breakout.close_rooms(db, session.id)
     async with store.write() as db:
         for answer in ["Akademi", "Akademi", "Akademi", "Näringsliv"]:
-            await sessions.join(db, code=session.code, attributes={"sektor": answer})
+            await lifecycle.join(db, code=session.code, attributes={"sektor": answer})
     async with store.write() as db:
         second = await breakout.open_rooms(
             db, session.id, assignment="balanced", balance_by="sektor", keep_groups=True
