@@ -12,14 +12,13 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from live import auth
-from live.api.base import Endpoint, endpoint, samla_of
+from live.api.base import Endpoint, moderated_session, route, samla_of
 from live.pages.report import render_report
 from live.services import Samla
 from live.templating import pick_language
 from rooms import archive_formats as formats
-from rooms import sessions
-from rooms.archive import Archive, build_archive
+from rooms.archive import Archive
+from rooms.archive_parts import build_archive
 from rooms.errors import invalid
 
 Format = Literal["zip", "json", "md", "html", "docx", "xlsx", "csv"]
@@ -113,22 +112,28 @@ async def _off_loop(make: Callable[[], bytes]) -> bytes:
     return await asyncio.to_thread(make)
 
 
-@endpoint(
-    "GET",
-    "/api/v1/sessions/{sid}/archive",
-    "The session's archive: format=zip|json|md|html|docx|xlsx, or format=csv&"
-    "kind=notes|polls|questions; names=false removes every name",
-    who="organiser or moderator",
-)
 async def download_archive(request: Request) -> Response:
+    """Everything the session produced, as one download: a zip of the report and the data
+    (the default), or one format. Its JSON shape is described in docs/archive.md."""
     samla = samla_of(request)
-    async with samla.store.read() as db:
-        who = await auth.from_bearer(db, request)
-        session = await sessions.session_by_id(db, request.path_params["sid"])
-        auth.require_moderator(who, session)
+    session = await moderated_session(request)
     fmt, kind, names = choice(request.query_params)
     lang = pick_language(request.headers.get("accept-language"))
     return await archive_response(samla, session.id, fmt, kind, names, lang)
 
 
-ENDPOINTS: list[Endpoint] = []
+ENDPOINTS: list[Endpoint] = [
+    route(
+        "GET",
+        "/api/v1/sessions/{sid}/archive",
+        download_archive,
+        "The session's archive: format=zip|json|md|html|docx|xlsx, or format=csv&"
+        "kind=notes|polls|questions; names=false removes every name",
+        who="organiser or moderator",
+        query={
+            "format": f"One of {', '.join(FORMATS)} (zip if none).",
+            "kind": f"With format=csv only: {', '.join(formats.CSV_KINDS)}.",
+            "names": "false to remove every name (names are kept if none).",
+        },
+    ),
+]

@@ -1,33 +1,34 @@
 """The public JSON API v1: routes, their authorisation, and the OpenAPI document that lists them.
 
 Each endpoint is a small coroutine that reads who is asking, calls a domain action through
-`Samla.change` (commit, then publish) or reads the store, and answers JSON. Features add
-their endpoints with `@endpoint(...)` in their own module under live/api_*.py."""
+`Samla.change` (commit, then publish) or reads the store, and answers JSON. Each feature
+lists its endpoints in `live/api/<feature>.py` as `ENDPOINTS = [route(...), ...]`, with
+the typed body each reads; `live/app.py` assembles them, and the OpenAPI document is made
+from the same list."""
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, get_args
 
-from sqlalchemy import select
-from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import auth, joining
+from live import auth
 from live.actions import Actor, B, Body, validate
-from live.errors import read_json, refusal_response
+from live.errors import STATUS, read_json, refusal_response
 from live.services import Samla
 from live.sockets import event_stream
-from rooms import accounts, participants, sessions
-from rooms.errors import Refused
-from rooms.models import Session, iso
+from rooms import sessions
+from rooms.errors import Code, Refused
+from rooms.models import Session
 
 Handler = Callable[[Request], Awaitable[Response]]
-Schema = type[Body] | dict[str, Any] | None
+Schema = type[Body] | None
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,14 @@ class Endpoint:
     summary: str
     who: str
     handler: Handler
-    body: Schema  # the typed body it reads (a hand-written schema only where none is yet)
+    body: Schema  # the typed body it reads: it validates, and gives the document its schema
     status: int
+    # What the document says of it beyond its summary (its handler's docstring if none).
+    about: str = ""
+    # Its query parameters: name -> what it means.
+    query: Mapping[str, str] = field(default_factory=dict)
+    feature: str = ""  # the module listing it (its tag in the document)
+    name: str = ""  # its handler's name (with the feature, its operationId)
 
 
 def route(
@@ -50,6 +57,8 @@ def route(
     who: str,
     body: Schema = None,
     status: int = 200,
+    about: str | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """An API route; refusals from the domain become the API's error shape."""
 
@@ -60,28 +69,24 @@ def route(
         except Refused as exc:
             return refusal_response(exc)
 
-    return Endpoint(method, path, summary, who, guarded, body, status)
+    told = inspect.cleandoc(handler.__doc__ or "") if about is None else about
+    feature = handler.__module__.rpartition(".")[2]
+    return Endpoint(
+        method,
+        path,
+        summary,
+        who,
+        guarded,
+        body,
+        status,
+        told,
+        dict(query or {}),
+        feature,
+        handler.__name__,
+    )
 
 
-_endpoints: list[Endpoint] = []
-
-
-def endpoint(
-    method: str,
-    path: str,
-    summary: str,
-    *,
-    who: str,
-    body: Schema = None,
-    status: int = 200,
-) -> Callable[[Handler], Handler]:
-    """Registers an API route (the older way: modules now list theirs in ENDPOINTS)."""
-
-    def register(fn: Handler) -> Handler:
-        _endpoints.append(route(method, path, fn, summary, who=who, body=body, status=status))
-        return fn
-
-    return register
+# Empty: every feature lists its ENDPOINTS now. Kept only while live/app.py still adds it.
 
 
 async def read_body(request: Request, model: type[B]) -> B:
@@ -116,116 +121,8 @@ async def actor_for(request: Request, session_id: str) -> Actor:
     return Actor(session.id, role, participant_id, None)
 
 
-def session_json(
-    session: Session, moderator_token: str | None = None, join_url: str | None = None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": session.id,
-        "code": session.code,
-        "title": session.title,
-        "status": session.status,
-        "attributes": session.attributes,
-        "created_at": iso(session.created_at),
-    }
-    if moderator_token is not None:
-        out["moderator_token"] = moderator_token
-    if join_url is not None:
-        out["join_url"] = join_url
-    return out
-
-
-def join_url(request: Request, session: Session) -> str:
-    return str(request.url_for("join_page", code=session.code))
-
-
-def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "properties": props, "required": required or []}
-
-
-_STR = {"type": "string"}
-
-
-# -- auth ---------------------------------------------------------------------------------
-
-
-@endpoint(
-    "POST",
-    "/api/v1/auth/token",
-    "Sign in as an organiser; returns an API token",
-    who="anyone",
-    body=_obj({"email": _STR, "password": _STR}, ["email", "password"]),
-)
-async def create_token(request: Request) -> Response:
-    body = await read_json(request)
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        organiser_id = await accounts.check_password(db, body.get("email"), body.get("password"))
-    async with samla.store.write() as db:
-        signed = await accounts.start_login(db, organiser_id, "api")
-    return JSONResponse({"token": signed.token})
-
-
-@endpoint("DELETE", "/api/v1/auth/token", "Revoke this API token", who="organiser", status=204)
-async def revoke_token(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.write() as db:
-        who = await auth.from_bearer(db, request)
-        auth.require_organiser(who)
-        assert who.login_id is not None
-        await accounts.sign_out(db, who.login_id)
-    await samla.hub.announce_logout(who.login_id)
-    return Response(status_code=204)
-
-
-# -- sessions -----------------------------------------------------------------------------
-
-_ATTRIBUTE = _obj(
-    {"key": _STR, "label": _STR, "choices": {"type": "array", "items": _STR}}, ["key", "choices"]
-)
-
-
-@endpoint(
-    "POST",
-    "/api/v1/sessions",
-    "Create a session",
-    who="organiser",
-    status=201,
-    body=_obj({"title": _STR, "attributes": {"type": "array", "items": _ATTRIBUTE}}, ["title"]),
-)
-async def create_session(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
-    body = await read_json(request)
-    created = await samla.change(
-        lambda db: sessions.create_session(
-            db,
-            title=body.get("title"),
-            organiser_id=organiser_id,
-            attributes=body.get("attributes"),
-        )
-    )
-    session = created.session
-    return JSONResponse(
-        session_json(session, created.moderator_token, join_url(request, session)), 201
-    )
-
-
-@endpoint("GET", "/api/v1/sessions", "The signed-in organiser's sessions", who="organiser")
-async def list_sessions(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
-        found = await db.scalars(
-            select(Session)
-            .where(col(Session.organiser_id) == organiser_id)
-            .order_by(col(Session.created_at).desc())
-        )
-        listed = [session_json(s) for s in found]
-    return JSONResponse({"sessions": listed})
-
-
-async def _member_session(request: Request, db: Any) -> tuple[auth.Identity, Session]:
+async def member_session(request: Request, db: Any) -> tuple[auth.Identity, Session]:
+    """Who calls, and the session of the path (not found if there is none)."""
     who = await auth.from_bearer(db, request)
     session = await sessions.session_by_id(db, request.path_params["sid"])
     return who, session
@@ -234,204 +131,150 @@ async def _member_session(request: Request, db: Any) -> tuple[auth.Identity, Ses
 async def moderated_session(request: Request) -> Session:
     """The session of the path, if the caller moderates it (its moderator or organiser)."""
     async with samla_of(request).store.read() as db:
-        who, session = await _member_session(request, db)
+        who, session = await member_session(request, db)
         auth.require_moderator(who, session)
     return session
 
 
-@endpoint(
-    "GET", "/api/v1/sessions/{sid}", "A session with its rooms, polls and boards", who="member"
-)
-async def get_session(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.read() as db:
-        who, session = await _member_session(request, db)
-        role = auth.member_role(who, session)
-        described = await sessions.describe(db, session, role)
-    return JSONResponse(described)
-
-
-@endpoint(
-    "POST",
-    "/api/v1/sessions/{sid}/close",
-    "Close a session: it is kept, read-only",
-    who="moderator",
-)
-async def close_session(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    closed = await samla.change(lambda db: sessions.close_session(db, session.id))
-    return JSONResponse(
-        {"id": closed.id, "status": closed.status, "closed_at": iso(closed.closed_at)}
-    )
-
-
-@endpoint(
-    "DELETE",
-    "/api/v1/sessions/{sid}",
-    "Delete a session and everything in it",
-    who="organiser",
-    status=204,
-)
-async def delete_session(request: Request) -> Response:
-    samla = samla_of(request)
-    async with samla.store.write() as db:
-        who, session = await _member_session(request, db)
-        auth.require_owner(who, session)
-        await sessions.delete_session(db, session.id)
-    await samla.hub.announce_deleted(session.id)
-    return Response(status_code=204)
-
-
-@endpoint(
-    "POST",
-    "/api/v1/join",
-    "Join a session by its code",
-    who="anyone",
-    status=201,
-    body=_obj({"code": _STR, "name": _STR, "attributes": {"type": "object"}}, ["code"]),
-)
-async def join(request: Request) -> Response:
-    body = await read_json(request)
-    samla = samla_of(request)
-    gate = joining.gate_for(samla)
-    session = await gate.session_for(request, body.get("code"))
-    await gate.admit(request, session)
-    joined = await samla.change(
-        lambda db: sessions.join(
-            db, code=session.code, name=body.get("name"), attributes=body.get("attributes")
-        )
-    )
-    p = joined.participant
-    auth.remember_voter(joined.token, p.id, p.session_id)
-    return JSONResponse(
-        {
-            "participant_id": p.id,
-            "token": joined.token,
-            "session_id": p.session_id,
-            "name": p.name,
-            "attributes": p.attributes,
-        },
-        201,
-    )
-
-
-# -- participants -------------------------------------------------------------------------
-
-
-@endpoint(
-    "GET",
-    "/api/v1/sessions/{sid}/participants",
-    "The session's participants, in the order they joined",
-    who="moderator",
-)
-async def get_participants(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    async with samla.store.read() as db:
-        listed = await participants.list_participants(db, session.id)
-    return JSONResponse({"participants": listed})
-
-
-@endpoint(
-    "DELETE",
-    "/api/v1/sessions/{sid}/participants/{pid}",
-    "Remove a participant: their token ends and their sockets close; their poll answers stay "
-    "counted, anonymously; their notes and questions stay without their name, or go too "
-    "with ?content=remove",
-    who="moderator",
-)
-async def delete_participant(request: Request) -> Response:
-    samla = samla_of(request)
-    session = await moderated_session(request)
-    content = request.query_params.get("content", "keep")
-    if content not in ("keep", "remove"):
-        raise Refused("invalid", "content must be keep (the default) or remove.")
-    removed = await remove_participant(
-        samla, session.id, request.path_params["pid"], remove_content=content == "remove"
-    )
-    return JSONResponse(
-        {
-            "participant_id": removed.participant_id,
-            "content": removed.content,
-            "notes": removed.notes,
-            "questions": removed.questions,
-            "ballots": removed.ballots,
-        }
-    )
-
-
-async def remove_participant(
-    samla: Samla, session_id: str, participant_id: str, *, remove_content: bool
-) -> participants.Removed:
-    """Removes them in the store, then ends what this and every other instance holds for
-    them: their open sockets close, and their token is asked of the store again."""
-    removed = await samla.change(
-        lambda db: participants.remove_participant(
-            db, session_id, participant_id, remove_content=remove_content
-        )
-    )
-    await samla.hub.announce_removed(removed.participant_id)
-    return removed
+_STR = {"type": "string"}
 
 
 # -- the document -------------------------------------------------------------------------
 
+_INTRO = """Samla's public JSON API: sessions, joining, polls, note boards, questions, breakout
+rooms and the archive.
+
+**Who calls.** Send `Authorization: Bearer <token>`. An organiser's token comes from
+`POST /api/v1/auth/token`; a session's moderator token from creating the session; a
+participant's token from `POST /api/v1/join`. Each operation says who may call it
+(a member: a participant or a moderator of that session).
+
+**Bodies.** Requests and answers are JSON objects (at most 64 KB). A body that does not
+fit its schema is refused with 422 `invalid`, and the message names the field.
+
+**Errors.** Every refusal has the same shape, `{"error": {"code": ..., "message": ...}}`:
+a stable code (see the `Error` schema) and a sentence that names the fix. A 429 carries
+`Retry-After`.
+
+**Live events.** `GET /api/v1/sessions/{sid}/events` opens a WebSocket of JSON events: a
+snapshot first, then every change with the session's version."""
+
+_EVENTS = """A WebSocket (send the same `Authorization: Bearer <token>` header). The first
+frame is `{"type": "snapshot", "version": n, ...}`: the session as GET /api/v1/sessions/{sid}
+describes it, with what the caller may see. Every later frame is an event,
+`{"type": "poll.results", "version": n, ...}`, in version order; after a gap the server
+sends a fresh snapshot. A client may send the same actions as a browser
+(`{"type": "rename", "name": "Anna"}`, `{"type": "ping"}`), answered by
+`{"type": "ack", "for": ...}`, `{"type": "pong"}` or an error frame
+`{"type": "error", "error": {"code": ..., "message": ...}}`. A caller with no right to the
+session is closed with 1008; one that falls far behind is reset and reconnects to a fresh
+snapshot."""
+
+_ERROR_CODES = ", ".join(f"`{code}` ({STATUS[code]})" for code in get_args(Code))
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every refusal: a stable code and a sentence that names the fix.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "enum": [*get_args(Code), "error"],
+                    "description": f"With its HTTP status: {_ERROR_CODES}; `error` (500) "
+                    "for anything unexpected.",
+                },
+                "message": {"type": "string", "description": "What went wrong, and the fix."},
+            },
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+_DONE = {200: "Done", 201: "Created", 204: "Done; no content"}
+
 
 def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    """The OpenAPI 3.1 document of these endpoints, their bodies' schemas from their models."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for e in endpoints:
-        op: dict[str, Any] = {
-            "summary": e.summary,
-            "description": f"Who may call it: {e.who}.",
-            "responses": {
-                str(e.status): {"description": "Done"},
-                "4XX": {"description": "Refused", "content": error},
-            },
-        }
-        if e.who != "anyone":
-            op["security"] = [{"bearer": []}]
-        if e.body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": _schema(e.body, schemas)}},
-            }
-        params = [seg[1:-1] for seg in e.path.split("/") if seg.startswith("{")]
-        if params:
-            op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": _STR} for p in params
-            ]
-        paths.setdefault(e.path, {})[e.method.lower()] = op
+        paths.setdefault(e.path, {})[e.method.lower()] = _operation(e, schemas)
     paths["/api/v1/sessions/{sid}/events"] = {
         "get": {
+            "operationId": "events_stream",
+            "tags": ["events"],
             "summary": "WebSocket: JSON events, a snapshot first, then versioned events",
+            "description": f"Who may call it: member.\n\n{_EVENTS}",
             "security": [{"bearer": []}],
-            "parameters": [{"name": "sid", "in": "path", "required": True, "schema": _STR}],
+            "parameters": [_path_param("sid", "sessions")],
             "responses": {"101": {"description": "Switching to the WebSocket protocol"}},
         }
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Samla API", "version": "1.0.0"},
+        "info": {"title": "Samla API", "version": "1.0.0", "description": _INTRO},
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                **schemas,
-                "Error": _obj(
-                    {"error": _obj({"code": _STR, "message": _STR}, ["code", "message"])}, ["error"]
-                ),
-            },
+            "schemas": {**schemas, "Error": ERROR_SCHEMA},
         },
     }
 
 
-def _schema(body: type[Body] | dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    description = f"Who may call it: {e.who}."
+    if e.about:
+        description += f"\n\n{e.about}"
+    op: dict[str, Any] = {
+        "operationId": f"{e.feature}_{e.name}",
+        "tags": [e.feature],
+        "summary": e.summary,
+        "description": description,
+        "responses": {
+            str(e.status): {"description": _DONE.get(e.status, "Done")},
+            "4XX": {"description": "Refused: the error shape", "content": error},
+        },
+    }
+    if e.who != "anyone":
+        op["security"] = [{"bearer": []}]
+    if e.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(e.body, schemas)}},
+        }
+    segments = e.path.split("/")
+    params = [
+        _path_param(seg[1:-1], segments[i - 1])
+        for i, seg in enumerate(segments)
+        if seg.startswith("{")
+    ]
+    params += [
+        {"name": name, "in": "query", "required": False, "description": about, "schema": _STR}
+        for name, about in e.query.items()
+    ]
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str, after: str) -> dict[str, Any]:
+    """A path's id, described by the collection it follows (`/polls/{pid}`: a poll's id)."""
+    thing = after.removesuffix("s").replace("-", " ")
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The {thing}'s id.",
+        "schema": _STR,
+    }
+
+
+def _schema(body: type[Body], schemas: dict[str, Any]) -> dict[str, Any]:
     """A typed body's JSON schema, its nested models shared under components."""
-    if isinstance(body, dict):
-        return body
     found = body.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(found.pop("$defs", {}))
     schemas[body.__name__] = found

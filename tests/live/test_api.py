@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tests.conftest import Api
 
 
@@ -179,3 +182,64 @@ async def test_bearer_calls_get_the_same_errors_and_headers_as_any_other(api: Ap
     assert made.status_code == 201
     assert made.json()["join_url"].endswith(f"/j/{made.json()['code']}")
     assert "set-cookie" not in made.headers  # no cookie for an API client
+
+
+async def test_a_body_of_the_wrong_shape_is_refused_naming_the_field(api: Api) -> None:
+    token = await api.organiser_token()
+    wrong = {"title": "Form", "attributes": [{"key": "sektor", "choices": "Ideell"}]}
+    r = await api.call("POST", "/api/v1/sessions", token, json=wrong)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+    assert r.json()["error"]["message"].startswith("attributes.0.choices:")
+    r = await api.call("POST", "/api/v1/join", json={"code": 12345678})
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("code:")
+    r = await api.call("POST", "/api/v1/auth/token", json={"email": "organiser@samla.test"})
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("password:")
+
+
+async def test_an_attribute_without_a_label_is_labelled_by_its_key(api: Api) -> None:
+    session = await api.make_session(attributes=[{"key": "niva", "choices": ["Lokal"]}])
+    assert session["attributes"] == [{"key": "niva", "label": "niva", "choices": ["Lokal"]}]
+
+
+async def test_the_openapi_document_describes_bodies_errors_and_the_event_stream(api: Api) -> None:
+    doc = (await api.call("GET", "/api/v1/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["SessionBody"]["required"]) == {"title"}
+    assert schemas["AttributeBody"]["properties"]["choices"]["type"] == "array"
+    assert "invalid" in schemas["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    events = doc["paths"]["/api/v1/sessions/{sid}/events"]["get"]
+    assert "snapshot" in events["description"]
+    for methods in doc["paths"].values():
+        for op in methods.values():
+            assert op["summary"] and op["description"].startswith("Who may call it: ")
+            assert op["operationId"]
+
+
+async def test_the_api_page_shows_every_path_of_the_document(api: Api) -> None:
+    doc = (await api.call("GET", "/api/v1/openapi.json")).json()
+    r = await api.call("GET", "/api")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "<h1>" in page and "<table>" in page and 'scope="col"' in page
+    for path, methods in doc["paths"].items():
+        for method in methods:
+            assert f"<code>{method.upper()} {path}</code>" in page, (method, path)
+    for name in doc["components"]["schemas"]:
+        assert f'id="schema-{name}"' in page, name
+
+
+async def test_renaming_has_no_endpoint_but_its_message_is_validated_the_same_way(
+    api: Api, stream: Callable[..., Any]
+) -> None:
+    doc = (await api.call("GET", "/api/v1/openapi.json")).json()
+    assert not any("rename" in path for path in doc["paths"])
+    session = await api.make_session()
+    joined = await api.join(session)
+    async with stream(session["id"], joined["token"]) as s:
+        await s.next()
+        await s.send({"type": "rename", "name": 42})
+        frame = await s.until(lambda f: f["type"] == "error")
+        assert frame["error"]["code"] == "invalid"
+        assert frame["error"]["message"].startswith("name:")
+        await s.send({"type": "rename", "name": "Anna"})
+        assert (await s.until(lambda f: f["type"] == "participant.renamed"))["name"] == "Anna"
