@@ -37,6 +37,7 @@ from live.api import sessions as api_sessions
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
+from live.pages import api_doc
 from live.pages import breakout as views_breakout
 from live.pages import sessions as views
 from live.ratelimit import Limiter
@@ -52,7 +53,7 @@ from live.settings import Settings
 from live.sockets import event_stream
 from live.store import CHECKPOINT_EVERY, Store, migrate
 from live.templating import ROOT, Templates
-from rooms import panels as legacy
+from rooms import breakout
 
 log = logging.getLogger("samla")
 
@@ -64,7 +65,6 @@ ENDPOINTS = [
     *api_questions.ENDPOINTS,
     *api_breakout.ENDPOINTS,
     *api_archive.ENDPOINTS,
-    *api._endpoints,
 ]
 ACTIONS = actions.table(
     session_actions.ACTIONS,
@@ -76,6 +76,7 @@ ACTIONS = actions.table(
 JOBS = (
     jobs.Every(CHECKPOINT_EVERY, "checkpoint", jobs.checkpoint),
     jobs.Every(1.0, "collect", collector.collect_when_quiet),
+    jobs.Every(jobs.CLOCK_INTERVAL, "breakout clock", jobs.keep_time),
 )
 _FEATURES = (
     session_screens,
@@ -87,26 +88,14 @@ _FEATURES = (
 )
 
 
-def _screens() -> Screens:
-    listed = [p for f in _FEATURES for p in f.PANELS]
-    names = {p.name for p in listed}
-    return Screens(
-        panels=(*listed, *(p for p in legacy._panels if p.name not in names)),
-        summaries={
-            **legacy._summaries,
-            **{k: v for f in _FEATURES for k, v in f.SUMMARIES.items()},
-        },
-        placer=legacy.place,
-        many_placer=legacy.place_many,
-        replies={
-            **{t: a.reply for t, a in legacy._actions.items() if a.reply},
-            **{k: v for f in _FEATURES for k, v in f.REPLIES.items()},
-        },
-        forms={k: v for f in _FEATURES for k, v in f.FORMS.items()},
-    )
-
-
-SCREENS = _screens()
+SCREENS = Screens(
+    panels=tuple(p for f in _FEATURES for p in f.PANELS),
+    summaries={k: v for f in _FEATURES for k, v in f.SUMMARIES.items()},
+    placer=breakout.room_of,
+    many_placer=breakout.rooms_of_people,
+    replies={k: v for f in _FEATURES for k, v in f.REPLIES.items()},
+    forms={k: v for f in _FEATURES for k, v in f.FORMS.items()},
+)
 
 COOKIE_NAME = "samla"
 COOKIE_MAX_AGE = 30 * 24 * 3600
@@ -293,7 +282,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             samla = Samla(settings, store, hub, templates, limiter, ACTIONS)
             app.state.samla = samla
             # The archive's retention: closed sessions are deleted RETENTION_DAYS after closing.
-            async with jobs.running(samla, (*JOBS, *jobs._jobs)), retention.running(samla):
+            async with jobs.running(samla, JOBS), retention.running(samla):
                 collector.settle()
                 yield
         finally:
@@ -305,6 +294,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api.routes(ENDPOINTS),
         *views.routes(),
         *views_breakout.routes(),
+        *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]

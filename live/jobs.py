@@ -11,8 +11,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from live.services import Samla
+from rooms import breakout
+from rooms.models import utcnow
 
 log = logging.getLogger("samla.jobs")
 
@@ -24,19 +27,6 @@ class Every:
     seconds: float
     name: str
     run: Job
-
-
-_jobs: list[Every] = []
-
-
-def every(seconds: float, name: str) -> Callable[[Job], Job]:
-    """Registers `fn(samla)` to run every `seconds` (the older way: `live/app.py` lists jobs)."""
-
-    def register(fn: Job) -> Job:
-        _jobs.append(Every(seconds, name, fn))
-        return fn
-
-    return register
 
 
 async def _loop(job: Every, samla: Samla) -> None:
@@ -65,3 +55,18 @@ async def running(samla: Samla, jobs: Sequence[Every]) -> AsyncIterator[None]:
 async def checkpoint(samla: Samla) -> None:
     """SQLite's write-ahead log goes back into the database in a reader's thread."""
     await samla.store.checkpoint()
+
+
+# How often the round clock looks for rounds to warn or close: a round's end closes within this.
+CLOCK_INTERVAL = 1.0
+
+
+async def keep_time(samla: Samla) -> int:
+    """The round clock: gives the one-minute warning and closes rounds whose end closes them,
+    even when nobody writes anything (every write also closes an ended round first, so the
+    clock is only the backstop). Returns how many rounds it touched."""
+    async with samla.store.read() as db:
+        due = await breakout.rounds_due(db, utcnow())
+    for _, round_id in due:
+        await samla.change(partial(breakout.keep_time, round_id=round_id))
+    return len(due)

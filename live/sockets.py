@@ -12,40 +12,26 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from live import auth, quotas
-from live.actions import perform
+from live import auth
+from live.actions import Actor, allowed, perform
 from live.errors import parse_object
-from live.hub import WS_1008_POLICY_VIOLATION, Connection
+from live.hub import Connection
 from live.services import Samla
 from live.templating import pick_language
 from live.wire import EXTENSION, SamlaWebSockets
 from rooms import sessions
 from rooms.errors import Refused
 from rooms.models import ROLES, Role
-from rooms.panels import Actor, action_for
 
 log = logging.getLogger("samla.socket")
 
 TYPE_MAX = 40
-
-# Messages whose change a feature commits its own way rather than in a transaction each
-# (a storm's votes share transactions): {type: commit(samla, actor, message)}.
-Commit = Callable[[Samla, Actor, dict[str, Any]], Awaitable[None]]
-_commits: dict[str, Commit] = {}
-
-
-def commits(type_: str) -> Callable[[Commit], Commit]:
-    def register(fn: Commit) -> Commit:
-        _commits[type_] = fn
-        return fn
-
-    return register
-
 
 # Messages a participant may send per minute over all sockets, beyond each feature's own
 # limits: generous for people, a wall for scripts.
@@ -176,22 +162,21 @@ async def _run(ws: WebSocket, samla: Samla, conn: Connection | None) -> None:
         await ws.close(WS_1008_POLICY_VIOLATION, "not a member of this session")
         return
     hub = samla.hub
-    await hub.attach(conn)
-    writer = asyncio.create_task(hub.serve(conn))
-    writer.add_done_callback(lambda _: _stop_reading(ws))
-    try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            await _handle(samla, conn, message)
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass  # a client going away is not an error
-    finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
-        await hub.detach(conn)
+    async with hub.watching(conn):
+        writer = asyncio.create_task(hub.serve(conn))
+        writer.add_done_callback(lambda _: _stop_reading(ws))
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await _handle(samla, conn, message)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # a client going away is not an error
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
 
 
 def _stop_reading(ws: WebSocket) -> None:
@@ -208,36 +193,7 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
         if kind == "ping":
             samla.hub.push_direct(conn, _ok(conn, "pong"))
             return
-        if kind in samla.actions:
-            await _perform(samla, conn, kind, body)
-            return
-        act = action_for(kind)
-        if act is None:
-            raise Refused("invalid", f"Unknown message type {kind!r}.")
-        if conn.role not in act.roles:
-            raise Refused("forbidden", "You may not do that here.")
-        if conn.participant_id is not None:
-            await samla.limiter.hit(
-                "message",
-                MESSAGES_PER_MINUTE,
-                conn.participant_id,
-                "You are sending messages too fast; wait a moment.",
-            )
-            # The same action through the API spends the same quota (invariant 9).
-            quota = quotas.BY_MESSAGE.get(kind)
-            if quota is not None:
-                await quotas.spend(samla.limiter, quota, conn.participant_id)
-        actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
-        own = _commits.get(kind)
-        if own is not None:
-            await own(samla, actor, body)
-        else:
-            await samla.change(lambda db: act.handle(db, actor, body))
-        reply = samla.hub.screens.reply_to(kind)
-        if conn.kind == "html" and reply is not None:
-            samla.hub.push_direct(conn, await samla.hub.render_for(conn, reply))
-        elif conn.kind == "json":
-            samla.hub.push_direct(conn, _ok(conn, kind))
+        await _perform(samla, conn, kind, body)
     except Refused as exc:
         samla.hub.push_direct(conn, _error(samla, conn, exc.code, exc.message))
     except Exception:
@@ -249,7 +205,11 @@ async def _handle(samla: Samla, conn: Connection, message: Mapping[str, Any]) ->
 
 async def _perform(samla: Samla, conn: Connection, kind: str, message: dict[str, Any]) -> None:
     """A message with an action: the same `perform` as its API endpoint, then the reply."""
-    act = samla.actions[kind]
+    act = samla.actions.get(kind)
+    if act is None:
+        raise Refused("invalid", f"Unknown message type {kind!r}.")
+    actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
+    allowed(act, actor)  # before the form is read: a refusal for the role says so
     if conn.participant_id is not None:
         await samla.limiter.hit(
             "message",
@@ -257,7 +217,6 @@ async def _perform(samla: Samla, conn: Connection, kind: str, message: dict[str,
             conn.participant_id,
             "You are sending messages too fast; wait a moment.",
         )
-    actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
     screens = samla.hub.screens
     await perform(samla, act, actor, screens.read_form(kind, message))
     reply = screens.reply_to(kind)

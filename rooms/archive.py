@@ -1,9 +1,10 @@
 """The archive: everything a session produced, as plain frozen values read in one transaction.
 
-Each feature supplies its part with `@archive_part(name)`: an `async (db, session_id, names)`
-function returning a sequence of the values below (`Room`, `Poll`, `Board`, `Question`). The
-archive knows nothing of their tables; it orders the parts into one report across rooms,
-derives the cross-room views, and removes every name when the organiser asks it to.
+Each feature supplies its part (listed in `rooms/archive_parts.py` as `Parts`): an
+`async (db, session_id, names)` function returning a sequence of the values below (`Room`,
+`Poll`, `Board`, `Question`). The archive knows nothing of their tables; it orders the parts
+into one report across rooms, derives the cross-room views, and removes every name when the
+organiser asks it to.
 
 What a part must keep to (the archive's privacy promise rests on it):
 - no individual vote: a poll carries counts, scores, words counted and open answers' texts;
@@ -17,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -215,77 +216,49 @@ class Archive:
         return tuple(out)
 
 
-# -- the registry of parts ------------------------------------------------------------------
+# -- its parts ----------------------------------------------------------------------------
 
 T = TypeVar("T")
-PartName = Literal["rooms", "polls", "boards", "questions"]
 Part = Callable[[AsyncSession, str, bool], Awaitable[Sequence[T]]]
-_parts: dict[str, Part[Any]] = {}
-_kinds: dict[str, type] = {"rooms": Room, "polls": Poll, "boards": Board, "questions": Question}
-
+# A count shown on the organiser's page: `async (db, session_ids) -> {sid: n}`, one query for
+# all listed sessions, so the page does not build an archive per session.
 Counter = Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, int]]]
-_counters: dict[str, Counter] = {}
 
 
-@overload
-def archive_part(name: Literal["rooms"]) -> Callable[[Part[Room]], Part[Room]]: ...
-@overload
-def archive_part(name: Literal["polls"]) -> Callable[[Part[Poll]], Part[Poll]]: ...
-@overload
-def archive_part(name: Literal["boards"]) -> Callable[[Part[Board]], Part[Board]]: ...
-@overload
-def archive_part(name: Literal["questions"]) -> Callable[[Part[Question]], Part[Question]]: ...
-def archive_part(name: PartName) -> Callable[[Part[Any]], Part[Any]]:
-    """Registers what a feature contributes to the archive: one function per part name."""
-    if name not in _kinds:
-        raise ValueError(f"archive part {name!r} is not one of {sorted(_kinds)}")
+@dataclass(frozen=True)
+class Parts:
+    """What each feature contributes to the archive."""
 
-    def register(fn: Part[Any]) -> Part[Any]:
-        _parts[name] = fn
-        return fn
-
-    return register
+    rooms: Part[Room]
+    polls: Part[Poll]
+    boards: Part[Board]
+    questions: Part[Question]
 
 
-def archive_count(name: str) -> Callable[[Counter], Counter]:
-    """Registers a count shown on the organiser's page: `async (db, session_ids) -> {sid: n}`.
-
-    One query for all listed sessions, so the page does not build an archive per session."""
-
-    def register(fn: Counter) -> Counter:
-        _counters[name] = fn
-        return fn
-
-    return register
-
-
-async def counts(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Every registered count for each session: {session_id: {"participants": n, …}}."""
+async def counts(
+    db: AsyncSession, session_ids: Sequence[str], counters: dict[str, Counter]
+) -> dict[str, dict[str, int]]:
+    """Every count for each session: {session_id: {"participants": n, …}}."""
     out: dict[str, dict[str, int]] = {sid: {} for sid in session_ids}
     if not session_ids:
         return out
-    for name, counter in _counters.items():
+    for name, counter in counters.items():
         found = await counter(db, session_ids)
         for sid in session_ids:
             out[sid][name] = found.get(sid, 0)
     return out
 
 
-@archive_count("participants")
-async def count_participants(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
-    rows = await db.execute(
-        select(col(Participant.session_id), func.count())
-        .where(col(Participant.session_id).in_(session_ids))
-        .group_by(col(Participant.session_id))
-    )
-    return {sid: int(n) for sid, n in rows.all()}
-
-
 # -- building it ----------------------------------------------------------------------------
 
 
 async def build_archive(
-    db: AsyncSession, session_id: str, *, names: bool = True, now: datetime | None = None
+    db: AsyncSession,
+    session_id: str,
+    parts: Parts,
+    *,
+    names: bool = True,
+    now: datetime | None = None,
 ) -> Archive:
     """The archive of one session as the store holds it now; read it in one transaction.
 
@@ -299,18 +272,12 @@ async def build_archive(
         iso(session.created_at),
         iso(session.closed_at),
     )
-    found: dict[str, tuple[Any, ...]] = {}
-    for name, part in _parts.items():
-        values = tuple(await part(db, session_id, names))
-        for value in values:
-            if not isinstance(value, _kinds[name]):
-                raise TypeError(f"archive part {name!r} returned {type(value).__name__}")
-        found[name] = values
-    rooms: tuple[Room, ...] = found.get("rooms", ())
-    boards = _ordered_boards(found.get("boards", ()), rooms)
-    questions: tuple[Question, ...] = tuple(
-        sorted(found.get("questions", ()), key=lambda q: -q.upvotes)
+    rooms = tuple(await parts.rooms(db, session_id, names))
+    boards = _ordered_boards(tuple(await parts.boards(db, session_id, names)), rooms)
+    questions = tuple(
+        sorted(await parts.questions(db, session_id, names), key=lambda q: -q.upvotes)
     )
+    polls = tuple(await parts.polls(db, session_id, names))
     if not names:
         boards = tuple(_nameless_board(b) for b in boards)
         questions = tuple(replace(q, author=None) for q in questions)
@@ -320,7 +287,7 @@ async def build_archive(
         made_at=iso(now or utcnow()) or "",
         names=names,
         rooms=rooms,
-        polls=_ordered_polls(found.get("polls", ()), rooms),
+        polls=_ordered_polls(polls, rooms),
         boards=boards,
         questions=questions,
         top_notes=_top_notes(boards),

@@ -1,11 +1,10 @@
-"""What each feature contributes to the archive, read from its tables.
-
-Written by the archive for features whose branches had no part of their own yet; each part
-only reads the feature's public tables and may move into the feature's module unchanged."""
+"""What each feature contributes to the archive, read from its tables, and the archive of a
+session built from them all (`build_archive`, `counts`): the parts are listed at the end."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms import archive, boards, breakout, polls, questions
+from rooms.models import Participant
 
 
-@archive.archive_part("rooms")
 async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list[archive.Room]:
     """Every breakout room of every round, in the order they were opened.
 
@@ -55,7 +54,6 @@ async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list
     return out
 
 
-@archive.archive_count("rooms")
 async def count_rooms(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
     rows = await db.execute(
         select(col(breakout.Room.session_id), func.count())
@@ -65,7 +63,6 @@ async def count_rooms(db: AsyncSession, session_ids: Sequence[str]) -> dict[str,
     return {sid: int(n) for sid, n in rows.all()}
 
 
-@archive.archive_part("polls")
 async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[archive.Poll]:
     """Every poll that was opened, with the totals its results show to everyone.
 
@@ -100,7 +97,6 @@ async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[a
     return out
 
 
-@archive.archive_count("polls")
 async def count_polls(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
     rows = await db.execute(
         select(col(polls.Poll.session_id), func.count())
@@ -133,7 +129,6 @@ def _card(fields: Any, names: bool) -> tuple[archive.CardField, ...]:
     )
 
 
-@archive.archive_part("boards")
 async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[archive.Board]:
     """Every board with its accepted notes (hidden ones left out), upvotes and dots.
 
@@ -178,7 +173,6 @@ async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[ar
     return out
 
 
-@archive.archive_count("notes")
 async def count_notes(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
     rows = await db.execute(
         select(col(boards.Note.session_id), func.count())
@@ -188,7 +182,6 @@ async def count_notes(db: AsyncSession, session_ids: Sequence[str]) -> dict[str,
     return {sid: int(n) for sid, n in rows.all()}
 
 
-@archive.archive_part("questions")
 async def asked(db: AsyncSession, session_id: str, names: bool) -> list[archive.Question]:
     """The questions everyone could see: approved and not rejected by a moderator."""
     listed = await questions.list_questions(db, session_id, moderator=False)
@@ -200,7 +193,6 @@ async def asked(db: AsyncSession, session_id: str, names: bool) -> list[archive.
     ]
 
 
-@archive.archive_count("questions")
 async def count_questions(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
     q = questions.Question
     rows = await db.execute(
@@ -211,3 +203,37 @@ async def count_questions(db: AsyncSession, session_ids: Sequence[str]) -> dict[
         .group_by(col(q.session_id))
     )
     return {sid: int(n) for sid, n in rows.all()}
+
+
+async def count_participants(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
+    rows = await db.execute(
+        select(col(Participant.session_id), func.count())
+        .where(col(Participant.session_id).in_(session_ids))
+        .group_by(col(Participant.session_id))
+    )
+    return {sid: int(n) for sid, n in rows.all()}
+
+
+PARTS = archive.Parts(rooms=breakout_rooms, polls=poll_results, boards=board_notes, questions=asked)
+# The counts on the organiser's page, in the order it shows them.
+COUNTERS: dict[str, archive.Counter] = {
+    "participants": count_participants,
+    "rooms": count_rooms,
+    "polls": count_polls,
+    "notes": count_notes,
+    "questions": count_questions,
+}
+
+
+async def build_archive(
+    db: AsyncSession, session_id: str, *, names: bool = True, now: datetime | None = None
+) -> archive.Archive:
+    """The archive of one session as the store holds it now; read it in one transaction.
+
+    `names=False` removes every participant's name, whatever the parts returned."""
+    return await archive.build_archive(db, session_id, PARTS, names=names, now=now)
+
+
+async def counts(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Every count of the organiser's page for each session: {session_id: {"notes": n, …}}."""
+    return await archive.counts(db, session_ids, COUNTERS)

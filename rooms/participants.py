@@ -11,23 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.boards import Note
-from rooms.errors import forbidden, not_found
+from rooms.breakout import rooms_of_people
 from rooms.models import Event, Outcome, Participant, iso
-from rooms.panels import Viewer, panel, place_many
 from rooms.polls import Ballot
 from rooms.questions import Question
-from rooms.sessions import session_by_id, writable
+from rooms.sessions import participant_in, session_by_id, writable
 
 Content = Literal["kept", "removed"]
-ID_MAX = 40
-# The moderator's console lists the people who joined last: enough to find someone who
-# just started trouble, few enough that a join storm re-renders it cheaply.
-SHOWN_MAX = 50
 
 
 @dataclass(frozen=True)
@@ -61,19 +56,8 @@ async def list_participants(
     else:
         query = query.order_by(col(Participant.joined_at).desc(), col(Participant.id)).limit(latest)
     people = list(await db.scalars(query))
-    rooms = await place_many(db, session_id, [p.id for p in people])
+    rooms = await rooms_of_people(db, session_id, [p.id for p in people])
     return [participant_json(p, rooms.get(p.id)) for p in people]
-
-
-async def participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
-    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= ID_MAX:
-        raise not_found("participant")
-    found = await db.get(Participant, participant_id)
-    if found is None:
-        raise not_found("participant")
-    if found.session_id != session_id:
-        raise forbidden("This participant belongs to another session.")
-    return found
 
 
 async def remove_participant(
@@ -109,23 +93,3 @@ async def remove_participant(
 
 def _count(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-# -- live panel -------------------------------------------------------------------------------
-
-
-@panel(
-    "participants",
-    "sessions/_participants.html",
-    roles={"moderator"},
-    triggers={"participant.joined", "participant.renamed", "participant.removed"},
-)
-async def participants_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    session_id = viewer.audience.session_id
-    joined = await db.scalar(select(func.count()).where(col(Participant.session_id) == session_id))
-    return {
-        "session_id": session_id,
-        "people": await list_participants(db, session_id, latest=SHOWN_MAX),
-        "joined": int(joined or 0),
-        "shown_max": SHOWN_MAX,
-    }

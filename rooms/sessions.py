@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms.errors import Refused, invalid, not_found
+from rooms.errors import Refused, forbidden, invalid, not_found
 from rooms.locks import Lock, locked
 from rooms.models import (
     ATTRIBUTE_CHOICES_MAX,
@@ -20,19 +19,16 @@ from rooms.models import (
     ATTRIBUTE_LABEL_MAX,
     ATTRIBUTES_MAX,
     NAME_MAX,
-    ROLES,
     TITLE_MAX,
     Event,
     Outcome,
     Participant,
-    Role,
     Session,
     digest,
     iso,
     new_secret,
     utcnow,
 )
-from rooms.panels import PRESENCE, Actor, Viewer, action, panel
 from rooms.text import clean, optional
 
 # Join codes: 8 random digits, shown as "1234 5678". A hundred million codes against a
@@ -41,40 +37,6 @@ from rooms.text import clean, optional
 CODE_DIGITS = 8
 CODE_LENGTH_MAX = 12  # the column's width: anything longer is no code
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-
-# Each feature adds what it shows of a session to its description (rooms, polls, boards).
-Part = Callable[[AsyncSession, str, Role], Awaitable[list[dict[str, Any]]]]
-_parts: dict[str, Part] = {}
-
-
-def describe_part(name: str) -> Callable[[Part], Part]:
-    def register(fn: Part) -> Part:
-        _parts[name] = fn
-        return fn
-
-    return register
-
-
-# Features that act when someone joins (a breakout round placing late joiners) add a hook;
-# its events are committed and published with the join.
-JoinHook = Callable[[AsyncSession, Session, Participant], Awaitable[tuple[Event, ...]]]
-_join_hooks: list[JoinHook] = []
-
-
-def on_join(fn: JoinHook) -> JoinHook:
-    _join_hooks.append(fn)
-    return fn
-
-
-# Features that wind something up when a session closes (open polls close and so become
-# anonymous, open rooms close) add a hook; its events are committed with the closing.
-CloseHook = Callable[[AsyncSession, Session], Awaitable[tuple[Event, ...]]]
-_close_hooks: list[CloseHook] = []
-
-
-def on_close(fn: CloseHook) -> CloseHook:
-    _close_hooks.append(fn)
-    return fn
 
 
 @dataclass(frozen=True)
@@ -187,9 +149,26 @@ async def writable(db: AsyncSession, session_id: str, *, lock: Lock = "key share
     return session
 
 
-async def join(
+# Ids are short (rooms.models.new_id); anything longer names no one, without a lookup.
+ID_MAX = 40
+
+
+async def participant_in(db: AsyncSession, session_id: str, participant_id: Any) -> Participant:
+    """A participant of this session; one of another session is forbidden, not hidden."""
+    if not isinstance(participant_id, str) or not 0 < len(participant_id) <= ID_MAX:
+        raise not_found("participant")
+    found = await db.get(Participant, participant_id)
+    if found is None:
+        raise not_found("participant")
+    if found.session_id != session_id:
+        raise forbidden("This participant belongs to another session.")
+    return found
+
+
+async def add_participant(
     db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
 ) -> Outcome[Joined]:
+    """Someone joins by code: the participant alone (`rooms.lifecycle.join` also seats them)."""
     # Locked as `writable` locks it: no one joins after a close that is under way.
     session = await locked(db, Session, (await session_by_code(db, code)).id, "key share")
     if session is None or session.status != "open":
@@ -202,10 +181,8 @@ async def join(
     )
     db.add(participant)
     await db.flush()
-    events = [Event("participant.joined", {"participant_id": participant.id, "name": clean_name})]
-    for hook in _join_hooks:
-        events += await hook(db, session, participant)
-    return Outcome(session.id, Joined(participant, token), tuple(events))
+    joined = Event("participant.joined", {"participant_id": participant.id, "name": clean_name})
+    return Outcome(session.id, Joined(participant, token), (joined,))
 
 
 def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
@@ -226,7 +203,11 @@ def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
     return out
 
 
-async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outcome[str | None]:
+async def rename(db: AsyncSession, participant_id: str, name: Any) -> Outcome[str | None]:
+    """A participant gives themselves a name, or blanks it."""
+    participant = await db.get(Participant, participant_id)
+    if participant is None:
+        raise not_found("participant")
     await writable(db, participant.session_id)
     participant.name = optional(name, "The name", NAME_MAX, name=True)
     db.add(participant)
@@ -236,15 +217,12 @@ async def rename(db: AsyncSession, participant: Participant, name: Any) -> Outco
     return Outcome(participant.session_id, participant.name, (event,))
 
 
-async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
-    session = await writable(db, session_id, lock="update")
-    events: list[Event] = []
-    for hook in _close_hooks:  # while the session still takes changes
-        events += await hook(db, session)
+def mark_closed(db: AsyncSession, session: Session) -> Event:
+    """The session itself closes (`rooms.lifecycle.close_session` winds up its features first)."""
     session.status = "closed"
     session.closed_at = utcnow()
     db.add(session)
-    return Outcome(session.id, session, (*events, Event("session.closed")))
+    return Event("session.closed")
 
 
 async def delete_session(db: AsyncSession, session_id: str) -> None:
@@ -295,10 +273,9 @@ async def participant_count(db: AsyncSession, session_id: str) -> int:
     )
 
 
-async def describe(db: AsyncSession, session: Session, role: Role = "moderator") -> dict[str, Any]:
-    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it to
-    `role` (a participant is not shown what is still being prepared)."""
-    out: dict[str, Any] = {
+async def describe_session(db: AsyncSession, session: Session) -> dict[str, Any]:
+    """The session's own fields (`rooms.lifecycle.describe` adds its rooms, polls and boards)."""
+    return {
         "id": session.id,
         "code": session.code,
         "title": session.title,
@@ -308,51 +285,4 @@ async def describe(db: AsyncSession, session: Session, role: Role = "moderator")
         "created_at": iso(session.created_at),
         "closed_at": iso(session.closed_at),
         "participants": await participant_count(db, session.id),
-        "rooms": [],
-        "polls": [],
-        "boards": [],
     }
-    for name, part in _parts.items():
-        out[name] = await part(db, session.id, role)
-    return out
-
-
-# -- live panels ------------------------------------------------------------------------------
-
-
-@panel(
-    "presence",
-    "sessions/_presence.html",
-    roles=ROLES,
-    triggers={PRESENCE, "participant.joined", "participant.removed"},
-)
-async def presence_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """How many are here right now (the hub adds `here`) and how many joined in all."""
-    return {"joined": await participant_count(db, viewer.audience.session_id)}
-
-
-@panel("session-status", "sessions/_status.html", roles=ROLES, triggers={"session.closed"})
-async def status_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    return {"session": await session_by_id(db, viewer.audience.session_id)}
-
-
-@panel(
-    "you",
-    "sessions/_you.html",
-    roles={"participant"},
-    triggers={"participant.renamed"},
-    personal=True,
-)
-async def you_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    participant = (
-        await db.get(Participant, viewer.participant_id) if viewer.participant_id else None
-    )
-    return {"participant": participant}
-
-
-@action("rename", roles={"participant"}, reply="you")
-async def rename_action(db: AsyncSession, actor: Actor, message: dict[str, Any]) -> Outcome[Any]:
-    participant = await db.get(Participant, actor.participant_id)
-    if participant is None:
-        raise not_found("participant")
-    return await rename(db, participant, message.get("name"))

@@ -19,9 +19,18 @@ from live.quotas import Quota, spend
 from live.services import Samla
 from rooms.errors import Refused
 from rooms.models import Role
-from rooms.panels import Actor
 
-__all__ = ["Action", "Actor", "Body", "perform", "table", "validate"]
+__all__ = ["Action", "Actor", "Body", "allowed", "perform", "table", "validate"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does it: a socket's person, or the API's caller (`live.api.base.actor_for`)."""
+
+    session_id: str
+    role: Role
+    participant_id: str | None
+    room_id: str | None
 
 
 class Body(BaseModel):
@@ -65,6 +74,12 @@ def validate(model: type[B], raw: Mapping[str, Any]) -> B:
         raise Refused("invalid", f"{where}: {_reason(first)}") from None
 
 
+def allowed(action: Action[Any], actor: Actor) -> None:
+    """Refuses (403) an actor whose role may not send this action."""
+    if actor.role not in action.roles:
+        raise Refused("forbidden", _not_yours(action.roles))
+
+
 def _not_yours(roles: frozenset[Role]) -> str:
     if roles == {"participant"}:
         return "Only participants of this session may do that; join it first."
@@ -83,8 +98,7 @@ def _reason(error: Any) -> str:
 
 async def perform(samla: Samla, action: Action[B], actor: Actor, raw: Mapping[str, Any]) -> Any:
     """Checks who sends it, counts it against their quota, validates it, and runs it."""
-    if actor.role not in action.roles:
-        raise Refused("forbidden", _not_yours(action.roles))
+    allowed(action, actor)
     if action.quota is not None and actor.participant_id is not None:
         await spend(samla.limiter, action.quota, actor.participant_id)
     return await action.run(samla, actor, validate(action.body, raw))

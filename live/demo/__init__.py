@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from live.settings import Settings
 from live.store import Store, migrate
-from rooms import accounts, sessions
+from rooms import accounts, lifecycle, sessions
 from rooms.models import Organiser, Session
 
 DEMO_EMAIL = "arrangor@samla.demo"
@@ -161,7 +161,7 @@ async def fill(settings: Settings, base: str) -> str:
                         "sektor": rng.choice(ATTRIBUTES[0]["choices"]),
                         "niva": rng.choice(ATTRIBUTES[1]["choices"]),
                     }
-                    await sessions.join(db, code=session.code, name=name, attributes=answers)
+                    await lifecycle.join(db, code=session.code, name=name, attributes=answers)
                 await sessions.bump_version(db, session.id, 1)
                 made[title] = session
             demo.links.append(
@@ -177,7 +177,7 @@ async def fill(settings: Settings, base: str) -> str:
                 await step(db, made)
         async with store.read() as db:
             for (label, *_), session in zip(demo.links, made.values(), strict=True):
-                demo.shows[label] = _summary(await sessions.describe(db, session))
+                demo.shows[label] = _summary(await lifecycle.describe(db, session))
     finally:
         await store.close()
     return demo.text()

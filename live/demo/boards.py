@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms import boards, questions, sessions
+from rooms import boards, breakout, lifecycle, questions
 from rooms.models import Participant, Session
-from rooms.panels import place
 
 GROUP_TALK = "Gruppsamtal: att inleda samverkan"
 STRATEGY = "Strategisk samverkan"
@@ -72,7 +71,7 @@ async def _participants(db: AsyncSession, session: Session) -> list[Participant]
 
 async def _room_ids(db: AsyncSession, session: Session) -> list[str]:
     """The session's breakout rooms if that feature made them, else stand-in room ids."""
-    described = await sessions.describe(db, session)
+    described = await lifecycle.describe(db, session)
     found = [str(r["id"]) for r in described.get("rooms", []) if r.get("id")]
     return found[:ROOMS] or [f"grupprum-{i}" for i in range(1, ROOMS + 1)]
 
@@ -96,7 +95,9 @@ async def _room_boards(db: AsyncSession, session: Session, rng: random.Random) -
             )
         ).value
         # The room's own people write on its board when breakout rooms placed them there.
-        members = [p for p in people if await place(db, session.id, p.id) == room_id] or people
+        members = [
+            p for p in people if await breakout.room_of(db, session.id, p.id) == room_id
+        ] or people
         for column, pool in zip(board.columns, (EXAMPLES, CHALLENGES, IDEAS), strict=True):
             for item in rng.sample(pool, rng.randint(1, 3)):
                 fields = item if isinstance(item, dict) else None

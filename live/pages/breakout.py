@@ -1,14 +1,10 @@
-"""The breakout pages: printable table sheets with QR codes, a table's join page, the round clock.
-
-The clock is a small task beside the app's own lifespan: it gives the one-minute warning
-and closes rounds whose end closes them, even when nobody writes anything (every write
-also closes an ended round first, so the clock is only the backstop)."""
+"""The breakout pages: printable table sheets with QR codes, a table's join page, a room's
+page for the moderator who joins it."""
 
 from __future__ import annotations
 
 import io
 import logging
-from functools import partial
 from typing import Any
 
 import segno
@@ -18,19 +14,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from live import auth
-from live.jobs import every
 from live.pages.sessions import _form, _viewer_for, page, refused_page
+from live.screens import Audience, Viewer
 from live.services import Samla
-from rooms import breakout, sessions
+from rooms import breakout, lifecycle
 from rooms.errors import Refused
-from rooms.models import Outcome, utcnow
-from rooms.panels import Audience, Viewer
+from rooms.models import Outcome
 from rooms.sessions import Joined
 
 log = logging.getLogger("samla.breakout")
-
-# How often the clock looks for rounds to warn or close: the end closes within this.
-CLOCK_INTERVAL = 1.0
 
 
 def _samla(request: Request) -> Samla:
@@ -105,7 +97,7 @@ async def table_join(request: Request) -> Response:
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
 
         async def join_at_table(db: Any) -> Outcome[Joined]:
-            joined = await sessions.join(
+            joined = await lifecycle.join(
                 db, code=session.code, name=form.get("name"), attributes=answers
             )
             seated = await breakout.choose_room(db, joined.value.participant, rid, table=True)
@@ -160,16 +152,3 @@ def routes() -> list[BaseRoute]:
         Route("/t/{rid}", table_join, methods=["GET", "POST"], name="table_join"),
         Route("/t/{rid}/qr.svg", table_qr, name="table_qr"),
     ]
-
-
-# -- the round clock --------------------------------------------------------------------------
-
-
-@every(CLOCK_INTERVAL, "breakout clock")
-async def keep_time(samla: Samla) -> int:
-    """One look at the clock: warns and closes what is due; returns how many rounds it touched."""
-    async with samla.store.read() as db:
-        due = await breakout.rounds_due(db, utcnow())
-    for _, round_id in due:
-        await samla.change(partial(breakout.keep_time, round_id=round_id))
-    return len(due)

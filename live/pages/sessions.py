@@ -19,14 +19,14 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from live import auth, joining, retention
 from live.api import archive as api_archive
-from live.api import base as api
+from live.api import sessions as api_sessions
+from live.screens import Audience, Viewer
 from live.services import Samla
 from live.sockets import browser_socket
 from live.templating import LANGUAGES, pick_language
-from rooms import accounts, archive, participants, sessions
+from rooms import accounts, archive_parts, lifecycle, sessions
 from rooms.errors import Refused
 from rooms.models import Role, Session
-from rooms.panels import Audience, Viewer
 
 # Form bodies are small; anything larger is refused before it is parsed.
 FORM_MAX = 64 * 1024
@@ -108,7 +108,7 @@ async def join_page(request: Request) -> Response:
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
         await gate.admit(request, session)
         joined = await samla.change(
-            lambda db: sessions.join(
+            lambda db: lifecycle.join(
                 db, code=session.code, name=form.get("name"), attributes=answers
             )
         )
@@ -160,9 +160,7 @@ async def _viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | 
             continue
         pid = who.participant.id if who.participant else None
         async with samla.store.read() as db:
-            from rooms.panels import place
-
-            room = await place(db, sid, pid) if pid else None
+            room = await samla.hub.screens.place(db, sid, pid) if pid else None
         return session, Viewer(Audience(sid, want, room, _lang(request)), pid)
     if want == "participant":
         return RedirectResponse(request.url_for("join_page", code=session.code), 303)
@@ -225,7 +223,7 @@ async def close_page(request: Request) -> Response:
     session, _ = found
     try:
         await _form(request)
-        await samla.change(lambda db: sessions.close_session(db, session.id))
+        await samla.change(lambda db: lifecycle.close_session(db, session.id))
     except Refused as exc:
         return refused_page(request, exc)
     return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
@@ -240,11 +238,11 @@ async def remove_page(request: Request) -> Response:
     session, _ = found
     try:
         async with samla.store.read() as db:
-            person = await participants.participant_in(db, session.id, request.path_params["pid"])
+            person = await sessions.participant_in(db, session.id, request.path_params["pid"])
         if request.method == "GET":
             return page(request, "sessions/remove.html", session=session, person=person)
         form = await _form(request)
-        await api.remove_participant(
+        await api_sessions.remove_participant(
             samla, session.id, person.id, remove_content=form.get("content") == "remove"
         )
     except Refused as exc:
@@ -356,7 +354,7 @@ async def organiser_page(request: Request) -> Response:
                 .order_by(col(Session.created_at).desc())
             )
         )
-        counted = await archive.counts(db, [s.id for s in found])
+        counted = await archive_parts.counts(db, [s.id for s in found])
     days = samla.settings.retention_days
     listed = [
         {
@@ -421,7 +419,7 @@ async def delete_page(request: Request) -> Response:
     session = found
     if request.method == "GET":
         async with samla.store.read() as db:
-            counted = (await archive.counts(db, [session.id]))[session.id]
+            counted = (await archive_parts.counts(db, [session.id]))[session.id]
         return page(request, "archive/delete.html", session=session, counts=counted)
     try:
         await _form(request)

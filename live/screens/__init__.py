@@ -8,16 +8,54 @@ one `Screens`, which the hub is given. Nothing in the transport changes for a ne
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.models import Event, Role
-from rooms.panels import PRESENCE, Actor, Audience, Panel, Viewer
 
-__all__ = ["PRESENCE", "Actor", "Audience", "Panel", "Screens", "Viewer"]
+PRESENCE = "presence"  # the trigger of panels that show who is here
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Everything a shared render depends on: sockets with the same audience get the same bytes."""
+
+    session_id: str
+    role: Role
+    room_id: str | None
+    locale: str
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who a personal panel is rendered for."""
+
+    audience: Audience
+    participant_id: str | None
+
+
+Loader = Callable[[AsyncSession, Viewer], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str  # the root element's id in the page
+    template: str  # the partial, e.g. "sessions/_presence.html"
+    roles: frozenset[Role]
+    triggers: frozenset[str]  # event types (or PRESENCE) that make it stale
+    load: Loader
+    # Personal panels depend on who looks (their own answer): rendered per socket, at
+    # snapshot and when an event names that participant. Shared ones once per audience.
+    personal: bool = False
+    # Whether the JSON event stream's snapshot carries the loaded data under `name`.
+    json: bool = False
+
+    def stale(self, events: Iterable[Event]) -> bool:
+        return any(e.type in self.triggers for e in events)
+
 
 Placer = Callable[[AsyncSession, str, str], Awaitable[str | None]]
 ManyPlacer = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, str | None]]]

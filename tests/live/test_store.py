@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from live.store import Store, migrate
-from rooms import sessions
+from rooms import lifecycle, sessions
 
 
 async def test_migrations_build_exactly_the_models_schema(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ async def concurrent_writers_get_unique_versions(url: str, writers: int) -> None
 
         async def one() -> int:
             async with store.write() as db:
-                await sessions.join(db, code=code)
+                await lifecycle.join(db, code=code)
                 return await sessions.bump_version(db, sid, 1)
 
         versions = await asyncio.gather(*(one() for _ in range(writers)))
@@ -161,7 +161,7 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_writer(tmp_path: Path
     async def join_many(code: str, count: int) -> None:
         for i in range(count):
             async with store.write() as db:
-                await sessions.join(db, code=code, name=f"Person {i}")
+                await lifecycle.join(db, code=code, name=f"Person {i}")
 
     def frames_in_log() -> int:
         with contextlib.closing(sqlite3.connect(path)) as raw:

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from live.store import Store
 from rooms import archive as archive_module
 from rooms import archive_formats as formats
-from rooms import sessions
+from rooms import lifecycle, sessions
 from rooms.archive import (
     Archive,
     Board,
@@ -32,8 +32,8 @@ from rooms.archive import (
     Room,
     SessionInfo,
     WordCount,
-    build_archive,
 )
+from rooms.archive_parts import build_archive
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
 SCRIPT = "<script>alert(1)</script> Bra exempel"
@@ -176,30 +176,23 @@ def sample() -> Archive:
 
 
 @pytest.fixture
-def parts_of() -> Iterator[None]:
-    """Registers the sample's parts as a feature would, and restores the registry after."""
-    saved = dict(archive_module._parts)
+def parts_of() -> archive_module.Parts:
+    """The sample's parts, as the features would supply them."""
     data = sample()
-    archive_module._parts.clear()
 
-    def part(values: Sequence[object]) -> archive_module.Part[Any]:
-        async def supply(db: AsyncSession, session_id: str, names: bool) -> Sequence[object]:
+    def part(values: Sequence[Any]) -> archive_module.Part[Any]:
+        async def supply(db: AsyncSession, session_id: str, names: bool) -> Sequence[Any]:
             return values
 
         return supply
 
-    archive_module._parts.update(
-        {
-            # Boards and questions given out of order, to show the archive orders them.
-            "rooms": part(data.rooms),
-            "polls": part(data.polls),
-            "boards": part(tuple(reversed(data.boards))),
-            "questions": part(tuple(reversed(data.questions))),
-        }
+    # Boards and questions given out of order, to show the archive orders them.
+    return archive_module.Parts(
+        rooms=part(data.rooms),
+        polls=part(data.polls),
+        boards=part(tuple(reversed(data.boards))),
+        questions=part(tuple(reversed(data.questions))),
     )
-    yield
-    archive_module._parts.clear()
-    archive_module._parts.update(saved)
 
 
 async def a_session(store: Store) -> str:
@@ -219,7 +212,7 @@ async def a_session(store: Store) -> str:
     code = made.value.session.code
     for name, sektor in (("Anna", "Civilsamhälle"), (None, "Offentlig sektor"), ("Bo", None)):
         async with store.write() as db:
-            await sessions.join(
+            await lifecycle.join(
                 db, code=code, name=name, attributes={"sektor": sektor} if sektor else None
             )
     return made.session_id
@@ -229,11 +222,11 @@ async def a_session(store: Store) -> str:
 
 
 async def test_the_archive_orders_parts_plenary_first_and_counts_participation(
-    store: Store, parts_of: object
+    store: Store, parts_of: archive_module.Parts
 ) -> None:
     sid = await a_session(store)
     async with store.read() as db:
-        built = await build_archive(db, sid)
+        built = await archive_module.build_archive(db, sid, parts_of)
     assert built.session.title == "Samverkansforum 2026"
     assert built.participation.participants == 3 and built.participation.named == 2
     sektor = built.participation.attributes[0]
@@ -251,12 +244,12 @@ async def test_the_archive_orders_parts_plenary_first_and_counts_participation(
 
 
 async def test_names_false_removes_every_name_whatever_the_parts_gave(
-    store: Store, parts_of: object
+    store: Store, parts_of: archive_module.Parts
 ) -> None:
     sid = await a_session(store)
     async with store.read() as db:
-        named = await build_archive(db, sid)
-        nameless = await build_archive(db, sid, names=False)
+        named = await archive_module.build_archive(db, sid, parts_of)
+        nameless = await archive_module.build_archive(db, sid, parts_of, names=False)
     assert "Anna" in json.dumps(formats.archive_json(named))
     text = json.dumps(formats.archive_json(nameless), ensure_ascii=False)
     for name in ("Anna", "Bo", "Cecilia"):
@@ -273,11 +266,6 @@ async def test_an_unknown_session_is_not_found(store: Store) -> None:
         with pytest.raises(Refused) as refused:
             await build_archive(db, "nope")
     assert refused.value.code == "not_found"
-
-
-def test_a_part_of_the_wrong_kind_is_refused_at_registration_name() -> None:
-    with pytest.raises(ValueError, match="not one of"):
-        archive_module.archive_part("votes")  # type: ignore[call-overload]
 
 
 def test_cross_room_view_lists_the_most_upvoted_notes_of_all_rooms_per_column() -> None:

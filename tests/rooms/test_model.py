@@ -35,7 +35,7 @@ from sqlmodel import col
 
 from live.services import Samla
 from live.store import Store, migrate
-from rooms import boards, breakout, polls, sessions
+from rooms import boards, breakout, lifecycle, polls, sessions
 from rooms.errors import Refused
 from rooms.models import Event, Outcome, Participant
 from tests.conftest import Postgres
@@ -168,7 +168,7 @@ class SamlaModel(RuleBasedStateMachine):
         before = len(self.hub.published)
         joined = self.attempt(
             "session_closed" if self.closed else None,
-            lambda db: sessions.join(db, code=self.code),
+            lambda db: lifecycle.join(db, code=self.code),
         )
         if joined is None:
             return
@@ -509,7 +509,7 @@ class SamlaModel(RuleBasedStateMachine):
     def close_session(self) -> None:
         if self.attempt(
             "session_closed" if self.closed else None,
-            lambda db: sessions.close_session(db, self.session_id),
+            lambda db: lifecycle.close_session(db, self.session_id),
         ):
             self.closed = True
             self._everyone_back()

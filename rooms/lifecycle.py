@@ -1,0 +1,44 @@
+"""A session's life across its features, written out where it can be read: who joins (an
+open round seats them), what a session is (its rooms, polls and boards), and how it closes
+(its open rooms close, its open polls close and so become anonymous, then the session)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms import boards, breakout, polls, sessions
+from rooms.models import Outcome, Role, Session
+
+
+async def join(
+    db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
+) -> Outcome[sessions.Joined]:
+    """Someone joins by code; while a round is open they are seated in a room at once."""
+    joined = await sessions.add_participant(db, code=code, name=name, attributes=attributes)
+    participant = joined.value.participant
+    session = await sessions.session_by_id(db, participant.session_id)
+    seated = await breakout.place_late_joiner(db, session, participant)
+    return Outcome(joined.session_id, joined.value, (*joined.events, *seated))
+
+
+async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
+    """Closes the session: it is kept, read-only. Its features wind up first, while it still
+    takes changes."""
+    session = await sessions.writable(db, session_id, lock="update")
+    rooms_closed = await breakout.close_with_session(db, session)
+    polls_closed = await polls.close_open_polls(db, session)
+    closed = sessions.mark_closed(db, session)
+    return Outcome(session.id, session, (*rooms_closed, *polls_closed, closed))
+
+
+async def describe(db: AsyncSession, session: Session, role: Role = "moderator") -> dict[str, Any]:
+    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it to
+    `role` (a participant is not shown what is still being prepared)."""
+    return {
+        **await sessions.describe_session(db, session),
+        "rooms": await breakout.rooms_part(db, session.id, role),
+        "polls": await polls.describe_polls(db, session.id, role),
+        "boards": await boards.describe_boards(db, session.id, role),
+    }
