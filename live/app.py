@@ -38,8 +38,8 @@ from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
 from live.pages import api_doc
-from live.pages import breakout as views_breakout
-from live.pages import sessions as views
+from live.pages import breakout as breakout_pages
+from live.pages import sessions as session_pages
 from live.ratelimit import Limiter
 from live.screens import Screens
 from live.screens import boards as board_screens
@@ -229,7 +229,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code = codes.get(exc.status_code, "invalid")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
     if exc.status_code == 404:
-        return views.page(request, "error.html", 404, message="This page does not exist.")
+        return session_pages.page(request, "error.html", 404, message="This page does not exist.")
     return PlainTextResponse(str(exc.detail), exc.status_code)
 
 
@@ -292,8 +292,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *api.routes(ENDPOINTS),
-        *views.routes(),
-        *views_breakout.routes(),
+        *session_pages.routes(),
+        *breakout_pages.routes(),
         *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),

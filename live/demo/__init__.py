@@ -14,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from live.demo import boards as demo_boards
+from live.demo import breakout as demo_breakout
+from live.demo import polls as demo_polls
 from live.settings import Settings
 from live.store import Store, migrate
 from rooms import accounts, lifecycle, sessions
@@ -79,7 +82,8 @@ PARTICIPANTS = 60
 # What each feature adds to the demo: a coroutine given a write transaction and the demo
 # sessions by title (their participants already joined), in programme order.
 DemoStep = Callable[[AsyncSession, dict[str, Session]], Awaitable[None]]
-DEMO_STEPS: list[DemoStep] = []
+# Boards and Q&A come after the rooms they use.
+DEMO_STEPS: tuple[DemoStep, ...] = (demo_polls.step, demo_breakout.step, demo_boards.step)
 
 
 @dataclass
@@ -181,11 +185,3 @@ async def fill(settings: Settings, base: str) -> str:
     finally:
         await store.close()
     return demo.text()
-
-
-from live.demo import boards as demo_boards  # noqa: E402  (each feature's step)
-from live.demo import breakout as demo_breakout  # noqa: E402
-from live.demo import polls as demo_polls  # noqa: E402
-
-# Boards and Q&A come after the rooms they use.
-DEMO_STEPS += [demo_polls.step, demo_breakout.step, demo_boards.step]
