@@ -185,12 +185,6 @@ def require_moderator(who: Identity, session: Session) -> None:
         raise forbidden("Only this session's moderators may do that.")
 
 
-def require_participant(who: Identity, session: Session) -> Participant:
-    if who.participant is None or who.session_id != session.id:
-        raise forbidden("Only participants of this session may do that; join it first.")
-    return who.participant
-
-
 def require_organiser(who: Identity) -> str:
     if who.kind != "organiser" or who.organiser_id is None:
         raise forbidden("Only an organiser may do that; sign in with POST /api/v1/auth/token.")

@@ -28,7 +28,6 @@ from rooms.models import Participant, iso, utcnow
 from rooms.sessions import session_by_id
 
 PollKind = Literal["single", "multiple", "scale", "wordcloud", "open", "ranking"]
-POLL_KINDS: tuple[PollKind, ...] = ("single", "multiple", "scale", "wordcloud", "open", "ranking")
 # How many notes per column the cross-room view lists: enough to show what stood out in a
 # national forum of a thousand notes, few enough to print on a page.
 TOP_NOTES = 5
