@@ -89,7 +89,7 @@ class DotVoteOnBoard(NewDotVote):
 
 class DotGiven(Body):
     vote: str
-    note: str
+    note_id: str  # as the API's body names it
 
 
 class DotVoteRef(Body):
@@ -150,7 +150,7 @@ async def like_note(samla: Samla, actor: Actor, body: Like) -> Any:
 
 async def give_dot(samla: Samla, actor: Actor, body: DotGiven) -> Any:
     async def give(db: AsyncSession) -> Outcome[Any]:
-        return await boards.give_dot(db, await participant_of(db, actor), body.vote, body.note)
+        return await boards.give_dot(db, await participant_of(db, actor), body.vote, body.note_id)
 
     return await samla.change(give)
 

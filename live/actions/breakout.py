@@ -115,7 +115,8 @@ async def _me(db: AsyncSession, actor: Actor) -> Participant:
 
 async def _choose(samla: Samla, actor: Actor, body: ChooseRoomBody) -> dict[str, Any]:
     if body.participant_id not in (None, actor.participant_id):
-        raise forbidden("Only a moderator may move other people; choose a room for yourself.")
+        # The same refusal as a participant's rooms.move: moving others is the moderators'.
+        raise forbidden("Only this session's moderators may do that.")
 
     async def choose(db: AsyncSession) -> Outcome[dict[str, Any]]:
         return await breakout.choose_room(db, await _me(db, actor), body.room_id)

@@ -199,8 +199,8 @@ async def open_dot_vote(request: Request) -> Response:
 async def give_dot(request: Request) -> Response:
     vid, sid = await _vote_session(request)
     actor = await actor_for(request, sid)
-    note = (await read_body(request, DotForNote)).note_id
-    left = await perform(samla_of(request), act.GIVE_DOT, actor, {"vote": vid, "note": note})
+    body = await read_json(request)  # validated as the socket's is: by GIVE_DOT's model
+    left = await perform(samla_of(request), act.GIVE_DOT, actor, {**body, "vote": vid})
     return JSONResponse({"dots_left": left}, 201)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from live.screens import FormReader, Panel, Summary, Viewer
+from live.screens.forms import checkboxes
 from rooms.boards import (
     CARD_FIELDS,
     TEMPLATES,
@@ -179,13 +180,11 @@ async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict
 
 # -- the page's forms ---------------------------------------------------------------------
 
-CHECKED = (True, "on", "true", "1")  # what a ticked checkbox sends
-
 
 def read_note(form: dict[str, Any]) -> dict[str, Any]:
     """The add-note form: its target is "board:column"; the note's text is the card's "what",
     and any other card field makes it an example card."""
-    out = {**form, "anonymous": form.get("anonymous") in CHECKED}
+    out = checkboxes(form, "anonymous")
     target = form.get("target")
     if isinstance(target, str) and ":" in target:
         out["board"], out["column"] = target.split(":", 1)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import FormReader, Panel, Summary, Viewer
+from live.screens.forms import checkboxes
 from rooms import breakout
 from rooms.breakout import Round
 from rooms.models import Session, iso, utcnow
@@ -157,11 +158,6 @@ REPLIES: Mapping[str, str] = {}
 # -- the forms --------------------------------------------------------------------------------
 
 
-def _flag(value: Any) -> bool:
-    """A ticked form box (or a JSON true)."""
-    return value is True or value in ("on", "true", "1", "yes")
-
-
 def _whole(value: Any) -> Any:
     """A number field's text as a whole number; anything else as it came, for the body's
     validation to refuse by name. An empty field is no number."""
@@ -194,8 +190,7 @@ def read_open(message: dict[str, Any]) -> dict[str, Any]:
     for field in ("count", "per_room", "minutes", "capacity"):
         if field in out:
             out[field] = _whole(out[field])
-    for box in ("close_at_end", "prepare", "keep_groups"):
-        out[box] = _flag(message.get(box))
+    out = checkboxes(out, "close_at_end", "prepare", "keep_groups")
     out["prepared"] = message.get("prepared") == "open" or message.get("prepared") is True
     for field in ("names", "places"):
         if field in out:

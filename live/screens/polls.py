@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import FormReader, Panel, Summary, Viewer
+from live.screens.forms import checkboxes
 from rooms import polls
 from rooms.errors import invalid
 from rooms.models import Event
@@ -127,7 +128,7 @@ def poll_from_form(message: dict[str, Any]) -> dict[str, Any]:
         "question": message.get("question"),
         "kind": kind,
         "show_results": message.get("show_results") or "live",
-        "allow_change": _ticked(message.get("allow_change", False)),
+        "allow_change": checkboxes(message, "allow_change")["allow_change"],
         "room_id": _text_or_none(message.get("room_id")),
     }
     options = message.get("options")
@@ -152,11 +153,6 @@ def poll_from_form(message: dict[str, Any]) -> dict[str, Any]:
             "max_label": message.get("max_label") or None,
         }
     return body
-
-
-def _ticked(raw: Any) -> Any:
-    """A checkbox: "on" (or "true") when ticked; true and false as themselves."""
-    return raw in ("on", "true") if isinstance(raw, str) else raw
 
 
 def _text_or_none(raw: Any) -> Any:

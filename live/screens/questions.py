@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from live.screens import FormReader, Panel, Summary, Viewer
-from live.screens.boards import CHECKED
+from live.screens.forms import checkboxes
 from rooms.models import Event, new_id
 from rooms.questions import (
     Question,
@@ -85,12 +85,11 @@ async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict
 
 
 def read_question(form: dict[str, Any]) -> dict[str, Any]:
-    return {**form, "anonymous": form.get("anonymous") in CHECKED}
+    return checkboxes(form, "anonymous")
 
 
 def read_approval(form: dict[str, Any]) -> dict[str, Any]:
-    """The approval checkbox: ticked sends "on", unticked sends nothing."""
-    return {"approval": form.get("approval") in CHECKED}
+    return checkboxes(form, "approval")
 
 
 STAGE_EVENTS = frozenset(
