@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.quotas import Quota, spend
 from live.services import Samla
 from rooms.errors import Refused
-from rooms.models import Role
+from rooms.models import Outcome, Participant, Role
+from rooms.sessions import participant_in
 
-__all__ = ["Action", "Actor", "Body", "allowed", "perform", "table", "validate"]
+__all__ = ["Action", "Actor", "Body", "allowed", "as_participant", "perform", "table", "validate"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Body(BaseModel):
 
 
 B = TypeVar("B", bound=Body)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,20 @@ def _reason(error: Any) -> str:
         return "this field is required."
     message = str(error["msg"])
     return message[0].lower() + message[1:].rstrip(".") + "."
+
+
+async def as_participant(
+    samla: Samla,
+    actor: Actor,
+    act: Callable[[AsyncSession, Participant], Awaitable[Outcome[T]]],
+) -> T:
+    """Runs a participant's own action in one write transaction (`Samla.change`), given their
+    row as it is in that transaction."""
+
+    async def run(db: AsyncSession) -> Outcome[T]:
+        return await act(db, await participant_in(db, actor.session_id, actor.participant_id))
+
+    return await samla.change(run)
 
 
 async def perform(samla: Samla, action: Action[B], actor: Actor, raw: Mapping[str, Any]) -> Any:

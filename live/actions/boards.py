@@ -8,10 +8,10 @@ from pydantic import StrictBool, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
-from live.actions import Action, Actor, Body
+from live.actions import Action, Actor, Body, as_participant
 from live.services import Samla
 from rooms import boards
-from rooms.errors import invalid, not_found
+from rooms.errors import invalid
 from rooms.models import Outcome, Participant, Role
 
 PARTICIPANTS = frozenset[Role]({"participant"})
@@ -96,63 +96,56 @@ class DotVoteRef(Body):
     vote: str
 
 
-async def participant_of(db: AsyncSession, actor: Actor) -> Participant:
-    found = await db.get(Participant, actor.participant_id) if actor.participant_id else None
-    if found is None:
-        raise not_found("participant")
-    return found
-
-
 async def add_note(samla: Samla, actor: Actor, body: NoteOnBoard) -> Any:
     if body.board is None:
         raise invalid("Choose where the note goes.")
     board = body.board
 
-    async def add(db: AsyncSession) -> Outcome[Any]:
-        return await boards.add_note(
+    return await as_participant(
+        samla,
+        actor,
+        lambda db, author: boards.add_note(
             db,
-            await participant_of(db, actor),
+            author,
             board,
             text=body.text,
             column=body.column,
             anonymous=body.anonymous,
             nonce=body.nonce,
             fields=body.fields,
-        )
-
-    return await samla.change(add)
+        ),
+    )
 
 
 async def edit_note(samla: Samla, actor: Actor, body: NoteEdit) -> Any:
-    async def edit(db: AsyncSession) -> Outcome[Any]:
-        author = await participant_of(db, actor)
-        return await boards.edit_note(db, author, body.note, text=body.text, fields=body.fields)
-
-    return await samla.change(edit)
+    return await as_participant(
+        samla,
+        actor,
+        lambda db, author: boards.edit_note(
+            db, author, body.note, text=body.text, fields=body.fields
+        ),
+    )
 
 
 async def delete_note(samla: Samla, actor: Actor, body: NoteRef) -> Any:
-    async def delete(db: AsyncSession) -> Outcome[Any]:
-        return await boards.delete_note(db, body.note, participant=await participant_of(db, actor))
-
-    return await samla.change(delete)
+    return await as_participant(
+        samla, actor, lambda db, author: boards.delete_note(db, body.note, participant=author)
+    )
 
 
 async def like_note(samla: Samla, actor: Actor, body: Like) -> Any:
-    async def like(db: AsyncSession) -> Outcome[Any]:
-        who = await participant_of(db, actor)
+    async def like(db: AsyncSession, who: Participant) -> Outcome[Any]:
         if body.take_back is None:
             return await boards.toggle_upvote(db, who, body.note)
         return await boards.upvote_note(db, who, body.note, take_back=body.take_back)
 
-    return await samla.change(like)
+    return await as_participant(samla, actor, like)
 
 
 async def give_dot(samla: Samla, actor: Actor, body: DotGiven) -> Any:
-    async def give(db: AsyncSession) -> Outcome[Any]:
-        return await boards.give_dot(db, await participant_of(db, actor), body.vote, body.note_id)
-
-    return await samla.change(give)
+    return await as_participant(
+        samla, actor, lambda db, who: boards.give_dot(db, who, body.vote, body.note_id)
+    )
 
 
 async def create_board(samla: Samla, actor: Actor, body: BoardCreate) -> Any:

@@ -7,12 +7,12 @@ from typing import Any
 from pydantic import Field, StrictInt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.actions import Action, Actor, Body
+from live.actions import Action, Actor, Body, as_participant
 from live.services import Samla
-from rooms import boards, breakout, sessions
+from rooms import boards, breakout
 from rooms.breakout import Assignment, RoundView
 from rooms.errors import forbidden
-from rooms.models import Outcome, Participant, Role
+from rooms.models import Outcome, Role
 
 
 class OpenRoomsBody(Body):
@@ -109,26 +109,20 @@ async def _move(samla: Samla, actor: Actor, body: MoveBody) -> dict[str, Any]:
     )
 
 
-async def _me(db: AsyncSession, actor: Actor) -> Participant:
-    return await sessions.participant_in(db, actor.session_id, actor.participant_id)
-
-
 async def _choose(samla: Samla, actor: Actor, body: ChooseRoomBody) -> dict[str, Any]:
     if body.participant_id not in (None, actor.participant_id):
         # The same refusal as a participant's rooms.move: moving others is the moderators'.
         raise forbidden("Only this session's moderators may do that.")
 
-    async def choose(db: AsyncSession) -> Outcome[dict[str, Any]]:
-        return await breakout.choose_room(db, await _me(db, actor), body.room_id)
-
-    return await samla.change(choose)
+    return await as_participant(
+        samla, actor, lambda db, me: breakout.choose_room(db, me, body.room_id)
+    )
 
 
 async def _ask_for_help(samla: Samla, actor: Actor, body: AskForHelpBody) -> dict[str, Any]:
-    async def ask(db: AsyncSession) -> Outcome[dict[str, Any]]:
-        return await breakout.ask_for_help(db, await _me(db, actor), body.room_id)
-
-    return await samla.change(ask)
+    return await as_participant(
+        samla, actor, lambda db, me: breakout.ask_for_help(db, me, body.room_id)
+    )
 
 
 async def _answer_help(samla: Samla, actor: Actor, body: AnswerHelpBody) -> dict[str, Any]:

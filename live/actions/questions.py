@@ -8,12 +8,12 @@ from pydantic import StrictBool
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
-from live.actions import Action, Actor, Body
-from live.actions.boards import MODERATORS, PARTICIPANTS, participant_of
+from live.actions import Action, Actor, Body, as_participant
+from live.actions.boards import MODERATORS, PARTICIPANTS
 from live.services import Samla
 from rooms import questions
 from rooms.errors import invalid
-from rooms.models import Outcome
+from rooms.models import Outcome, Participant
 
 
 class NewQuestion(Body):
@@ -38,26 +38,22 @@ class Approval(Body):
 
 
 async def ask(samla: Samla, actor: Actor, body: NewQuestion) -> Any:
-    async def asked(db: AsyncSession) -> Outcome[Any]:
-        return await questions.ask(
-            db,
-            await participant_of(db, actor),
-            body.text,
-            anonymous=body.anonymous,
-            nonce=body.nonce,
-        )
-
-    return await samla.change(asked)
+    return await as_participant(
+        samla,
+        actor,
+        lambda db, who: questions.ask(
+            db, who, body.text, anonymous=body.anonymous, nonce=body.nonce
+        ),
+    )
 
 
 async def like(samla: Samla, actor: Actor, body: QuestionLike) -> Any:
-    async def liked(db: AsyncSession) -> Outcome[Any]:
-        who = await participant_of(db, actor)
+    async def liked(db: AsyncSession, who: Participant) -> Outcome[Any]:
         if body.take_back is None:
             return await questions.toggle_upvote(db, who, body.question)
         return await questions.upvote(db, who, body.question, take_back=body.take_back)
 
-    return await samla.change(liked)
+    return await as_participant(samla, actor, liked)
 
 
 async def moderate(samla: Samla, actor: Actor, body: QuestionModeration) -> Any:
