@@ -73,7 +73,8 @@ def validate(model: type[B], raw: Mapping[str, Any]) -> B:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        # A key is the sender's text: named, but never at length.
+        where = ".".join(str(part)[:40] for part in first["loc"]) or "the body"
         raise Refused("invalid", f"{where}: {_reason(first)}") from None
 
 
