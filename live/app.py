@@ -27,6 +27,7 @@ from live.actions import breakout as breakout_actions
 from live.actions import polls as poll_actions
 from live.actions import questions as question_actions
 from live.actions import sessions as session_actions
+from live.actions import stage as stage_actions
 from live.api import archive as api_archive
 from live.api import base as api
 from live.api import boards as api_boards
@@ -34,20 +35,26 @@ from live.api import breakout as api_breakout
 from live.api import polls as api_polls
 from live.api import questions as api_questions
 from live.api import sessions as api_sessions
+from live.api import stage as api_stage
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
 from live.pages import api_doc
 from live.pages import breakout as breakout_pages
+from live.pages import organiser as organiser_pages
 from live.pages import sessions as session_pages
+from live.pages import stage as stage_pages
+from live.pages import statement as statement_pages
 from live.ratelimit import Limiter
 from live.screens import Screens
 from live.screens import boards as board_screens
 from live.screens import breakout as breakout_screens
+from live.screens import console as console_screens
 from live.screens import participants as participant_screens
 from live.screens import polls as poll_screens
 from live.screens import questions as question_screens
 from live.screens import sessions as session_screens
+from live.screens import stage as stage_screens
 from live.services import Samla
 from live.settings import Settings
 from live.sockets import event_stream
@@ -65,6 +72,7 @@ ENDPOINTS = [
     *api_questions.ENDPOINTS,
     *api_breakout.ENDPOINTS,
     *api_archive.ENDPOINTS,
+    *api_stage.ENDPOINTS,
 ]
 ACTIONS = actions.table(
     session_actions.ACTIONS,
@@ -72,6 +80,7 @@ ACTIONS = actions.table(
     breakout_actions.ACTIONS,
     poll_actions.ACTIONS,
     question_actions.ACTIONS,
+    stage_actions.ACTIONS,
 )
 JOBS = (
     jobs.Every(CHECKPOINT_EVERY, "checkpoint", jobs.checkpoint),
@@ -85,6 +94,8 @@ _FEATURES = (
     poll_screens,
     question_screens,
     participant_screens,
+    stage_screens,
+    console_screens,
 )
 
 
@@ -294,6 +305,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *api.routes(ENDPOINTS),
         *session_pages.routes(),
         *breakout_pages.routes(),
+        *stage_pages.routes(),
+        *organiser_pages.routes(),
+        *statement_pages.routes(),
         *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),

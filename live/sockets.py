@@ -60,10 +60,15 @@ async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
             return None
         people = await auth.browser_identities(db, ws, session_id)
     if view == OBSERVER:
-        return _observer_for(ws, session, people, locale)
-    if view not in ROLES:
+        conn = _observer_for(ws, session, people, locale)
+    elif view in ROLES:
+        conn = _connection_for(ws, session, people, view, "html", locale)
+    else:
         return None
-    return _connection_for(ws, session, people, view, "html", locale)
+    shown = ws.query_params.get("v", "")
+    if conn is not None and shown.isdigit() and len(shown) < 19:
+        conn.page_version = int(shown)
+    return conn
 
 
 # A moderator who joins a breakout room sees it live as its people do (?view=room&room=…).

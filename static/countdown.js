@@ -30,4 +30,6 @@
   }
   tick();
   setInterval(tick, 500);
+  // A redrawn timer shows its time left at once, not the end time it was drawn with.
+  document.addEventListener("htmx:wsAfterMessage", tick);
 })();

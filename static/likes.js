@@ -23,4 +23,5 @@
   document.addEventListener("DOMContentLoaded", mark);
   document.addEventListener("htmx:oobAfterSwap", mark);
   document.addEventListener("htmx:afterSettle", mark);
+  document.addEventListener("htmx:wsAfterMessage", mark);
 })();

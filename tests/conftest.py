@@ -500,3 +500,24 @@ def postgres() -> Iterator[Postgres]:
             _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
             capture_output=True,
         )
+
+
+# -- what people's screens are checked at ------------------------------------------------------
+
+PHONE = {"width": 360, "height": 740}
+CONSOLE = {"width": 1280, "height": 800}
+STAGE = {"width": 1920, "height": 1080}
+STAGE_SMALL = {"width": 1280, "height": 720}
+
+
+async def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations of any impact on the page as it stands, one line each
+    ("rule: the first offending element"); an empty list when there are none."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    found = []
+    for v in results.response.get("violations", []):
+        target = v["nodes"][0]["target"] if v.get("nodes") else ""
+        found.append(f"{v['id']} ({v.get('impact')}): {target}")
+    return found

@@ -28,7 +28,7 @@ from live.hub.fanout import FanOut
 from live.hub.outbox import Outboxes, OverflowPolicy, close
 from live.hub.repair import Repair, release
 from live.hub.snapshots import Snapshots
-from live.screens import Panel, Screens, Viewer
+from live.screens import Painted, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
 from rooms import sessions
@@ -217,8 +217,8 @@ class Hub:
         """Everything the socket shows, as of one consistent read of the store."""
         return await self.snapshots.snapshot(conn)
 
-    async def render_panels(self, viewer: Viewer) -> str:
-        """Every panel of the viewer's role, for a page's first paint."""
+    async def render_panels(self, viewer: Viewer) -> Painted:
+        """Every panel of the viewer's role, for a page's first paint, with its version."""
         return await self.snapshots.render_panels(viewer)
 
     async def render_for(self, conn: Connection, p: Panel) -> str:

@@ -36,6 +36,9 @@ class Connection:
     # written to it straight from the fan-out while its writer is idle.
     wire: SamlaWebSockets | None = None
     version: int = -1  # the newest session version this socket has been sent
+    # The version the page showed when its socket opened (its first paint, or the newest it
+    # was sent before a reconnect): a first snapshot at that version redraws nothing.
+    page_version: int = -1
     outbox: list[str] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)  # replies to this socket's own messages
     needs_snapshot: bool = True

@@ -8,7 +8,7 @@ from typing import Any
 
 from live.hub.connections import Connection, Watch
 from live.hub.outbox import Outboxes
-from live.hub.snapshots import Snapshots
+from live.hub.snapshots import Snapshots, version_marker
 from live.screens import PRESENCE, Audience, Panel, Screens, Viewer
 from live.store import Store
 from rooms.models import Event
@@ -50,6 +50,7 @@ class FanOut:
         if not groups:
             return
         render = self.snapshots.render
+        marker = version_marker(max(v for v, _ in released)) if released else ""
         async with self.store.hub_read() as db:
             for audience, conns in groups.items():
                 visible = [e for e in triggers if conns[0].sees(e)]
@@ -58,11 +59,12 @@ class FanOut:
                     continue
                 viewer = Viewer(audience, None)
                 shared = "".join([await render(db, p, viewer) for p in stale if not p.personal])
+                shared += marker if shared else ""
                 alike = []  # the sockets whose frame is the shared part alone
                 for conn in conns:
                     personal = await self._personal(db, conn, stale, visible)
                     if personal:
-                        push_many((conn,), shared + personal)
+                        push_many((conn,), shared + personal + ("" if shared else marker))
                     else:
                         alike.append(conn)
                 if shared:

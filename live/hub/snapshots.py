@@ -8,7 +8,7 @@ from typing import Any
 
 from live.broker import Broker
 from live.hub.connections import Connection
-from live.screens import PRESENCE, Audience, Panel, Screens, Viewer
+from live.screens import PRESENCE, Audience, Painted, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
 from rooms import sessions
@@ -18,6 +18,11 @@ from rooms.lifecycle import describe
 SNAPSHOT_REUSE = 0.5
 # Audiences and versions cached at most; past it the cache starts afresh (it lives 0.5 s).
 SNAPSHOTS_KEPT = 512
+
+
+def version_marker(version: int) -> str:
+    """Tells a page the version it now shows, so that its socket, reopened, says so."""
+    return f'<i id="live-version" hidden data-version="{version}" hx-swap-oob="true"></i>'
 
 
 class Snapshots:
@@ -47,6 +52,11 @@ class Snapshots:
         async with self.store.read() as db:
             session = await sessions.session_by_id(db, conn.session_id)
             conn.version = session.version
+            shown, conn.page_version = conn.page_version, -1
+            if conn.kind == "html" and shown == session.version:
+                # The page already shows this version: redrawing it would only repeat it,
+                # and replace what someone is typing.
+                return version_marker(session.version)
             viewer = Viewer(conn.audience, conn.participant_id)
             key = (conn.audience, conn.kind, session.version)
             now = time.monotonic()
@@ -69,7 +79,8 @@ class Snapshots:
                 personal = {p.name: await p.load(db, viewer) for p in mine if p.json}
                 return json.dumps({**shared, **personal, "you": you})
             assert isinstance(shared, str)
-            return shared + "".join([await self.render(db, p, viewer) for p in mine])
+            personal = "".join([await self.render(db, p, viewer) for p in mine])
+            return shared + personal + version_marker(session.version)
 
     async def _shared(self, db: Any, conn: Connection, session: Any) -> str | dict[str, Any]:
         viewer = Viewer(conn.audience, None)
@@ -94,20 +105,19 @@ class Snapshots:
             p.template, viewer.audience.locale, oob=True, viewer=viewer, **context
         )
 
-    async def render_panels(self, viewer: Viewer) -> str:
-        """Every panel of the viewer's role, for a page's first paint."""
+    async def render_panels(self, viewer: Viewer) -> Painted:
+        """Every panel of the viewer's role, for a page's first paint, and its version."""
         async with self.store.read() as db:
-            parts = []
+            session = await sessions.session_by_id(db, viewer.audience.session_id)
+            parts = {}
             for p in self.screens.panels_for(viewer.audience.role):
                 context = await p.load(db, viewer)
                 if PRESENCE in p.triggers:
                     context["here"] = await self.broker.count_present(viewer.audience.session_id)
-                parts.append(
-                    self.templates.render(
-                        p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
-                    )
+                parts[p.name] = self.templates.render(
+                    p.template, viewer.audience.locale, oob=False, viewer=viewer, **context
                 )
-        return "".join(parts)
+        return Painted(session.version, parts)
 
     async def render_for(self, conn: Connection, p: Panel) -> str:
         """One panel for this socket (a reply to its own message)."""

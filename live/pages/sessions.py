@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlmodel import col
 from starlette.datastructures import FormData
@@ -73,10 +72,6 @@ async def _form(request: Request) -> FormData:
     if not auth.csrf_ok(request, form.get("csrf")):
         raise Refused("forbidden", "The form has expired; reload the page and try again.")
     return form
-
-
-async def _panels(samla: Samla, viewer: Viewer) -> Markup:
-    return Markup(await samla.hub.render_panels(viewer))  # noqa: S704 (rendered, autoescaped)
 
 
 # -- joining ------------------------------------------------------------------------------
@@ -180,14 +175,15 @@ async def _live_page(request: Request, role: Role, template: str) -> Response:
     session, viewer = found
     samla = _samla(request)
     url = str(request.url_for("join_page", code=session.code))
+    panels = await samla.hub.render_panels(viewer)
     return page(
         request,
         template,
         session=session,
         viewer=viewer,
         join_url=url,
-        panels=await _panels(samla, viewer),
-        ws_url=f"/s/{session.id}/ws?view={role}",
+        panels=panels,
+        ws_url=f"/s/{session.id}/ws?view={role}&v={panels.version}",
     )
 
 

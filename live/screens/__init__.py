@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.models import Event, Role
@@ -55,6 +56,23 @@ class Panel:
 
     def stale(self, events: Iterable[Event]) -> bool:
         return any(e.type in self.triggers for e in events)
+
+
+@dataclass(frozen=True)
+class Painted:
+    """A page's first paint: its panels by name, in the order the features list them, and
+    the session's version they were read at. The page places panels where its layout wants
+    them; its socket is told the version, so a snapshot at the same version redraws nothing."""
+
+    version: int
+    parts: Mapping[str, str]
+
+    def __getitem__(self, name: str) -> Markup:
+        return Markup(self.parts.get(name, ""))  # noqa: S704 (rendered, autoescaped)
+
+    def others(self, *placed: str) -> Markup:
+        """Every panel but those the page placed itself, in order."""
+        return Markup("".join(h for n, h in self.parts.items() if n not in placed))  # noqa: S704
 
 
 Placer = Callable[[AsyncSession, str, str], Awaitable[str | None]]

@@ -166,7 +166,7 @@ async def test_the_page_socket_answers_a_bad_message_with_a_notice(
             assert 'id="presence"' in await ws.next()
             await ws.ws.send(json.dumps({"type": "no.such.thing", "HEADERS": {}}))
             notice = await ws.until('id="notice"')
-            assert 'hx-swap-oob="true"' in notice and "no.such.thing" in notice
+            assert 'hx-swap-oob="morph"' in notice and "no.such.thing" in notice
             await ws.ws.send(json.dumps({"type": "rename", "name": "<b>Anna</b>", "HEADERS": {}}))
             reply = await ws.until("&lt;b&gt;Anna")
             assert 'id="you"' in reply and "&lt;b&gt;Anna&lt;/b&gt;" in reply and "<b>" not in reply
