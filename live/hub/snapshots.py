@@ -79,8 +79,8 @@ class Snapshots:
                 personal = {p.name: await p.load(db, viewer) for p in mine if p.json}
                 return json.dumps({**shared, **personal, "you": you})
             assert isinstance(shared, str)
-            personal = "".join([await self.render(db, p, viewer) for p in mine])
-            return shared + personal + version_marker(session.version)
+            own = "".join([await self.render(db, p, viewer) for p in mine])
+            return shared + own + version_marker(session.version)
 
     async def _shared(self, db: Any, conn: Connection, session: Any) -> str | dict[str, Any]:
         viewer = Viewer(conn.audience, None)
