@@ -44,7 +44,7 @@ async def browser_socket(ws: WebSocket) -> None:
     if not auth.origin_allowed(ws, samla.settings.allowed_origins):
         await ws.close(WS_1008_POLICY_VIOLATION)  # before accept: the handshake is refused
         return
-    await _run(ws, samla, await _browser_connection(ws, samla))
+    await run_socket(ws, samla, await _browser_connection(ws, samla))
 
 
 async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
@@ -93,7 +93,7 @@ def _observer_for(
                 close=lambda code, reason: ws.close(code, reason),
                 room_id=room_id,
                 login_id=who.login_id,
-                wire=_wire(ws),
+                wire=wire_of(ws),
             )
     return None
 
@@ -105,7 +105,7 @@ async def event_stream(ws: WebSocket) -> None:
         # Cookies ride along with a browser's socket from any page: no Origin, no entry.
         await ws.close(WS_1008_POLICY_VIOLATION)
         return
-    await _run(ws, samla, await _stream_connection(ws, samla))
+    await run_socket(ws, samla, await _stream_connection(ws, samla))
 
 
 async def _stream_connection(ws: WebSocket, samla: Samla) -> Connection | None:
@@ -148,19 +148,20 @@ def _connection_for(
             locale=locale,
             send=ws.send_text,
             close=lambda code, reason: ws.close(code, reason),
-            wire=_wire(ws),
+            wire=wire_of(ws),
             participant_id=who.participant.id if who.participant else None,
             login_id=who.login_id,
+            organiser_id=who.organiser_id if who.kind == "organiser" else None,
         )
     return None
 
 
-def _wire(ws: WebSocket) -> SamlaWebSockets | None:
+def wire_of(ws: WebSocket) -> SamlaWebSockets | None:
     """The socket's protocol, when the server is Samla's own (live/wire.py)."""
     return (ws.scope.get("extensions") or {}).get(EXTENSION)
 
 
-async def _run(ws: WebSocket, samla: Samla, conn: Connection | None) -> None:
+async def run_socket(ws: WebSocket, samla: Samla, conn: Connection | None) -> None:
     await ws.accept()
     if conn is None:
         # Accepted and then closed, so the browser sees 1008 and does not retry.
@@ -213,7 +214,7 @@ async def _perform(samla: Samla, conn: Connection, kind: str, message: dict[str,
     act = samla.actions.get(kind)
     if act is None:
         raise Refused("invalid", f"Unknown message type {kind!r}.")
-    actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id)
+    actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id, conn.organiser_id)
     allowed(act, actor)  # before the form is read: a refusal for the role says so
     if conn.participant_id is not None:
         await samla.limiter.hit(

@@ -24,6 +24,7 @@ ATTRIBUTE_KEY_MAX = 40
 ATTRIBUTE_LABEL_MAX = 120
 ATTRIBUTE_CHOICES_MAX = 30
 ATTRIBUTES_MAX = 10
+STAGE_TEXT_MAX = 280
 
 
 def utcnow() -> datetime:
@@ -83,6 +84,15 @@ class Session(SQLModel, table=True):
     attributes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # What the hall's big screen shows (rooms/stage.py): a view, what it shows of it, and
+    # whether a poll's results are revealed there.
+    stage_show: str = Field(default="join", max_length=8)
+    stage_ref: str | None = Field(default=None, max_length=16)
+    stage_text: str | None = Field(default=None, max_length=STAGE_TEXT_MAX)
+    stage_reveal: bool = Field(default=False)
+    # The stage link's salt: its secret is derived from it and SECRET_KEY, so nothing that
+    # opens the stage is stored; a new salt revokes the old link.
+    stage_salt: str | None = Field(default=None, max_length=24)
 
 
 class Participant(SQLModel, table=True):

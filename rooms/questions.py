@@ -292,24 +292,18 @@ async def mark_answered(
 async def show(
     db: AsyncSession, session_id: str, question_id: str | None
 ) -> Outcome[dict[str, Any] | None]:
-    """Puts one approved question on the presenter view, or none."""
-    await writable(db, session_id)
-    target = await _moderated(db, session_id, question_id) if question_id else None
-    if target is not None and (not target.approved or target.hidden):
-        raise forbidden("Approve the question before showing it.")
-    for q in await db.scalars(
-        select(Question).where(
-            col(Question.session_id) == session_id, col(Question.shown).is_(True)
-        )
-    ):
-        q.shown = False
-        db.add(q)
-    data = None
-    if target is not None:
-        target.shown = True
-        db.add(target)
-        data = await describe_question(db, target)
-    return Outcome(session_id, data, (Event("question.shown", {"question": data}),))
+    """Puts one approved question on the stage, or none (the stage shows the join screen):
+    the stage's own action (rooms/stage.py), so the question and the stage never disagree."""
+    from rooms import stage  # rooms.stage reads the questions' table: imported when used
+
+    if question_id is not None:
+        await _moderated(db, session_id, question_id)
+    elif (await writable(db, session_id)).stage_show != "question":
+        return Outcome(session_id, None)  # no question is on the stage: it stays as it is
+    shown = await stage.show(db, session_id, "question" if question_id else "join", question_id)
+    target = await db.get(Question, question_id) if question_id else None
+    data = await describe_question(db, target) if target is not None else None
+    return Outcome(session_id, data, shown.events)
 
 
 async def set_approval(db: AsyncSession, session_id: str, approval: bool) -> Outcome[bool]:

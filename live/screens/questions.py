@@ -16,7 +16,6 @@ from rooms.models import Event, new_id
 from rooms.questions import (
     Question,
     approval_required,
-    describe_question,
     list_questions,
     question_json,
     sort_questions,
@@ -70,15 +69,6 @@ async def queue_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    q = await db.scalar(
-        select(Question).where(
-            col(Question.session_id) == viewer.audience.session_id, col(Question.shown).is_(True)
-        )
-    )
-    return {"question": await describe_question(db, q) if q else None}
-
-
 async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
     """The question's total as committed when the tick goes out (see boards.upvoted_total)."""
     return {**event.data, "upvotes": await upvote_count(db, str(event.data["question_id"]))}
@@ -125,13 +115,6 @@ PANELS: tuple[Panel, ...] = (
         QUESTION_EVENTS,
         queue_panel,
         json=True,
-    ),
-    Panel(
-        "question-stage",
-        "questions/_stage.html",
-        frozenset({"presenter"}),
-        STAGE_EVENTS,
-        stage_panel,
     ),
 )
 SUMMARIES: Mapping[str, Summary] = {"question.upvoted": upvoted_total}

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from rooms.boards.reading import board_by_id, board_summary, live_rooms, session_boards
+from rooms.boards.reading import board_summary, live_rooms
 from rooms.boards.tables import (
     COLUMN_MAX,
     COLUMN_TITLE_MAX,
@@ -15,8 +15,8 @@ from rooms.boards.tables import (
     Board,
     Template,
 )
-from rooms.errors import Refused, forbidden, invalid
-from rooms.models import TITLE_MAX, Event, Outcome, Role, new_id
+from rooms.errors import Refused, invalid
+from rooms.models import TITLE_MAX, Event, Outcome, new_id
 from rooms.sessions import writable
 from rooms.text import clean, optional
 
@@ -97,23 +97,11 @@ async def create_room_boards(
 
 
 async def show_board(db: AsyncSession, board_id: str | None, session_id: str) -> Outcome[None]:
-    """Puts one board on the presenter view (None: none)."""
-    await writable(db, session_id)
-    for board in await session_boards(db, session_id):
-        board.shown = board.id == board_id
-        db.add(board)
-    if board_id is not None:
-        board = await board_by_id(db, board_id)
-        if board.session_id != session_id:
-            raise forbidden("This board belongs to another session.")
-    return Outcome(
-        session_id,
-        None,
-        (
-            Event(
-                "board.shown",
-                {"board_id": board_id},
-                roles=frozenset[Role]({"moderator", "presenter"}),
-            ),
-        ),
-    )
+    """Puts one board on the stage (None: the stage shows the join screen): the stage's
+    own action (rooms/stage.py), so the board and the stage never disagree."""
+    from rooms import stage  # rooms.stage reads the boards' tables: imported when used
+
+    if board_id is None and (await writable(db, session_id)).stage_show != "board":
+        return Outcome(session_id, None)  # no board is on the stage: it stays as it is
+    shown = await stage.show(db, session_id, "board" if board_id else "join", board_id)
+    return Outcome(session_id, None, shown.events)
