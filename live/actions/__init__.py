@@ -33,6 +33,9 @@ class Actor:
     role: Role
     participant_id: str | None
     room_id: str | None
+    # The organiser account acting, when it is one (not a moderator link's holder): some
+    # actions reach the organiser's other sessions.
+    organiser_id: str | None = None
 
 
 class Body(BaseModel):

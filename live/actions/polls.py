@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
@@ -15,6 +15,7 @@ from live.services import Samla
 from rooms import polls
 from rooms.errors import forbidden
 from rooms.models import Outcome, Role
+from rooms.polls import copying
 
 PARTICIPANT: frozenset[Role] = frozenset({"participant"})
 MODERATOR: frozenset[Role] = frozenset({"moderator"})
@@ -66,6 +67,15 @@ class NewPoll(Strict):
 
 class PollRef(Strict):
     poll_id: str
+
+
+class PollImport(Strict):
+    """Polls of another session of the same organiser, to copy here as drafts."""
+
+    from_session_id: str = Field(max_length=40)
+    poll_ids: list[Annotated[str, Field(max_length=40)]] = Field(
+        min_length=1, max_length=copying.IMPORT_MAX
+    )
 
 
 class PollHiding(Strict):
@@ -141,11 +151,38 @@ async def hide_word(samla: Samla, actor: Actor, body: PollHideWord) -> list[str]
     return words
 
 
+async def duplicate(samla: Samla, actor: Actor, body: PollRef) -> dict[str, Any]:
+    made: dict[str, Any] = await samla.change(
+        lambda db: copying.duplicate_poll(db, actor.session_id, body.poll_id)
+    )
+    return made
+
+
+async def import_polls(samla: Samla, actor: Actor, body: PollImport) -> list[dict[str, Any]]:
+    made: list[dict[str, Any]] = await samla.change(
+        lambda db: copying.import_polls(
+            db, actor.session_id, body.from_session_id, body.poll_ids, actor.organiser_id
+        )
+    )
+    return made
+
+
 VOTE = Action("poll.vote", PollVote, PARTICIPANT, vote, quota=quotas.VOTE)
 CREATE = Action("poll.create", NewPoll, MODERATOR, create)
 OPEN = Action("poll.open", PollRef, MODERATOR, open_poll)
 CLOSE = Action("poll.close", PollRef, MODERATOR, close_poll)
 HIDE_ANSWER = Action("poll.hide_answer", PollHideAnswer, MODERATOR, hide_answer)
 HIDE_WORD = Action("poll.hide_word", PollHideWord, MODERATOR, hide_word)
+DUPLICATE = Action("poll.duplicate", PollRef, MODERATOR, duplicate)
+IMPORT = Action("poll.import", PollImport, MODERATOR, import_polls)
 
-ACTIONS: tuple[Action[Any], ...] = (VOTE, CREATE, OPEN, CLOSE, HIDE_ANSWER, HIDE_WORD)
+ACTIONS: tuple[Action[Any], ...] = (
+    VOTE,
+    CREATE,
+    OPEN,
+    CLOSE,
+    HIDE_ANSWER,
+    HIDE_WORD,
+    DUPLICATE,
+    IMPORT,
+)

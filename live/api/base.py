@@ -118,7 +118,8 @@ async def actor_for(request: Request, session_id: str) -> Actor:
         session = await sessions.session_by_id(db, session_id)
         role = auth.member_role(who, session)
     participant_id = who.participant.id if role == "participant" and who.participant else None
-    return Actor(session.id, role, participant_id, None)
+    organiser_id = who.organiser_id if who.kind == "organiser" else None
+    return Actor(session.id, role, participant_id, None, organiser_id)
 
 
 async def member_session(request: Request, db: Any) -> tuple[auth.Identity, Session]:

@@ -82,6 +82,19 @@ async def results(request: Request) -> Response:
     return JSONResponse(found)
 
 
+async def duplicate_poll(request: Request) -> Response:
+    made = await _perform(request, actions.DUPLICATE, await _poll_actor(request))
+    return JSONResponse(made, 201)
+
+
+async def import_polls(request: Request) -> Response:
+    """Copies polls of another session of the same organiser into this one, as drafts, in
+    the order they were made there (the plenary's: rooms belong to their own session)."""
+    actor = await actor_for(request, request.path_params["sid"])
+    made = await _perform(request, actions.IMPORT, actor)
+    return JSONResponse({"polls": made}, 201)
+
+
 async def hide_answer(request: Request) -> Response:
     actor = await _poll_actor(request)
     return JSONResponse(await _perform(request, actions.HIDE_ANSWER, actor))
@@ -128,6 +141,23 @@ ENDPOINTS: list[Endpoint] = [
         results,
         "A poll's results, as this member may see them",
         who="member (participants as show_results allows)",
+    ),
+    route(
+        "POST",
+        "/api/v1/polls/{pid}/duplicate",
+        duplicate_poll,
+        "Duplicate a poll: a new draft with its question, kind, options and settings",
+        who="moderator",
+        status=201,
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/polls/import",
+        import_polls,
+        "Reuse polls of another session of the same organiser, as drafts",
+        who="moderator",
+        body=actions.PollImport,
+        status=201,
     ),
     route(
         "POST",

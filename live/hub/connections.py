@@ -31,6 +31,7 @@ class Connection:
     close: Close
     participant_id: str | None = None
     login_id: str | None = None
+    organiser_id: str | None = None  # when an organiser account is signed in on it
     room_id: str | None = None
     # The socket's protocol when it offers `write_framed` (live/wire.py): frames can then be
     # written to it straight from the fan-out while its writer is idle.

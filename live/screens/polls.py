@@ -8,18 +8,34 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.screens import FormReader, Panel, Summary, Viewer
+from live.screens import FormReader, Panel, Summary, Viewer, console
 from live.screens.forms import checkboxes
 from rooms import polls
 from rooms.errors import invalid
 from rooms.models import Event
+from rooms.polls import copying
 
 POLL_EVENTS = frozenset({"poll.created", "poll.opened", "poll.closed", "poll.hidden"})
 
 
+def now_first(shown: list[polls.Poll]) -> set[str]:
+    """The polls a phone shows first: every open one; with none open, the one closed last,
+    once, while its results are shown to participants. The rest fold away as earlier polls."""
+    opened = {p.id for p in shown if p.status == "open"}
+    if opened:
+        return opened
+    closed = [p for p in shown if p.status == "closed"]
+    if not closed:
+        return set()
+    last = max(closed, key=lambda p: p.closed_at or p.opened_at or p.created_at)
+    return {last.id} if polls.results_visible(last, "participant") else set()
+
+
 async def participant_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """The poll forms, and what this participant answered while the poll is open."""
+    """The polls shown first (their forms), and what this participant answered while open."""
     shown = await polls.shown_polls(db, viewer.audience.session_id, viewer.audience.room_id)
+    now = now_first(shown)
+    shown = [p for p in shown if p.id in now]
     pid = viewer.participant_id
     mine: dict[str, dict[str, Any]] = {}
     answered: set[str] = set()
@@ -34,39 +50,65 @@ async def participant_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
 
 
 async def participant_results(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The live results of the polls shown first, where participants may see them."""
     shown = await polls.shown_polls(db, viewer.audience.session_id, viewer.audience.room_id)
+    now = now_first(shown)
     listed = [
         {"poll": polls.poll_brief(p), "results": await polls.results(db, p)}
         for p in shown
-        if polls.results_visible(p, "participant")
+        if p.id in now and polls.results_visible(p, "participant")
     ]
     return {"shown": listed}
 
 
+async def participant_history(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The closed polls no longer shown first, newest first: folded away at the foot of the
+    phone, with their results where participants may see them (else the count of answers).
+    In a room, the plenary's closed polls are among them."""
+    sid, room = viewer.audience.session_id, viewer.audience.room_id
+    shown = await polls.shown_polls(db, sid, room)
+    now = now_first(shown)
+    if room is not None:
+        shown += await polls.shown_polls(db, sid, None)
+        shown.sort(key=lambda p: p.closed_at or p.opened_at or p.created_at, reverse=True)
+    earlier = []
+    for p in shown:
+        if p.id in now or p.status != "closed":
+            continue
+        found = await polls.results(db, p)
+        visible = polls.results_visible(p, "participant")
+        earlier.append(
+            {
+                "poll": polls.poll_brief(p),
+                "voters": found["voters"],
+                "results": found if visible else None,
+            }
+        )
+    return {"earlier": earlier}
+
+
 async def moderator_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """Every poll of the session, newest first, with its results and its room's name."""
     found = await polls.polls_of(db, viewer.audience.session_id)
     found.reverse()
     listed = [
         {"poll": polls.poll_brief(p), "results": await polls.results(db, p, moderator=True)}
         for p in found
     ]
-    return {"listed": listed}
+    return {
+        "listed": listed,
+        "room_names": await console.room_names(db, viewer.audience.session_id),
+    }
 
 
 async def create_form(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    return {"kinds": polls.KINDS}
-
-
-async def presenter_poll(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """The big screen shows the plenary's current poll: the open one, else the last closed."""
-    shown = await polls.shown_polls(db, viewer.audience.session_id, None)
-    if not shown:
-        return {"poll": None, "results": None, "visible": False}
-    poll = shown[0]
+    """The new poll's form: its kinds, the open rooms to pick by name, and the polls of the
+    organiser's other sessions to reuse."""
+    sid = viewer.audience.session_id
     return {
-        "poll": polls.poll_brief(poll),
-        "results": await polls.results(db, poll),
-        "visible": polls.results_visible(poll, "presenter"),
+        "kinds": polls.KINDS,
+        "rooms": await console.open_rooms(db, sid),
+        "reusable": await copying.reusable_sessions(db, sid),
     }
 
 
@@ -174,6 +216,12 @@ def _whole(raw: Any, what: str) -> int:
         raise invalid(f"{what} must be a whole number.") from None
 
 
+def import_from_form(message: dict[str, Any]) -> dict[str, Any]:
+    """The reuse form: one ticked poll arrives as text, several as a list, none not at all."""
+    chosen = message.get("poll_ids", [])
+    return {**message, "poll_ids": [chosen] if isinstance(chosen, str) else chosen}
+
+
 def hiding_from_form(message: dict[str, Any]) -> dict[str, Any]:
     """A hide or show button: `hidden` is the text "true" to hide, "false" to show."""
     hidden = message.get("hidden")
@@ -198,6 +246,14 @@ PANELS: tuple[Panel, ...] = (
         json=True,
     ),
     Panel(
+        "poll-history",
+        "polls/_history.html",
+        frozenset({"participant"}),
+        POLL_EVENTS,
+        participant_history,
+        json=True,
+    ),
+    Panel(
         "poll-control",
         "polls/_control.html",
         frozenset({"moderator"}),
@@ -209,16 +265,8 @@ PANELS: tuple[Panel, ...] = (
         "poll-create",
         "polls/_create.html",
         frozenset({"moderator"}),
-        frozenset({"poll.created"}),
+        frozenset({"poll.created", "rooms.opened", "rooms.prepared", "rooms.closed"}),
         create_form,
-    ),
-    Panel(
-        "poll-presenter",
-        "polls/_presenter.html",
-        frozenset({"presenter"}),
-        frozenset({"poll.results", *POLL_EVENTS}),
-        presenter_poll,
-        json=True,
     ),
 )
 SUMMARIES: Mapping[str, Summary] = {"poll.results": results_summary}
@@ -227,6 +275,7 @@ REPLIES: Mapping[str, str] = {"poll.vote": "polls"}
 FORMS: Mapping[str, FormReader] = {
     "poll.vote": vote_from_form,
     "poll.create": poll_from_form,
+    "poll.import": import_from_form,
     "poll.hide_answer": hiding_from_form,
     "poll.hide_word": hiding_from_form,
 }
