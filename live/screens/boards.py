@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from live.screens import FormReader, Panel, Summary, Viewer
+from live.screens import FormReader, Panel, Summary, Viewer, console
 from live.screens.forms import checkboxes
 from rooms.boards import (
     CARD_FIELDS,
@@ -22,7 +22,6 @@ from rooms.boards import (
     board_notes,
     board_summary,
     column_json,
-    describe_board,
     dots_left,
     gallery_open,
     latest_vote,
@@ -113,8 +112,11 @@ async def boards_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
 
 
 async def compose_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """The add-note form and the viewer's own notes; outside the live list, so typing is kept."""
+    """The add-note form and the viewer's own notes; outside the live list, so typing is kept.
+    In a room, the room's board comes first among the places to write."""
     boards = await _visible_boards(db, viewer, write=True)
+    # In a room, its own board is the one written on first: it leads the list of places.
+    boards.sort(key=lambda b: b.room_id is None)
     mine: list[dict[str, Any]] = []
     votes = []
     if viewer.participant_id is not None:
@@ -156,20 +158,9 @@ async def moderation_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         {"id": r["id"], "name": r.get("name") or r["id"]}
         for r in await live_rooms(db, viewer.audience.session_id)
     ]
+    # A room's board says the room's name, also once its round has closed.
+    context["room_names"] = await console.room_names(db, viewer.audience.session_id)
     return context
-
-
-async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    board = await db.scalar(
-        select(Board).where(
-            col(Board.session_id) == viewer.audience.session_id, col(Board.shown).is_(True)
-        )
-    )
-    if board is None:
-        return {"board": None}
-    described = await describe_board(db, board, include_hidden=False)
-    described["notes"] = ordered(described["notes"], "top")
-    return {"board": described}
 
 
 async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
@@ -254,16 +245,10 @@ PANELS: tuple[Panel, ...] = (
         "boards-moderation",
         "boards/_moderation.html",
         frozenset({"moderator"}),
-        NOTE_EVENTS | {"board.shown"},
+        # Its "For" list offers the rooms open now.
+        NOTE_EVENTS | {"board.shown", "rooms.opened", "rooms.prepared", "rooms.closed"},
         moderation_panel,
         json=True,
-    ),
-    Panel(
-        "board-stage",
-        "boards/_stage.html",
-        frozenset({"presenter"}),
-        NOTE_EVENTS | {"board.shown"},
-        stage_panel,
     ),
 )
 SUMMARIES: Mapping[str, Summary] = {"note.upvoted": upvoted_total}

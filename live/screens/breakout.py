@@ -6,6 +6,7 @@ every field as text, a ticked checkbox as "on" and an unticked one not at all.""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,13 +38,26 @@ _TRIGGERS = frozenset(
 )
 
 
+# A moderator's message to all rooms leads a participant's phone while it is news; after
+# this long it has been read or overtaken, and the room itself comes first again.
+BROADCAST_FRESH = timedelta(minutes=10)
+
+
+def time_left(seconds: float) -> str:
+    """A countdown's text, as static/countdown.js writes it: "12:41", never below "0:00"."""
+    whole = max(0, int(-(-seconds // 1)))  # whole seconds, rounded up as the script does
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def _clock(r: Round | None) -> dict[str, Any]:
-    """What the countdown shows: the end, whether it is near, whether it has passed."""
+    """What the countdown shows: the end, the time left as text (the script keeps it
+    ticking), whether it is near, whether it has passed."""
     now = utcnow()
     ends = r.ends_at if r is not None and r.status == "open" else None
     return {
         "ends_at": iso(ends),
         "ends_hm": ends.strftime("%H:%M") if ends else None,
+        "left": time_left((_utc(ends) - now).total_seconds()) if ends else None,
         "now": iso(now),
         "ending": bool(ends and now < ends <= now + breakout.WARNING),
         "over": bool(ends and ends <= now),
@@ -64,16 +78,33 @@ async def room_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     elif r is not None and r.status == "open" and r.assignment == "self":
         view = await breakout.view_round(db, r)
         choices = view.rooms
+    said = await breakout.latest_broadcast(db, sid)
+    fresh = said is not None and _fresh(said, r)
     return {
         "room": room,
         "names": names,
         "help": await breakout.help_count(db, room.id) if room is not None else 0,
         "round": r,
         "choices": choices,
-        "broadcast": await breakout.latest_broadcast(db, sid),
+        "broadcast": said,
+        # The announcement at the top of the phone, while it is news.
+        "announce": said if fresh else None,
+        "announce_until": iso(said.created_at + BROADCAST_FRESH) if said and fresh else None,
         "open": await breakout.session_is_open(db, sid),
         **_clock(r),
     }
+
+
+def _fresh(said: breakout.Broadcast, r: Round | None) -> bool:
+    """A broadcast is news while it is recent and the round it was sent in is still open."""
+    if said.round_id is not None and (r is None or r.id != said.round_id or r.status != "open"):
+        return False
+    return _utc(said.created_at) + BROADCAST_FRESH > utcnow()
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time as UTC: SQLite gives it back without its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
@@ -96,17 +127,6 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "plenary": len([pid for pid, _ in people if pid not in seated]),
         "broadcast": await breakout.latest_broadcast(db, sid),
         "assignments": breakout.ASSIGNMENTS,
-        **_clock(r),
-    }
-
-
-async def presenter_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    r = await breakout.current_round(db, viewer.audience.session_id)
-    rooms = await breakout.rooms_of(db, r.id) if r is not None and r.status == "open" else []
-    return {
-        "round": r,
-        "count": len(rooms),
-        "broadcast": await breakout.latest_broadcast(db, viewer.audience.session_id),
         **_clock(r),
     }
 
@@ -139,15 +159,6 @@ PANELS: tuple[Panel, ...] = (
         frozenset({"moderator"}),
         _TRIGGERS,
         overview_panel,
-    ),
-    Panel(
-        "breakout-presenter",
-        "breakout/_presenter.html",
-        frozenset({"presenter"}),
-        frozenset(
-            {"rooms.opened", "rooms.closed", "rooms.extended", "rooms.ending", "rooms.broadcast"}
-        ),
-        presenter_panel,
     ),
 )
 SUMMARIES: Mapping[str, Summary] = {}

@@ -95,7 +95,9 @@ async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the
 
     moderator = await (await browser.new_context()).new_page()
     moderator.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    await moderator.goto(f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}")
+    await moderator.goto(
+        f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}#sec-boards"
+    )
     state = (
         await api.call("GET", f"/api/v1/boards/{room['id']}", session["moderator_token"])
     ).json()
@@ -108,9 +110,12 @@ async def test_two_participants_see_each_others_notes_and_a_collected_one_in_the
         await wait_for_text(page, notes_of(plenary["id"]), "IOP ger långsiktig finansiering")
 
     # A question with the same markup, asked by Anna, shown on Erik's page and the big screen.
+    # In a room the questions to the panel are folded below the room's board.
+    await anna.click("#qa > summary")
     await anna.fill("#question-text", HOSTILE_NOTE)
     await anna.click("#question-ask form.ask-question button[type=submit]")
     await wait_for_text(erik, "#questions .notes-newest .question-text", HOSTILE_NOTE)
+    await moderator.click(".console-nav a[data-section=qa]")  # the console's Q&A section
     await moderator.click("#questions-queue form:has(input[value=show]) button")
     presenter = await moderator.context.new_page()
     await presenter.goto(f"{base}/s/{session['id']}/presenter")

@@ -40,7 +40,7 @@ async def _participant(
     await page.fill("#name", name)
     await page.select_option("#attr_sektor", sector)
     await page.click("button[type=submit]")
-    await expect(page.locator("#breakout h2.plenary")).to_be_visible()
+    await expect(page.locator("#breakout")).to_have_attribute("data-place", "plenary")
     return page
 
 
@@ -52,7 +52,7 @@ async def test_two_people_follow_the_moderator_into_rooms_and_back(
     )
     moderator = await (await browser.new_context()).new_page()
     await moderator.goto(
-        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}"
+        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}#sec-rooms"
     )
     await expect(moderator.locator("#breakout-overview")).to_contain_text(
         "Everyone is in the plenary"
@@ -89,8 +89,10 @@ async def test_two_people_follow_the_moderator_into_rooms_and_back(
         )
 
     await moderator.click("text=Close the rooms")
+    # Closing rooms early asks first (the console's dialog).
+    await moderator.locator("dialog#confirm").get_by_role("button", name="Close the rooms").click()
     for page in people:
-        await expect(page.locator("#breakout h2.plenary")).to_be_visible()
+        await expect(page.locator("#breakout")).to_have_attribute("data-place", "plenary")
         await expect(page.locator("#breakout .room-name")).to_have_count(0)
     await expect(moderator.locator("#breakout-overview")).to_contain_text(
         "Everyone is in the plenary"
@@ -105,7 +107,7 @@ async def test_help_from_a_room_shows_live_to_the_moderator(
     )
     moderator = await (await browser.new_context()).new_page()
     await moderator.goto(
-        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}"
+        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}#sec-rooms"
     )
     person = await _participant(browser, served, session, "Anna", SECTORS[0])
     await expect(moderator.locator("#presence .here")).to_have_attribute("data-here", "1")
@@ -145,7 +147,7 @@ async def test_a_hall_table_qr_link_joins_straight_into_that_table(
     table = r.json()["rooms"][1]
     moderator = await (await browser.new_context()).new_page()
     await moderator.goto(
-        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}"
+        f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}#sec-rooms"
     )
     await moderator.goto(f"{served.base}/s/{session['id']}/tables")
     await expect(moderator.locator(".table-sheet")).to_have_count(2)

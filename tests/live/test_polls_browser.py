@@ -79,11 +79,15 @@ async def test_a_participant_answers_on_a_phone_and_the_big_screen_counts_it_liv
     hall = await browser.new_context(viewport={"width": 1280, "height": 800})
     screen = await hall.new_page()
     await screen.goto(f"{base}/s/{session['id']}/moderate?key={session['moderator_token']}")
-    await screen.goto(f"{base}/s/{session['id']}/presenter")
-    big = screen.locator("#poll-presenter")
-    await expect(big.locator(".poll-question")).to_have_text(poll["question"])
+    shown = {"show": "poll", "id": poll["id"], "reveal_results": True}
+    path = f"/api/v1/sessions/{session['id']}/stage"
+    r = await api.call("POST", path, session["moderator_token"], json=shown)
+    assert r.status_code == 200
+    await screen.goto(f"{base}/s/{session['id']}/presenter")  # the stage, for its moderator
+    big = screen.locator("#stage")
+    await expect(big.locator(".stage-main")).to_have_text(poll["question"])
     await expect(big.locator("[data-voters]")).to_have_attribute("data-voters", "0")
-    await expect(screen.locator(".presenter-join img")).to_be_visible()
+    await expect(screen.locator(".stage-qr")).to_be_visible()
 
     phone = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     page = await phone.new_page()
@@ -95,7 +99,7 @@ async def test_a_participant_answers_on_a_phone_and_the_big_screen_counts_it_liv
     # Wait for the socket, so that the form is sent over it and not lost before it opens.
     await expect(page.locator("#presence .here")).to_have_attribute("data-here", "1")
     await form.locator("label.scale-value", has_text="4").click()
-    await form.get_by_role("button", name="Send my answer").click()
+    await form.get_by_role("button", name="Send answer").click()
     await expect(page.locator("#polls .your-answer")).to_contain_text("4")
     # Nothing on the phone is wider than the phone.
     width = await page.evaluate("document.documentElement.scrollWidth")
@@ -103,7 +107,7 @@ async def test_a_participant_answers_on_a_phone_and_the_big_screen_counts_it_liv
 
     # The presenter view was not reloaded: its socket brought the new count and the bars.
     await expect(big.locator("[data-voters]")).to_have_attribute("data-voters", "1")
-    await expect(big.locator(".bars li").nth(3)).to_contain_text("1")
+    await expect(big.locator(".stage-bars li").nth(3)).to_contain_text("100")
     r = await api.call("GET", f"/api/v1/polls/{poll['id']}/results", session["moderator_token"])
     assert r.json()["voters"] == 1 and r.json()["options"][3]["count"] == 1
 
@@ -142,10 +146,10 @@ async def test_a_moderator_prepares_opens_and_closes_a_poll_from_the_page(
     form = page.locator("#polls form.vote")
     for label in ("Mer", "Bättre", "Både och"):
         await form.get_by_label(label, exact=True).check()
-    await form.get_by_role("button", name="Send my answer").click()
+    await form.get_by_role("button", name="Send answer").click()
     await expect(page.locator("#notice")).to_contain_text("Choose from 1 to 2 options")
     await form.get_by_label("Mer", exact=True).uncheck()
-    await form.get_by_role("button", name="Send my answer").click()
+    await form.get_by_role("button", name="Send answer").click()
     await expect(page.locator("#polls .your-answer")).to_contain_text("Bättre, Både och")
     await expect(card.locator("[data-voters]")).to_have_attribute("data-voters", "1")
 
