@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse, Response
 from live import auth, joining
 from live.actions import Body
 from live.api.base import Endpoint, member_session, moderated_session, read_body, route, samla_of
+from live.api.stage import stage_url
 from live.services import Samla
-from rooms import accounts, lifecycle, participants, sessions
+from rooms import accounts, copying, lifecycle, participants, sessions
 from rooms.errors import Refused
 from rooms.models import Session, iso
 
@@ -41,6 +42,12 @@ class SessionBody(Body):
     attributes: list[AttributeBody] | None = Field(
         None, description="What to ask each participant when they join."
     )
+
+
+class DuplicateBody(Body):
+    """A session copied as a template."""
+
+    title: str | None = Field(None, description="The copy's title; the original's if none.")
 
 
 class JoinBody(Body):
@@ -123,9 +130,9 @@ async def create_session(request: Request) -> Response:
         )
     )
     session = created.session
-    return JSONResponse(
-        session_json(session, created.moderator_token, join_url(request, session)), 201
-    )
+    answer = session_json(session, created.moderator_token, join_url(request, session))
+    answer["stage_url"] = stage_url(request, session.id, session.stage_salt)
+    return JSONResponse(answer, 201)
 
 
 async def list_sessions(request: Request) -> Response:
@@ -174,6 +181,27 @@ async def delete_session(request: Request) -> Response:
         await sessions.delete_session(db, session.id)
     await samla.hub.announce_deleted(session.id)
     return Response(status_code=204)
+
+
+async def duplicate_session(request: Request) -> Response:
+    """A new session prepared like this one: its join questions, its polls (as drafts), its
+    boards (with their columns, without notes) and its last round of breakout rooms (as a
+    prepared round); none of its people or answers. Only the organiser who created it may.
+    The answer is that of creating a session: a new code and a new moderator token."""
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who, session = await member_session(request, db)
+        auth.require_owner(who, session)
+    body = await read_body(request, DuplicateBody)
+    created = await samla.change(
+        lambda db: copying.duplicate_session(
+            db, session.id, organiser_id=session.organiser_id, title=body.title
+        )
+    )
+    copy = created.session
+    answer = session_json(copy, created.moderator_token, join_url(request, copy))
+    answer["stage_url"] = stage_url(request, copy.id, copy.stage_salt)
+    return JSONResponse(answer, 201)
 
 
 async def join(request: Request) -> Response:
@@ -303,6 +331,15 @@ ENDPOINTS: list[Endpoint] = [
         "Delete a session and everything in it",
         who="organiser",
         status=204,
+    ),
+    route(
+        "POST",
+        "/api/v1/sessions/{sid}/duplicate",
+        duplicate_session,
+        "Duplicate a session as a template: its polls, boards and room plan, without people",
+        who="organiser",
+        body=DuplicateBody,
+        status=201,
     ),
     route(
         "POST",

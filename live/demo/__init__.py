@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import random
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -21,6 +24,7 @@ from live.settings import Settings
 from live.store import Store, migrate
 from rooms import accounts, lifecycle, sessions
 from rooms.models import Organiser, Session
+from rooms.stage import link_secret
 
 DEMO_EMAIL = "arrangor@samla.demo"
 EVENT = "Samverkansforum 2026 — samverkan i en föränderlig tid"
@@ -90,8 +94,9 @@ DEMO_STEPS: tuple[DemoStep, ...] = (demo_polls.step, demo_breakout.step, demo_bo
 class Demo:
     base: str
     password: str
-    links: list[tuple[str, str, str, str]] = field(default_factory=list)
+    links: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     shows: dict[str, str] = field(default_factory=dict)
+    replaced: int = 0  # demo sessions of an earlier run, deleted for these
 
     def text(self) -> str:
         lines = [
@@ -102,13 +107,20 @@ class Demo:
             "  (every session's archive downloads are there: report, Word, Excel, CSV, JSON)",
             "",
         ]
-        for title, join, moderate, present in self.links:
+        if self.replaced:
+            lines += [
+                f"The {self.replaced} demo sessions of an earlier run were replaced by these;",
+                "their old moderator links no longer work.",
+                "",
+            ]
+        for title, join, moderate, present, stage in self.links:
             lines += [
                 f"{title}",
                 f"  shows:     {self.shows.get(title, '')}",
                 f"  join:      {join}",
                 f"  moderator: {moderate}",
                 f"  presenter: {present}",
+                f"  stage:     {stage}  (the hall's screen: no sign-in, F for fullscreen)",
                 "",
             ]
         return "\n".join(lines)
@@ -130,25 +142,60 @@ def _summary(described: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def demo_password(settings: Settings) -> str:
+    """The demo organiser's password: the same on every run against the same store (it is
+    derived from the instance's secret key), so a password printed once keeps working, and
+    nobody without that key can guess it."""
+    mac = hmac.new(settings.secret_key.encode(), b"samla demo organiser", hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:12]).decode()
+
+
+def _is_password(password_hash: str, password: str) -> bool:
+    try:
+        return PasswordHasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def _organiser(store: Store, password: str) -> str:
+    """The demo organiser, made once; its password is set only if it is not this one already
+    (a demo made before passwords were derived)."""
     async with store.write() as db:
         found = await db.scalar(select(Organiser).where(col(Organiser.email) == DEMO_EMAIL))
         if found is None:
             found = await accounts.add_organiser(db, DEMO_EMAIL, password)
-        else:
+        elif not await asyncio.to_thread(_is_password, found.password_hash, password):
             found.password_hash = PasswordHasher().hash(password)
             db.add(found)
         return found.id
+
+
+async def _clear_earlier_demo(store: Store, organiser_id: str) -> int:
+    """Deletes the demo sessions an earlier run made, so that the store holds one demo event;
+    returns how many there were. The demo organiser's other sessions stay."""
+    async with store.write() as db:
+        earlier = list(
+            await db.scalars(
+                select(col(Session.id)).where(
+                    col(Session.organiser_id) == organiser_id, col(Session.title).in_(SESSIONS)
+                )
+            )
+        )
+        for sid in earlier:
+            await sessions.delete_session(db, sid)
+    return len(earlier)
 
 
 async def fill(settings: Settings, base: str) -> str:
     await asyncio.to_thread(migrate, settings.database_url)
     store = Store(settings.database_url)
     rng = random.Random(2026)
-    demo = Demo(base, secrets.token_urlsafe(9))
+    demo = Demo(base, demo_password(settings))
     try:
         organiser_id = await _organiser(store, demo.password)
+        demo.replaced = await _clear_earlier_demo(store, organiser_id)
         made: dict[str, Session] = {}
+        key = settings.secret_key
         for title in SESSIONS:
             async with store.write() as db:
                 created = (
@@ -174,6 +221,7 @@ async def fill(settings: Settings, base: str) -> str:
                     f"{base}/j/{session.code}",
                     f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
                     f"{base}/s/{session.id}/presenter",
+                    f"{base}/stage/{link_secret(key, session.id, session.stage_salt)}",
                 )
             )
         for step in DEMO_STEPS:

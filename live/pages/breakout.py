@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from live import auth
-from live.pages.sessions import _form, _viewer_for, page, refused_page
+from live.pages.sessions import page, read_form, refused_page, viewer_for
 from live.screens import Audience, Viewer
 from live.services import Samla
 from rooms import breakout, lifecycle
@@ -24,7 +24,7 @@ from rooms.sessions import Joined
 log = logging.getLogger("samla.breakout")
 
 
-def _samla(request: Request) -> Samla:
+def samla_of_page(request: Request) -> Samla:
     samla: Samla = request.app.state.samla
     return samla
 
@@ -35,11 +35,11 @@ def _table_url(request: Request, room_id: str) -> str:
 
 async def table_sheets(request: Request) -> Response:
     """/s/{sid}/tables — one printable sheet per hall table of the current round."""
-    found = await _viewer_for(request, "moderator")
+    found = await viewer_for(request, "moderator")
     if isinstance(found, Response):
         return found
     session, _ = found
-    samla = _samla(request)
+    samla = samla_of_page(request)
     async with samla.store.read() as db:
         r = await breakout.current_round(db, session.id) or await breakout.last_round(
             db, session.id
@@ -50,7 +50,7 @@ async def table_sheets(request: Request) -> Response:
 
 
 async def table_qr(request: Request) -> Response:
-    samla = _samla(request)
+    samla = samla_of_page(request)
     try:
         async with samla.store.read() as db:
             _, room = await breakout.table(db, request.path_params["rid"])
@@ -70,7 +70,7 @@ async def table_qr(request: Request) -> Response:
 
 async def table_join(request: Request) -> Response:
     """/t/{rid} — a hall table's QR code: join the session (if not yet) and sit at this table."""
-    samla = _samla(request)
+    samla = samla_of_page(request)
     rid = request.path_params["rid"]
     try:
         async with samla.store.read() as db:
@@ -92,7 +92,7 @@ async def table_join(request: Request) -> Response:
         )
     form: Any = {}
     try:
-        form = await _form(request)
+        form = await read_form(request)
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
 
         async def join_at_table(db: Any) -> Outcome[Joined]:
@@ -121,11 +121,11 @@ async def table_join(request: Request) -> Response:
 
 async def room_page(request: Request) -> Response:
     """/s/{sid}/rooms/{rid} — the moderator joins a room: what its people see, and who they are."""
-    found = await _viewer_for(request, "moderator")
+    found = await viewer_for(request, "moderator")
     if isinstance(found, Response):
         return found
     session, viewer = found
-    samla = _samla(request)
+    samla = samla_of_page(request)
     rid = request.path_params["rid"]
     async with samla.store.read() as db:
         room = await db.get(breakout.Room, rid)

@@ -1,6 +1,6 @@
-"""The browser's pages: joining by code, the participant, moderator and presenter views,
-the organiser's sign-in and dashboard. Forms carry a CSRF token; pages show the same live
-panels the socket later brings forward."""
+"""The browser's pages: joining by code, the participant, moderator and presenter views
+(the organiser's pages are in live/pages/organiser.py). Forms carry a CSRF token; pages show
+the same live panels the socket later brings forward."""
 
 from __future__ import annotations
 
@@ -9,21 +9,18 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
-from sqlalchemy import select
-from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from live import auth, joining, retention
-from live.api import archive as api_archive
+from live import auth, joining
 from live.api import sessions as api_sessions
 from live.screens import Audience, Viewer
 from live.services import Samla
 from live.sockets import browser_socket
 from live.templating import LANGUAGES, pick_language
-from rooms import accounts, archive_parts, lifecycle, sessions
+from rooms import lifecycle, sessions
 from rooms.errors import Refused
 from rooms.models import Role, Session
 
@@ -31,18 +28,18 @@ from rooms.models import Role, Session
 FORM_MAX = 64 * 1024
 
 
-def _samla(request: Request) -> Samla:
+def samla_of_page(request: Request) -> Samla:
     samla: Samla = request.app.state.samla
     return samla
 
 
-def _lang(request: Request) -> str:
+def page_language(request: Request) -> str:
     return pick_language(request.headers.get("accept-language"), auth.cookie(request).get("lang"))
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    samla = _samla(request)
-    lang = _lang(request)
+    samla = samla_of_page(request)
+    lang = page_language(request)
     html = samla.templates.render(
         template, lang, request=request, csrf=auth.csrf_token(request), **context
     )
@@ -58,14 +55,14 @@ def refused_page(request: Request, exc: Refused) -> HTMLResponse:
     return shown
 
 
-async def _form(request: Request) -> FormData:
+async def read_form(request: Request) -> FormData:
     """The posted form, once its size, origin and CSRF token have been checked."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > FORM_MAX:
         raise Refused("too_large", "That form is too large.")
     origin = request.headers.get("origin")
     if origin is not None and not auth.origin_allowed(
-        request, _samla(request).settings.allowed_origins
+        request, samla_of_page(request).settings.allowed_origins
     ):
         raise Refused("forbidden", "This form was sent from another site.")
     form = await request.form(max_files=0, max_fields=100, max_part_size=FORM_MAX)
@@ -86,7 +83,7 @@ async def home(request: Request) -> Response:
 
 
 async def join_page(request: Request) -> Response:
-    samla = _samla(request)
+    samla = samla_of_page(request)
     gate = joining.gate_for(samla)
     try:
         session = await gate.session_for(request, request.path_params["code"])
@@ -99,7 +96,7 @@ async def join_page(request: Request) -> Response:
     if request.method == "GET":
         return page(request, "join.html", session=session, values={}, error=None)
     try:
-        form = await _form(request)
+        form = await read_form(request)
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
         await gate.admit(request, session)
         joined = await samla.change(
@@ -119,7 +116,7 @@ async def join_page(request: Request) -> Response:
 
 
 async def qr_code(request: Request) -> Response:
-    samla = _samla(request)
+    samla = samla_of_page(request)
     try:
         async with samla.store.read() as db:
             session = await sessions.session_by_id(db, request.path_params["sid"])
@@ -140,8 +137,8 @@ async def qr_code(request: Request) -> Response:
 # -- the live views -----------------------------------------------------------------------
 
 
-async def _viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | Response:
-    samla = _samla(request)
+async def viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | Response:
+    samla = samla_of_page(request)
     sid = request.path_params["sid"]
     try:
         async with samla.store.read() as db:
@@ -156,7 +153,7 @@ async def _viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | 
         pid = who.participant.id if who.participant else None
         async with samla.store.read() as db:
             room = await samla.hub.screens.place(db, sid, pid) if pid else None
-        return session, Viewer(Audience(sid, want, room, _lang(request)), pid)
+        return session, Viewer(Audience(sid, want, room, page_language(request)), pid)
     if want == "participant":
         return RedirectResponse(request.url_for("join_page", code=session.code), 303)
     if not auth.cookie(request).get("o"):
@@ -169,11 +166,11 @@ async def _viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | 
 
 
 async def _live_page(request: Request, role: Role, template: str) -> Response:
-    found = await _viewer_for(request, role)
+    found = await viewer_for(request, role)
     if isinstance(found, Response):
         return found
     session, viewer = found
-    samla = _samla(request)
+    samla = samla_of_page(request)
     url = str(request.url_for("join_page", code=session.code))
     panels = await samla.hub.render_panels(viewer)
     return page(
@@ -201,7 +198,7 @@ async def presenter_page(request: Request) -> Response:
 
 async def moderate_link(request: Request) -> Response:
     """The moderator link: its key is kept in this browser's cookie, then dropped from the URL."""
-    samla = _samla(request)
+    samla = samla_of_page(request)
     key = request.query_params.get("key", "")[:200]
     async with samla.store.read() as db:
         session = await sessions.session_by_moderator_token(db, key)
@@ -212,23 +209,24 @@ async def moderate_link(request: Request) -> Response:
 
 
 async def close_page(request: Request) -> Response:
-    samla = _samla(request)
-    found = await _viewer_for(request, "moderator")
+    samla = samla_of_page(request)
+    found = await viewer_for(request, "moderator")
     if isinstance(found, Response):
         return found
     session, _ = found
     try:
-        await _form(request)
+        await read_form(request)
         await samla.change(lambda db: lifecycle.close_session(db, session.id))
     except Refused as exc:
         return refused_page(request, exc)
-    return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
+    # Back to the console's section it was closed from.
+    return RedirectResponse(f"{request.url_for('moderator_page', sid=session.id)}#sec-stage", 303)
 
 
 async def remove_page(request: Request) -> Response:
     """Removing a participant from the moderator's console: a confirmation, then a POST."""
-    samla = _samla(request)
-    found = await _viewer_for(request, "moderator")
+    samla = samla_of_page(request)
+    found = await viewer_for(request, "moderator")
     if isinstance(found, Response):
         return found
     session, _ = found
@@ -237,16 +235,16 @@ async def remove_page(request: Request) -> Response:
             person = await sessions.participant_in(db, session.id, request.path_params["pid"])
         if request.method == "GET":
             return page(request, "sessions/remove.html", session=session, person=person)
-        form = await _form(request)
+        form = await read_form(request)
         await api_sessions.remove_participant(
             samla, session.id, person.id, remove_content=form.get("content") == "remove"
         )
     except Refused as exc:
         return refused_page(request, exc)
-    return RedirectResponse(request.url_for("moderator_page", sid=session.id), 303)
+    return RedirectResponse(f"{request.url_for('moderator_page', sid=session.id)}#sec-people", 303)
 
 
-# -- organisers ---------------------------------------------------------------------------
+# -- where a form may send people ---------------------------------------------------------
 
 
 def own_path(target: str) -> bool:
@@ -259,213 +257,6 @@ def own_path(target: str) -> bool:
         and "\\" not in target
         and target.isprintable()
     )
-
-
-async def login_page(request: Request) -> Response:
-    samla = _samla(request)
-    target = request.query_params.get("next", "/organiser")
-    if not own_path(target):
-        target = "/organiser"
-    if request.method == "GET":
-        return page(request, "login.html", error=None, next=target, email="")
-    try:
-        form = await _form(request)
-        async with samla.store.read() as db:
-            organiser_id = await accounts.check_password(
-                db, form.get("email"), form.get("password")
-            )
-        async with samla.store.write() as db:
-            signed = await accounts.start_login(db, organiser_id, "web")
-    except Refused as exc:
-        if exc.code in ("unauthorized", "invalid"):
-            return page(
-                request,
-                "login.html",
-                401 if exc.code == "unauthorized" else 422,
-                error=exc.message,
-                next=target,
-                email=str(form.get("email", ""))[:254],
-            )
-        return refused_page(request, exc)
-    auth.cookie(request)["o"] = signed.token
-    return RedirectResponse(target, 303)
-
-
-async def logout(request: Request) -> Response:
-    samla = _samla(request)
-    try:
-        await _form(request)
-    except Refused as exc:
-        return refused_page(request, exc)
-    token = auth.cookie(request).pop("o", None)
-    if isinstance(token, str):
-        async with samla.store.write() as db:
-            login = await accounts.login_by_token(db, token)
-            if login is not None:
-                await accounts.sign_out(db, login.id)
-        if login is not None:
-            await samla.hub.announce_logout(login.id)
-    return RedirectResponse("/", 303)
-
-
-async def _organiser(request: Request) -> str | None:
-    samla = _samla(request)
-    token = auth.cookie(request).get("o")
-    if not isinstance(token, str):
-        return None
-    async with samla.store.read() as db:
-        login = await accounts.login_by_token(db, token)
-    return login.organiser_id if login else None
-
-
-async def organiser_page(request: Request) -> Response:
-    samla = _samla(request)
-    organiser_id = await _organiser(request)
-    if organiser_id is None:
-        return RedirectResponse(str(request.url_for("login_page")) + "?next=/organiser", 303)
-    created: dict[str, str] | None = None
-    error = None
-    if request.method == "POST":
-        try:
-            form = await _form(request)
-            raw_attrs = _attributes_from_form(str(form.get("attributes", "")))
-            made = await samla.change(
-                lambda db: sessions.create_session(
-                    db, title=form.get("title"), organiser_id=organiser_id, attributes=raw_attrs
-                )
-            )
-            link = str(request.url_for("moderate_link", sid=made.session.id))
-            created = {
-                "title": made.session.title,
-                "link": f"{link}?key={made.moderator_token}",
-                "sid": made.session.id,
-            }
-        except Refused as exc:
-            error = exc.message
-    async with samla.store.read() as db:
-        found = list(
-            await db.scalars(
-                select(Session)
-                .where(col(Session.organiser_id) == organiser_id)
-                .order_by(col(Session.created_at).desc())
-            )
-        )
-        counted = await archive_parts.counts(db, [s.id for s in found])
-    days = samla.settings.retention_days
-    listed = [
-        {
-            "session": s,
-            "counts": counted[s.id],
-            "participants": counted[s.id]["participants"],
-            "deleted_on": retention.expires_at(s.closed_at, days),
-        }
-        for s in found
-    ]
-    return page(
-        request,
-        "organiser.html",
-        422 if error else 200,
-        listed=listed,
-        created=created,
-        error=error,
-        retention_days=days,
-        formats=ARCHIVE_LINKS,
-    )
-
-
-# The downloads listed for each session on the organiser page: (format, kind, label).
-ARCHIVE_LINKS = (
-    ("html", None, "Report (HTML)"),
-    ("docx", None, "Word"),
-    ("md", None, "Markdown"),
-    ("xlsx", None, "Excel"),
-    ("csv", "notes", "CSV: notes"),
-    ("csv", "polls", "CSV: polls"),
-    ("csv", "questions", "CSV: questions"),
-    ("json", None, "JSON"),
-    ("zip", None, "Everything (zip)"),
-)
-
-
-async def _owned(request: Request) -> Session | Response:
-    """The session in the path, if the signed-in organiser owns it."""
-    samla = _samla(request)
-    organiser_id = await _organiser(request)
-    if organiser_id is None:
-        return RedirectResponse(str(request.url_for("login_page")) + "?next=/organiser", 303)
-    try:
-        async with samla.store.read() as db:
-            session = await sessions.session_by_id(db, request.path_params["sid"])
-    except Refused as exc:
-        return refused_page(request, exc)
-    if session.organiser_id != organiser_id:
-        return refused_page(
-            request,
-            Refused("forbidden", "Only the organiser who created this session may do that."),
-        )
-    return session
-
-
-async def delete_page(request: Request) -> Response:
-    """Deleting a session and everything in it: a confirmation first, then a POST form."""
-    samla = _samla(request)
-    found = await _owned(request)
-    if isinstance(found, Response):
-        return found
-    session = found
-    if request.method == "GET":
-        async with samla.store.read() as db:
-            counted = (await archive_parts.counts(db, [session.id]))[session.id]
-        return page(request, "archive/delete.html", session=session, counts=counted)
-    try:
-        await _form(request)
-        async with samla.store.write() as db:
-            await sessions.delete_session(db, session.id)
-    except Refused as exc:
-        return refused_page(request, exc)
-    await samla.hub.announce_deleted(session.id)
-    return RedirectResponse(str(request.url_for("organiser_page")) + "?deleted=1", 303)
-
-
-async def archive_download(request: Request) -> Response:
-    """The archive for a browser holding this session's organiser or moderator sign-in."""
-    samla = _samla(request)
-    sid = request.path_params["sid"]
-    try:
-        async with samla.store.read() as db:
-            session = await sessions.session_by_id(db, sid)
-            held = await auth.browser_identities(db, request, sid)
-        if not any(auth.role_in(who, session) == "moderator" for who in held):
-            raise Refused(
-                "forbidden",
-                "Only this session's organiser and moderators may download its archive.",
-            )
-        fmt, kind, names = api_archive.choice(request.query_params)
-    except Refused as exc:
-        return refused_page(request, exc)
-    return await api_archive.archive_response(samla, sid, fmt, kind, names, _lang(request))
-
-
-def _attributes_from_form(text: str) -> list[dict[str, Any]]:
-    """One attribute a line: `key: Label = choice, choice, …` (the organiser's form)."""
-    out: list[dict[str, Any]] = []
-    for line in text.splitlines()[:20]:
-        if not line.strip():
-            continue
-        head, sep, choices = line.partition("=")
-        if not sep:
-            raise Refused(
-                "invalid", f"Write each attribute as key: Label = choice, choice ({line[:40]!r})."
-            )
-        key, _, label = head.partition(":")
-        out.append(
-            {
-                "key": key.strip().lower(),
-                "label": (label or key).strip(),
-                "choices": [c.strip() for c in choices.split(",") if c.strip()],
-            }
-        )
-    return out
 
 
 async def set_language(request: Request) -> Response:
@@ -495,15 +286,5 @@ def routes() -> list[BaseRoute]:
             name="remove_page",
         ),
         WebSocketRoute("/s/{sid}/ws", browser_socket),
-        Route("/login", login_page, methods=["GET", "POST"], name="login_page"),
-        Route("/logout", logout, methods=["POST"], name="logout"),
-        Route("/organiser", organiser_page, methods=["GET", "POST"], name="organiser_page"),
-        Route(
-            "/organiser/sessions/{sid}/delete",
-            delete_page,
-            methods=["GET", "POST"],
-            name="delete_page",
-        ),
-        Route("/s/{sid}/archive", archive_download, name="archive_download"),
         Route("/lang/{lang}", set_language, name="set_language"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -78,3 +79,59 @@ def test_serve_raises_the_open_file_limit_to_what_the_system_allows() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def _demo_store(tmp_path: Path, password: str) -> dict[str, object]:
+    """What the demo left in the store: its sessions' titles, and whether the password signs
+    the demo organiser in."""
+    code = (
+        "import asyncio, json, sys\n"
+        "from sqlalchemy import select\n"
+        "from live.store import Store\n"
+        "from live.demo import DEMO_EMAIL\n"
+        "from rooms import accounts\n"
+        "from rooms.errors import Refused\n"
+        "from rooms.models import Session\n"
+        "async def main():\n"
+        "    store = Store(sys.argv[1])\n"
+        "    async with store.read() as db:\n"
+        "        titles = [s.title for s in await db.scalars(select(Session))]\n"
+        "        try:\n"
+        "            await accounts.check_password(db, DEMO_EMAIL, sys.argv[2])\n"
+        "            signs_in = True\n"
+        "        except Refused:\n"
+        "            signs_in = False\n"
+        "    await store.close()\n"
+        "    print(json.dumps({'titles': titles, 'signs_in': signs_in}))\n"
+        "asyncio.run(main())\n"
+    )
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", code, url, password], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, object] = json.loads(done.stdout)
+    return found
+
+
+def _printed_password(out: str) -> str:
+    line = next(line for line in out.splitlines() if "with password" in line)
+    return line.rsplit(" ", 1)[1]
+
+
+def test_the_demo_run_twice_leaves_one_demo_event_and_its_password_still_works(
+    tmp_path: Path,
+) -> None:
+    first = samla(["demo", "--base-url", "http://127.0.0.1:8000"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = samla(["demo", "--base-url", "http://127.0.0.1:8000"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    password = _printed_password(first.stdout)
+    assert _printed_password(second.stdout) == password
+    assert "replaced" in second.stdout and "replaced" not in first.stdout
+    assert second.stdout.count("/stage/") == 4  # the hall's links, one a session
+    stored = _demo_store(tmp_path, password)
+    titles = stored["titles"]
+    assert isinstance(titles, list) and len(titles) == 4 and len(set(titles)) == 4
+    assert stored["signs_in"] is True
+    assert _demo_store(tmp_path, password + "x")["signs_in"] is False
