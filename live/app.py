@@ -13,15 +13,15 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, Router
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from live import actions, collector, jobs, retention
+from live import actions, assets, collector, jobs, retention
 from live.actions import boards as board_actions
 from live.actions import breakout as breakout_actions
 from live.actions import polls as poll_actions
@@ -59,7 +59,7 @@ from live.services import Samla
 from live.settings import Settings
 from live.sockets import event_stream
 from live.store import CHECKPOINT_EVERY, Store, migrate
-from live.templating import ROOT, Templates
+from live.templating import Templates
 from rooms import breakout
 
 log = logging.getLogger("samla")
@@ -269,7 +269,7 @@ async def health(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    templates = Templates()
+    templates = Templates(time_zone=settings.time_zone)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -310,11 +310,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *statement_pages.routes(),
         *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),
-        Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+        Mount("/static", assets.StaticAssets(), name="static"),
     ]
     middleware = [
         Middleware(OddPaths),
         Middleware(Direct),
+        # Inside Direct: a bearer event stream, open for hours, keeps no frame of it alive.
+        # Pages and JSON are gzipped; static files come gzipped already, sockets never are.
+        Middleware(
+            GZipMiddleware,
+            compresslevel=assets.PAGE_GZIP_LEVEL,
+            exclude_content_types=assets.NOT_GZIPPED,
+        ),
         Middleware(SecurityHeaders),
         Middleware(
             SessionCookie,

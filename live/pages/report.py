@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from live.templating import Templates
-from rooms.archive import Archive, headline
-from rooms.archive_formats import KIND_LABELS, percent, result_rows, room_label, scale_text
+from rooms.archive import Archive
+from rooms.archive_formats import (
+    KIND_LABELS,
+    percent,
+    poll_headline,
+    result_rows,
+    room_label,
+    scale_text,
+)
 
 
 def render_report(templates: Templates, archive: Archive, lang: str) -> str:
     """The report, in the reader's language; user text is autoescaped like every page."""
 
-    def t(message: str) -> str:
-        return templates.gettext(lang, message)
+    t = templates.words(lang)
 
     return templates.render(
         "archive/report.html",
@@ -19,7 +25,7 @@ def render_report(templates: Templates, archive: Archive, lang: str) -> str:
         archive=archive,
         sections=archive.sections(),
         result_rows=result_rows,
-        headline=headline,
+        headline=lambda poll: poll_headline(poll, t),
         percent=percent,
         scale_text=lambda poll: scale_text(poll, t),
         room_label=lambda room_id: room_label(archive, room_id, t),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, Api
+from tests.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, Api, axe_violations
 from tests.live.test_archive_api import archive_url, filled, needles_of, ok, remnants
 
 pytestmark = pytest.mark.browser
@@ -137,3 +137,33 @@ async def test_the_organiser_downloads_a_report_and_deletes_a_session_after_conf
     assert await page.get_by_role("article").filter(has_text="Samverkansforum 2026").count() == 0
     assert await remnants(api.served.samla.store, needles_of(made)) == []
     assert problems == []
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+async def test_the_html_report_has_landmarks_and_axe_finds_nothing(
+    api: Api, browser: Browser, tmp_path: Path, lang: str
+) -> None:
+    made = await filled(api)
+    sid, mod = made["session"]["id"], made["session"]["moderator_token"]
+    r = await api.client.get(
+        archive_url(sid, format="html"),
+        headers={"Authorization": f"Bearer {mod}", "Accept-Language": lang},
+    )
+    assert r.status_code == 200
+    report = tmp_path / "report.html"
+    report.write_bytes(r.content)
+    page = await browser.new_page()
+    await page.goto(report.as_uri())
+    assert await page.get_attribute("html", "lang") == lang
+    for role in ("banner", "navigation", "main", "contentinfo"):
+        assert await page.get_by_role(role).count() == 1, role
+    # The contents lead to every section, and nothing outside a landmark.
+    links = page.get_by_role("navigation").get_by_role("link")
+    targets = [await link.get_attribute("href") for link in await links.all()]
+    assert len(targets) == await page.locator("main h2").count()
+    for target in targets:
+        assert target is not None and await page.locator(f"main h2{target}").count() == 1
+    assert await page.locator("body > :not(header, nav, main, footer)").count() == 0
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.screenshot(path=f"/tmp/shots/report-{lang}.png")
+    assert await axe_violations(page) == []
