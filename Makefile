@@ -4,6 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVING := $(VENV)/.serving
 LINTED := $(wildcard live rooms tests bench)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
@@ -13,14 +14,19 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# Serving needs Samla and what it runs on; the tests add their tools (pytest, Playwright, …).
+$(SERVING): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $(SERVING)
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
-	touch $(STAMP)
+	touch $(SERVING) $(STAMP)
 
-run: $(STAMP)
+run: $(SERVING)
 	$(BIN)/samla serve
 
-demo: $(STAMP)
+demo: $(SERVING)
 	$(BIN)/samla demo --serve
 
 # What the tests drive for real: Redis, PostgreSQL and Debian's Chromium.

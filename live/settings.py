@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -55,6 +56,11 @@ class Settings:
     handshakes_per_address: int = 100
     # apply migrations on start
     migrate: bool = True
+    # the zone in which pages, reports and exports show times (stored times stay UTC)
+    time_zone: str = "Europe/Stockholm"
+    # Where people report an accessibility problem (an email address or a web address),
+    # named in the accessibility statement; without it, the statement says to ask the organiser.
+    accessibility_contact: str | None = None
 
     @property
     def served_over_https(self) -> bool:
@@ -97,6 +103,8 @@ class Settings:
             forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1",
             port=_int(env, "PORT", 8000, low=1, high=65535),
             retention_days=_int(env, "RETENTION_DAYS", 90, low=0, high=36500),
+            time_zone=_time_zone(env),
+            accessibility_contact=env.get("ACCESSIBILITY_CONTACT", "").strip()[:200] or None,
         )
 
 
@@ -111,6 +119,17 @@ def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise ConfigError(f"{key}={value} is out of range ({low} to {high})")
     return value
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    name = env.get("TIME_ZONE", "").strip() or "Europe/Stockholm"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIME_ZONE {name!r} is not a time zone: use a name such as Europe/Stockholm or UTC"
+        ) from None
+    return name
 
 
 def _check_database_url(url: str) -> None:

@@ -23,6 +23,12 @@ The JSON shape (`archive_json`, also docs/archive.md)::
      "polls_side_by_side": [{id, question, kind, room_id, room, voters, headline}]}
 
 Boards come plenary first, then room by room; notes within a column most upvoted first.
+
+The words people read follow the organiser's language (`Words`: a translation, and how that
+language writes moments, numbers and shares), in Markdown, Word, the workbook's sheets and
+facts, and the CSV's yes and no; what is data stays as it is in every language: JSON keys,
+the CSV and workbook column headers (`board`, `room`, …), kinds and statuses in the tables,
+and the figures of the CSV and the workbook (numbers, not text).
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from rooms.archive import Archive, Board, Note, Poll, Section, headline
+from rooms.archive_words import Translate, Words, count_of, words_of
 
-Translate = Callable[[str], str]
 CsvKind = Literal["notes", "polls", "questions"]
 CSV_KINDS: tuple[CsvKind, ...] = ("notes", "polls", "questions")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -54,6 +60,9 @@ KIND_LABELS = {
 
 def _same(text: str) -> str:
     return text
+
+
+__all__ = ["Translate", "Words", "words_of"]
 
 
 # -- what every format shows --------------------------------------------------------------
@@ -95,9 +104,20 @@ def percent(share: float) -> str:
 
 
 def scale_text(poll: Poll, t: Translate = _same) -> str:
+    w = words_of(t)
     ends = " - ".join(x for x in (poll.min_label, poll.max_label) if x)
-    mean = "-" if poll.mean is None else f"{poll.mean:.2f}"
-    return f"{t('Mean')}: {mean}" + (f" ({ends})" if ends else "")
+    mean = "-" if poll.mean is None else w.number(poll.mean, 2)
+    return f"{w('Mean')}: {mean}" + (f" ({ends})" if ends else "")
+
+
+def poll_headline(poll: Poll, t: Translate = _same) -> str:
+    """A poll's result in a few words (`headline`), in the reader's words and numbers."""
+    w = words_of(t)
+    if poll.kind == "scale":
+        return "-" if poll.mean is None else w.number(poll.mean, 1)
+    if poll.kind == "open":
+        return count_of(w, "%(count)s answers", len(poll.answers))
+    return headline(poll)
 
 
 # -- JSON ---------------------------------------------------------------------------------
@@ -142,6 +162,7 @@ POLL_HEADER = (
 )
 QUESTION_HEADER = ("question", "author", "upvotes", "answered")
 Row = tuple[str | int | float | None, ...]
+SHEET_NAMES: dict[CsvKind, str] = {"notes": "Notes", "polls": "Polls", "questions": "Questions"}
 
 
 def card_names(archive: Archive) -> list[str]:
@@ -199,19 +220,21 @@ def poll_rows(archive: Archive) -> list[Row]:
     return rows
 
 
-def question_rows(archive: Archive) -> list[Row]:
+def question_rows(archive: Archive, t: Translate = _same) -> list[Row]:
     return [
-        (q.text, q.author or "", q.upvotes, "yes" if q.answered else "no")
+        (q.text, q.author or "", q.upvotes, t("yes") if q.answered else t("no"))
         for q in archive.questions
     ]
 
 
-def _table(archive: Archive, kind: CsvKind) -> tuple[tuple[str, ...], list[Row]]:
+def _table(
+    archive: Archive, kind: CsvKind, t: Translate = _same
+) -> tuple[tuple[str, ...], list[Row]]:
     if kind == "notes":
         return note_header(archive), note_rows(archive)
     if kind == "polls":
         return POLL_HEADER, poll_rows(archive)
-    return QUESTION_HEADER, question_rows(archive)
+    return QUESTION_HEADER, question_rows(archive, t)
 
 
 # -- CSV ----------------------------------------------------------------------------------
@@ -222,9 +245,9 @@ def inert(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_bytes(archive: Archive, kind: CsvKind) -> bytes:
+def csv_bytes(archive: Archive, kind: CsvKind, t: Translate = _same) -> bytes:
     """One kind as CSV, UTF-8 with a byte order mark so spreadsheets read å, ä and ö."""
-    header, rows = _table(archive, kind)
+    header, rows = _table(archive, kind, t)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(header)
@@ -242,21 +265,23 @@ def xlsx_bytes(archive: Archive, t: Translate = _same) -> bytes:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
+    w = words_of(t)
     book = Workbook()
     about = book.worksheets[0]
-    about.title = t("Session")
+    about.title = w("Session")
+    s = archive.session
     facts: list[Row] = [
-        (t("Title"), archive.session.title),
-        (t("Status"), archive.session.status),
-        (t("Created"), archive.session.created_at),
-        (t("Closed"), archive.session.closed_at),
-        (t("Participants"), archive.participation.participants),
-        (t("Archive made"), archive.made_at),
+        (w("Title"), s.title),
+        (w("Status"), w(s.status)),
+        (w("Created"), w.when(s.created_at)),
+        (w("Closed"), w.when(s.closed_at) if s.closed_at else None),
+        (w("Participants"), archive.participation.participants),
+        (w("Archive made"), w.when(archive.made_at)),
     ]
     sheets: list[tuple[Any, tuple[str, ...], list[Row]]] = [(about, (), facts)]
     for kind in CSV_KINDS:
-        header, rows = _table(archive, kind)
-        sheets.append((book.create_sheet(t(kind.capitalize())), header, rows))
+        header, rows = _table(archive, kind, w)
+        sheets.append((book.create_sheet(w(SHEET_NAMES[kind])), header, rows))
     for sheet, header, rows in sheets:
         if header:
             sheet.append(header)
@@ -291,12 +316,13 @@ def md_text(text: str) -> str:
 
 
 def markdown(archive: Archive, t: Translate = _same) -> str:
+    t = w = words_of(t)
     s = archive.session
     out: list[str] = [f"# {md_text(s.title)}", ""]
-    out += [f"- {t('Status')}: {t(s.status)}", f"- {t('Created')}: {s.created_at}"]
+    out += [f"- {t('Status')}: {t(s.status)}", f"- {t('Created')}: {w.when(s.created_at)}"]
     if s.closed_at:
-        out.append(f"- {t('Closed')}: {s.closed_at}")
-    out += [f"- {t('Archive made')}: {archive.made_at}"]
+        out.append(f"- {t('Closed')}: {w.when(s.closed_at)}")
+    out += [f"- {t('Archive made')}: {w.when(archive.made_at)}"]
     if not archive.names:
         out.append(f"- {t('All names removed')}")
     out += ["", f"## {t('Participation')}", ""]
@@ -336,7 +362,7 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
         ]
         out += [
             f"| {md_text(p.question)} | {md_text(room_label(archive, p.room_id, t))} | "
-            f"{t(KIND_LABELS[p.kind])} | {p.voters} | {md_text(headline(p))} |"
+            f"{t(KIND_LABELS[p.kind])} | {p.voters} | {md_text(poll_headline(p, w))} |"
             for p in archive.polls
         ]
     out += ["", f"## {t('Questions')}", ""]
@@ -345,7 +371,9 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
     for q in archive.questions:
         done = t("answered") if q.answered else t("not answered")
         who = f" — {md_text(q.author)}" if q.author else ""
-        out.append(f"- {md_text(q.text)}{who} ({q.upvotes} {t('upvotes')}, {done})")
+        out.append(
+            f"- {md_text(q.text)}{who} ({count_of(t, '%(count)s upvotes', q.upvotes)}, {done})"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -357,13 +385,14 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
             out += [f"_{t('No notes.')}_", ""]
             continue
         for note in column.notes:
-            extra = [f"{note.upvotes} {t('upvotes')}"]
+            extra = [count_of(t, "%(count)s upvotes", note.upvotes)]
             if note.dots:
-                extra.append(f"{note.dots} {t('dots')}")
+                extra.append(count_of(t, "%(count)s dots", note.dots))
             if note.author:
                 extra.append(md_text(note.author))
             if note.from_room_id:
-                extra.append(t("from") + " " + md_text(room_label(archive, note.from_room_id, t)))
+                room = md_text(room_label(archive, note.from_room_id, t))
+                extra.append(t("from %(room)s") % {"room": room})
             out.append(f"- {md_text(note.text)} ({', '.join(extra)})")
             out += [f"  - {t(f.name.capitalize())}: {md_text(f.value)}" for f in note.card]
         out.append("")
@@ -371,10 +400,11 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
 
 
 def _md_poll(poll: Poll, t: Translate) -> list[str]:
+    w = words_of(t)
     out = [
         f"### {t('Poll')}: {md_text(poll.question)}",
         "",
-        f"{t(KIND_LABELS[poll.kind])} · {poll.voters} {t('voters')}",
+        f"{t(KIND_LABELS[poll.kind])} · {count_of(t, '%(count)s voters', poll.voters)}",
         "",
     ]
     if poll.kind == "scale":
@@ -387,7 +417,7 @@ def _md_poll(poll: Poll, t: Translate) -> list[str]:
             "|---|---:|---:|",
         ]
         out += [
-            f"| {md_text(r.label)} | {r.count} | {r.score if score else percent(r.share)} |"
+            f"| {md_text(r.label)} | {r.count} | {r.score if score else w.percent(r.share)} |"
             for r in rows
         ]
         out.append("")
@@ -404,13 +434,14 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
     """The report as a Word document with real headings, bulleted lists and tables."""
     from docx import Document
 
+    t = w = words_of(t)
     doc = Document()
     s = archive.session
     doc.add_heading(s.title, level=0)
-    facts = [f"{t('Status')}: {t(s.status)}", f"{t('Created')}: {s.created_at}"]
+    facts = [f"{t('Status')}: {t(s.status)}", f"{t('Created')}: {w.when(s.created_at)}"]
     if s.closed_at:
-        facts.append(f"{t('Closed')}: {s.closed_at}")
-    facts.append(f"{t('Archive made')}: {archive.made_at}")
+        facts.append(f"{t('Closed')}: {w.when(s.closed_at)}")
+    facts.append(f"{t('Archive made')}: {w.when(archive.made_at)}")
     if not archive.names:
         facts.append(t("All names removed"))
     _bullets(doc, facts)
@@ -468,7 +499,7 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
                     room_label(archive, p.room_id, t),
                     t(KIND_LABELS[p.kind]),
                     str(p.voters),
-                    headline(p),
+                    poll_headline(p, w),
                 )
                 for p in archive.polls
             ],
@@ -491,19 +522,22 @@ def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
 
 
 def _note_line(archive: Archive, note: Note, t: Translate) -> str:
-    extra = [f"{note.upvotes} {t('upvotes')}"]
+    extra = [count_of(t, "%(count)s upvotes", note.upvotes)]
     if note.dots:
-        extra.append(f"{note.dots} {t('dots')}")
+        extra.append(count_of(t, "%(count)s dots", note.dots))
     if note.author:
         extra.append(note.author)
     if note.from_room_id:
-        extra.append(t("from") + " " + room_label(archive, note.from_room_id, t))
+        extra.append(t("from %(room)s") % {"room": room_label(archive, note.from_room_id, t)})
     return f"{note.text} ({', '.join(extra)})"
 
 
 def _docx_poll(doc: Any, poll: Poll, t: Translate) -> None:
+    w = words_of(t)
     doc.add_heading(f"{t('Poll')}: {poll.question}", level=2)
-    doc.add_paragraph(f"{t(KIND_LABELS[poll.kind])} · {poll.voters} {t('voters')}")
+    doc.add_paragraph(
+        f"{t(KIND_LABELS[poll.kind])} · {count_of(t, '%(count)s voters', poll.voters)}"
+    )
     if poll.kind == "scale":
         doc.add_paragraph(scale_text(poll, t))
     rows = result_rows(poll)
@@ -512,7 +546,7 @@ def _docx_poll(doc: Any, poll: Poll, t: Translate) -> None:
         _table_of(
             doc,
             [t("Answer"), t("Count"), t("Score") if score else t("Share")],
-            [(r.label, str(r.count), str(r.score) if score else percent(r.share)) for r in rows],
+            [(r.label, str(r.count), str(r.score) if score else w.percent(r.share)) for r in rows],
         )
     _bullets(doc, list(poll.answers))
 
@@ -547,5 +581,5 @@ def zip_bytes(archive: Archive, stem: str, html: str, t: Translate = _same) -> b
         z.writestr(f"{stem}.xlsx", xlsx_bytes(archive, t))
         z.writestr(f"{stem}.json", json_bytes(archive))
         for kind in CSV_KINDS:
-            z.writestr(f"{stem}-{kind}.csv", csv_bytes(archive, kind))
+            z.writestr(f"{stem}-{kind}.csv", csv_bytes(archive, kind, t))
     return buf.getvalue()

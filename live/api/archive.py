@@ -70,15 +70,14 @@ async def archive_response(
     async with samla.store.read_long() as db:
         archive = await build_archive(db, session_id, names=names)
 
-    def t(message: str) -> str:
-        return samla.templates.gettext(lang, message)
+    t = samla.templates.words(lang)
 
     name = stem(archive)
     body: bytes
     if fmt == "csv":
         assert kind is not None
         name = f"{name}-{kind}"
-        body = formats.csv_bytes(archive, kind)
+        body = formats.csv_bytes(archive, kind, t)
     elif fmt in ("html", "zip"):
         html = render_report(samla.templates, archive, lang)
         body = (

@@ -322,6 +322,27 @@ async def poll_hide_word(w: World, word: Any = "fult") -> tuple[Message, Request
     )
 
 
+async def poll_duplicate(w: World) -> tuple[Message, Request]:
+    poll = await w.poll(opened=False)
+    return {"poll_id": poll["id"]}, ("POST", f"/api/v1/polls/{poll['id']}/duplicate", None)
+
+
+async def poll_import(w: World, poll_ids: Any = None) -> tuple[Message, Request]:
+    """A poll of another session of the same organiser, reused here."""
+
+    async def make() -> dict[str, Any]:
+        other = await w.api.make_session("Förra passet")
+        body = {"question": "Vad behövs?", "kind": "open"}
+        path = f"/api/v1/sessions/{other['id']}/polls"
+        poll = await w.ok("POST", path, str(other["moderator_token"]), body)
+        return {"from_session_id": other["id"], "poll_ids": [poll["id"]]}
+
+    body = dict(await w._once("import", make))
+    if poll_ids is not None:
+        body["poll_ids"] = poll_ids
+    return dict(body), ("POST", f"/api/v1/sessions/{w.sid}/polls/import", body)
+
+
 async def rooms_open(w: World, minutes: Any = 10) -> tuple[Message, Request]:
     # The API's body; the page's form says it as {"by": "count", "amount": 1}.
     body = {"count": 1, "assignment": "random", "minutes": minutes}
@@ -373,6 +394,15 @@ async def qa_approval(w: World, approval: Any = True) -> tuple[Message, Request]
     return dict(body), ("POST", f"/api/v1/sessions/{w.sid}/questions/settings", body)
 
 
+async def stage_show(w: World, poll_id: Any = None) -> tuple[Message, Request]:
+    body = {"show": "poll", "id": poll_id, "reveal_results": True}
+    return dict(body), ("POST", f"/api/v1/sessions/{w.sid}/stage", body)
+
+
+async def stage_revoke(w: World) -> tuple[Message, Request]:
+    return {}, ("POST", f"/api/v1/sessions/{w.sid}/stage/revoke", None)
+
+
 def _with(build: Callable[..., Awaitable[tuple[Message, Request]]], value: Any) -> Build:
     async def wrong(w: World) -> tuple[Message, Request]:
         return await build(w, value)
@@ -410,6 +440,8 @@ CASES = [
     case("poll.close", "moderator", poll_close),
     case("poll.hide_answer", "moderator", poll_hide_answer, _with(poll_hide_answer, 5), "hidden"),
     case("poll.hide_word", "moderator", poll_hide_word, _with(poll_hide_word, 123), "word"),
+    case("poll.duplicate", "moderator", poll_duplicate),
+    case("poll.import", "moderator", poll_import, _with(poll_import, 123), "poll_ids"),
     case("rooms.open", "moderator", rooms_open, _with(rooms_open, "long"), "minutes"),
     case("rooms.close", "moderator", rooms_close),
     case("rooms.extend", "moderator", rooms_extend, _with(rooms_extend, "long"), "minutes"),
@@ -418,6 +450,8 @@ CASES = [
     case("rooms.move", "moderator", rooms_move, _with(rooms_move, 123), "participant_id"),
     case("rooms.answer_help", "moderator", rooms_answer_help),
     case("question.moderate", "moderator", question_moderate),
+    case("stage.show", "moderator", stage_show, _with(stage_show, 123), "id"),
+    case("stage.revoke", "moderator", stage_revoke),
     case("qa.approval", "moderator", qa_approval, _with(qa_approval, 5), "approval"),
 ]
 

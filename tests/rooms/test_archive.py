@@ -34,6 +34,7 @@ from rooms.archive import (
     WordCount,
 )
 from rooms.archive_parts import build_archive
+from rooms.archive_words import Words
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR"]
 SCRIPT = "<script>alert(1)</script> Bra exempel"
@@ -410,3 +411,78 @@ def test_zip_holds_every_format() -> None:
         ]
     )
     assert made.testzip() is None
+
+
+# -- the organiser's language -----------------------------------------------------------------
+
+
+def _swedish() -> Words:
+    from live.templating import Templates
+
+    return Templates(time_zone="Europe/Stockholm").words("sv")
+
+
+def test_the_report_speaks_the_organisers_language_with_its_numbers_and_times() -> None:
+    data = sample()
+    sv = _swedish()
+    text = formats.markdown(data, sv)
+    # Moments in Stockholm time (stored 09:00 UTC), numbers and shares the Swedish way.
+    assert "- Skapad: 23 nov. 2026 10:00" in text
+    assert "- Dokumentationen skapad: 23 nov. 2026 13:30" in text
+    assert "Medelvärde: 3,5 (Dåligt - Bra)" in text and "| Bättre | 3 | 60\xa0% |" in text
+    assert "IOP ger långsiktighet (6 gillningar)" in text and "från Rum 2" in text
+    assert "Ett val · 5 svarande" in text and "## Alla grupprum tillsammans" in text
+    for english in ("upvotes", "voters", "Mean", "Board:", "Poll:", "2026-11-23T", " from "):
+        assert english not in text, english
+    doc = Document(io.BytesIO(formats.docx_bytes(data, sv)))
+    paragraphs = [p.text for p in doc.paragraphs]
+    assert (
+        "Skapad: 23 nov. 2026 10:00" in paragraphs
+        and "Medelvärde: 3,5 (Dåligt - Bra)" in paragraphs
+    )
+    assert any(p.startswith("IOP ger långsiktighet (6 gillningar") for p in paragraphs)
+    rows = [[c.text for c in r.cells] for t in doc.tables for r in t.rows]
+    assert ["Bättre", "3", "60\xa0%"] in rows
+    assert ["Hur säkrar vi finansieringen?", "Cecilia", "5", "ja"] in rows
+    assert ["Fråga", "Ställd av", "Gillningar", "Besvarad"] in rows
+
+
+def test_spreadsheets_keep_their_columns_as_data_and_their_words_in_the_language() -> None:
+    data = sample()
+    sv = _swedish()
+    questions = read_csv(formats.csv_bytes(data, "questions", sv))
+    assert [(q["upvotes"], q["answered"]) for q in questions] == [("5", "ja"), ("2", "nej")]
+    polls = read_csv(formats.csv_bytes(data, "polls", sv))
+    assert {r["mean"] for r in polls if r["kind"] == "scale"} == {"3.5"}  # a figure, not text
+    book = load_workbook(io.BytesIO(formats.xlsx_bytes(data, sv)))
+    assert book.sheetnames == ["Programpunkt", "Lappar", "Frågor", "Frågor till panelen"]
+    facts = dict(book["Programpunkt"].iter_rows(values_only=True))
+    assert facts["Skapad"] == "23 nov. 2026 10:00" and facts["Status"] == "avslutad"
+    assert next(book["Lappar"].iter_rows(values_only=True)) == formats.note_header(data)
+    # JSON is data: English keys, moments as stored.
+    loaded = json.loads(formats.json_bytes(data))
+    assert loaded["made_at"] == "2026-11-23T12:30:00Z"
+
+
+def test_every_word_of_the_archive_has_its_swedish() -> None:
+    import ast
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    root = Path(formats.__file__)
+    said: set[str] = set()
+    for node in ast.walk(ast.parse(root.read_text())):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        args = node.args[1:] if node.func.id == "count_of" else node.args
+        if node.func.id in ("t", "w", "count_of") and args and isinstance(args[0], ast.Constant):
+            said.add(str(args[0].value))
+    said |= set(formats.KIND_LABELS.values()) | set(formats.SHEET_NAMES.values())
+    said |= {"open", "closed", "draft", "yes", "no"}
+    assert {"%(count)s upvotes", "Most upvoted", "Single choice"} <= said  # the scan read it
+    po = root.parents[1] / "live" / "locale" / "sv" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f, locale="sv")
+    swedish = {m.id for m in catalog if m.id and m.string and not m.context}
+    assert sorted(said - swedish) == []
