@@ -5,7 +5,8 @@
 //   every redraw (the rest of its form, new choices in a list, is redrawn around it). Once
 //   its form is sent, the server's next drawing of it is taken (the note just written is not
 //   written again), except for fields marked data-keep-sent (the board chosen stays chosen);
-//   a refusal makes them unsent again.
+//   a refusal makes them unsent again. A form the server withdraws while someone has typed
+//   in it stays (marked .withdrawn) until they send it.
 // - The page knows the session version it shows (#live-version, kept current by every
 //   message); a reopened socket says it (?v=), and a snapshot at that version redraws nothing.
 // - A small status says when the connection is down and clears when it is back.
@@ -54,6 +55,27 @@
     if (!isField(old) || fresh.nodeType !== 1 || fresh.tagName !== old.tagName) { return true; }
     if (!edited.has(old) && old !== document.activeElement) { return true; }
     return carry(old, fresh);
+  };
+
+  // A part of the page the server no longer draws (a form withdrawn because rooms opened, a
+  // board closed) stays while it holds text someone typed and has not sent: they can still
+  // copy it, or send it and be told why it is refused. Choices are cheap to make again.
+  function typedText(f) {
+    var text = f.tagName === "TEXTAREA" ||
+      (f.tagName === "INPUT" && !/^(checkbox|radio|hidden|submit|button|range|color|file|image|reset)$/.test(f.type));
+    return text && edited.has(f) && f.value.trim() !== "";
+  }
+  function holdsTyping(node) {
+    if (node.nodeType !== 1) { return false; }
+    if (isField(node)) { return typedText(node); }
+    var inner = node.querySelectorAll("input, textarea");
+    for (var i = 0; i < inner.length; i++) { if (typedText(inner[i])) { return true; } }
+    return false;
+  }
+  Idiomorph.defaults.callbacks.beforeNodeRemoved = function (node) {
+    if (!holdsTyping(node)) { return true; }
+    node.classList.add("withdrawn");
+    return false;
   };
 
   // Sending a form: its fields are no longer unsent, but for those marked data-keep-sent

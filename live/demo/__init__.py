@@ -94,7 +94,7 @@ DEMO_STEPS: tuple[DemoStep, ...] = (demo_polls.step, demo_breakout.step, demo_bo
 class Demo:
     base: str
     password: str
-    links: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    links: list[tuple[str, str, str, str]] = field(default_factory=list)
     shows: dict[str, str] = field(default_factory=dict)
     replaced: int = 0  # demo sessions of an earlier run, deleted for these
 
@@ -113,13 +113,12 @@ class Demo:
                 "their old moderator links no longer work.",
                 "",
             ]
-        for title, join, moderate, present, stage in self.links:
+        for title, join, moderate, stage in self.links:
             lines += [
                 f"{title}",
                 f"  shows:     {self.shows.get(title, '')}",
                 f"  join:      {join}",
                 f"  moderator: {moderate}",
-                f"  presenter: {present}",
                 f"  stage:     {stage}  (the hall's screen: no sign-in, F for fullscreen)",
                 "",
             ]
@@ -138,7 +137,8 @@ def _summary(described: dict[str, Any]) -> str:
         if n:
             parts.append(f"{n} {status} poll{'s' if n > 1 else ''}")
     if described["boards"]:
-        parts.append(f"{len(described['boards'])} boards")
+        n = len(described["boards"])
+        parts.append(f"{n} board{'s' if n > 1 else ''}")
     return ", ".join(parts)
 
 
@@ -220,7 +220,6 @@ async def fill(settings: Settings, base: str) -> str:
                     f"{title} (code {session.code})",
                     f"{base}/j/{session.code}",
                     f"{base}/s/{session.id}/moderate?key={created.moderator_token}",
-                    f"{base}/s/{session.id}/presenter",
                     f"{base}/stage/{link_secret(key, session.id, session.stage_salt)}",
                 )
             )

@@ -48,7 +48,7 @@ def test_the_demo_fills_the_store_and_prints_its_links(tmp_path: Path) -> None:
     out = done.stdout
     assert "http://127.0.0.1:8000/organiser" in out
     assert out.count("/moderate?key=m_") == 4
-    assert out.count("/presenter") == 4 and out.count("/j/") == 4
+    assert out.count("/stage/") == 4 and out.count("/j/") == 4
     assert "Gruppsamtal" in out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,10 +22,10 @@ VERSION = re.compile(r'id="live-version" hidden data-version="(\d+)"')
 
 # What the moderator and a participant have typed and not sent, field by field.
 MODERATOR_TYPED = {
-    "#breakout-overview [name=amount]": "7",
-    "#breakout-overview [name=minutes]": "33",
-    "#breakout-overview [name=names]": "Norr\nSöder",
-    "#breakout-overview [name=text]": "Två minuter kvar, välj en lapp att lyfta",
+    "#bo-open-form [name=amount]": "7",
+    "#bo-open-form [name=minutes]": "33",
+    "#bo-open-form [name=names]": "Norr\nSöder",
+    "#bo-broadcast-form [name=text]": "Två minuter kvar, välj en lapp att lyfta",
     "#poll-create [name=question]": "Vad behövs mest för att samverka?",
 }
 PARTICIPANT_TYPED = {
@@ -116,13 +117,13 @@ async def test_typing_survives_joins_votes_broadcasts_rooms_and_reconnects(
     await expect(phone.locator("#note-text")).to_be_visible(timeout=TIMEOUT)
     await fill(console, MODERATOR_TYPED)
     await console.click(".console-nav a[data-section=rooms]")
-    await console.locator("#breakout-overview [name=close_at_end]").check()
+    await console.locator("#bo-open-form [name=close_at_end]").check()
     await fill(phone, PARTICIPANT_TYPED)
     typed = {**MODERATOR_TYPED}
 
     async def both_intact(after: str) -> None:
         await intact(console, typed, after)
-        assert await console.locator("#breakout-overview [name=close_at_end]").is_checked()
+        assert await console.locator("#bo-open-form [name=close_at_end]").is_checked()
         await intact(phone, PARTICIPANT_TYPED, after)
 
     # Someone joins from another browser: the console's people and counts redraw.
@@ -173,16 +174,16 @@ async def test_typing_survives_joins_votes_broadcasts_rooms_and_reconnects(
     )
     await both_intact("a reconnect")
 
-    # Rooms open (by another moderator): the console's open-rooms form gives way to the
-    # open round, by design; the broadcast and the poll being written stay, and the
-    # participant, moved into a room, keeps the note and the question half written.
+    # Rooms open (by another moderator): the console now offers the open round instead of
+    # the open-rooms form, but the form being filled in stays, withdrawn, with what was typed;
+    # the participant, moved into a room, keeps the note and the question half written.
     r = await api.call(
         "POST", f"/api/v1/sessions/{sid}/rooms", mod, json={"count": 2, "assignment": "random"}
     )
     assert r.status_code == 201, r.text
     await expect(phone.locator("#breakout")).to_contain_text("Room", timeout=TIMEOUT)
-    typed = {k: v for k, v in MODERATOR_TYPED.items() if k.endswith("[name=text]") or "poll" in k}
-    await intact(console, typed, "rooms opening")
+    await expect(console.locator("#breakout-overview form.withdrawn")).to_have_count(1)
+    await intact(console, MODERATOR_TYPED, "rooms opening")
     await intact(phone, PARTICIPANT_TYPED, "rooms opening")
 
 
@@ -260,3 +261,21 @@ async def test_a_socket_opened_at_the_pages_version_repeats_nothing(api: Api) ->
         for full in (behind, unsaid):
             assert 'id="boards"' in full and f'data-version="{version}"' in full
             assert len(full) > 10 * len(first)
+
+
+LIVE_FORM = re.compile(r"<form\b[^>]*\bws-send\b[^>]*>(.*?)</form>", re.S)
+TEXT_FIELD = re.compile(r'<textarea|<input(?![^>]*type="(hidden|checkbox|radio|submit|button)")')
+
+
+def test_every_live_form_with_a_text_field_has_an_id() -> None:
+    """A redraw morphs each form into the form with its id; one without an id may be morphed
+    into another form of the panel, and what was typed in it would go with its fields."""
+    root = Path(__file__).resolve().parents[2] / "templates"
+    found = 0
+    for path in sorted(root.rglob("*.html")):
+        for form in LIVE_FORM.finditer(path.read_text()):
+            if TEXT_FIELD.search(form.group(1)):
+                found += 1
+                head = form.group(0).split(">", 1)[0]
+                assert re.search(r'\sid="', head), f"{path.name}: {head}>"
+    assert found > 10  # the check really read the live forms
