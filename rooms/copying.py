@@ -13,8 +13,8 @@ from rooms.boards.tables import Board
 from rooms.breakout.reading import last_round, rooms_of
 from rooms.breakout.tables import Room, Round
 from rooms.models import Outcome, new_id
-from rooms.polls.reading import options_of, polls_of
-from rooms.polls.tables import Poll, PollOption
+from rooms.polls.copying import copy_poll
+from rooms.polls.reading import polls_of
 
 
 async def duplicate_session(
@@ -75,26 +75,8 @@ async def _copy_polls(
     for poll in await polls_of(db, source_id):
         if poll.room_id is not None and poll.room_id not in rooms:
             continue
-        new = Poll(
-            session_id=copy_id,
-            room_id=rooms.get(poll.room_id) if poll.room_id else None,
-            question=poll.question,
-            kind=poll.kind,
-            allow_change=poll.allow_change,
-            max_choices=poll.max_choices,
-            scale_min=poll.scale_min,
-            scale_max=poll.scale_max,
-            min_label=poll.min_label,
-            max_label=poll.max_label,
-            show_results=poll.show_results,
-        )
-        db.add(new)
-        await db.flush()
-        db.add_all(
-            PollOption(poll_id=new.id, position=o.position, label=o.label)
-            for o in await options_of(db, poll.id)
-        )
-    await db.flush()
+        room = rooms.get(poll.room_id) if poll.room_id else None
+        await copy_poll(db, poll, copy_id, room_id=room)
 
 
 async def _copy_boards(

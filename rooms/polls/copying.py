@@ -93,9 +93,10 @@ async def import_polls(
     return Outcome(session_id, [made for made, _ in copies], tuple(e for _, e in copies))
 
 
-async def _copy(
+async def copy_poll(
     db: AsyncSession, poll: Poll, session_id: str, *, room_id: str | None
-) -> tuple[dict[str, Any], Event]:
+) -> tuple[Poll, list[PollOption]]:
+    """A draft with the poll's question, kind, options and settings, in `session_id`."""
     copy = Poll(
         session_id=session_id,
         room_id=room_id,
@@ -117,6 +118,13 @@ async def _copy(
     ]
     db.add_all(options)
     await db.flush()
+    return copy, options
+
+
+async def _copy(
+    db: AsyncSession, poll: Poll, session_id: str, *, room_id: str | None
+) -> tuple[dict[str, Any], Event]:
+    copy, options = await copy_poll(db, poll, session_id, room_id=room_id)
     event = Event(
         "poll.created",
         {"poll_id": copy.id, "kind": copy.kind, "room_id": room_id},
