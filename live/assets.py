@@ -83,7 +83,9 @@ def manifest(directory: Path = STATIC) -> dict[str, Asset]:
     read once per process: the addresses pages link stay valid for as long as it runs."""
     found = {}
     for path in sorted(directory.rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.parts):
+        if path.is_file() and not any(
+            part.startswith(".") for part in path.relative_to(directory).parts
+        ):
             found[path.relative_to(directory).as_posix()] = _asset(path)
     return found
 

@@ -151,8 +151,15 @@ def _connection_for(
             wire=wire_of(ws),
             participant_id=who.participant.id if who.participant else None,
             login_id=who.login_id,
-            organiser_id=who.organiser_id if who.kind == "organiser" else None,
+            organiser_id=owner_of(who, session),
         )
+    return None
+
+
+def owner_of(who: auth.Identity, session: Any) -> str | None:
+    """The organiser id of `who` when they are the session's own organiser, signed in."""
+    if who.kind == "organiser" and who.organiser_id == session.organiser_id:
+        return who.organiser_id
     return None
 
 

@@ -66,6 +66,11 @@ async def show(
     if what not in SHOWS:
         raise invalid(f"show: choose one of {', '.join(SHOWS)}.")
     ref = await _checked_ref(db, session_id, what, ref)
+    if what == "poll" and ref is None and reveal:
+        # Results are revealed for one poll: the current one is pinned, so the next poll
+        # opened does not show its results before the moderator reveals them too.
+        shown = await polls.shown_polls(db, session_id, None)
+        ref = shown[0].id if shown else None
     message = clean(text, "text", STAGE_TEXT_MAX) if what == "message" else None
     was_board = session.stage_ref if session.stage_show == "board" else None
     was_question = session.stage_ref if session.stage_show == "question" else None
@@ -162,7 +167,9 @@ async def session_by_link(db: AsyncSession, key: str, secret: str) -> Session | 
         return None
     return (
         session
-        if hmac.compare_digest(link_secret(key, session.id, session.stage_salt), secret)
+        if hmac.compare_digest(
+            link_secret(key, session.id, session.stage_salt).encode(), secret.encode()
+        )
         else None
     )
 

@@ -23,8 +23,19 @@
     return node.nodeType === 1 && FIELDS.indexOf(node.tagName) >= 0 && node.type !== "hidden";
   }
 
-  document.addEventListener("input", function (e) { if (isField(e.target)) { edited.add(e.target); } }, true);
-  document.addEventListener("change", function (e) { if (isField(e.target)) { edited.add(e.target); } }, true);
+  // Fields sent as they stand: the server's next drawing replaces them, focused or not.
+  var sent = new WeakSet();
+
+  function touched(e) {
+    var f = e.target;
+    if (!isField(f)) { return; }
+    // A radio button chosen unchooses its group: every button of the group is the person's.
+    var group = f.type === "radio" && f.name ? (f.form || document).querySelectorAll(
+      'input[type=radio][name="' + CSS.escape(f.name) + '"]') : [f];
+    for (var i = 0; i < group.length; i++) { edited.add(group[i]); sent.delete(group[i]); }
+  }
+  document.addEventListener("input", touched, true);
+  document.addEventListener("change", touched, true);
 
   // Gives the server's fresh drawing of a field the value the person has in it.
   function carry(old, fresh) {
@@ -53,6 +64,7 @@
 
   Idiomorph.defaults.callbacks.beforeNodeMorphed = function (old, fresh) {
     if (!isField(old) || fresh.nodeType !== 1 || fresh.tagName !== old.tagName) { return true; }
+    if (sent.has(old)) { sent.delete(old); return true; }
     if (!edited.has(old) && old !== document.activeElement) { return true; }
     return carry(old, fresh);
   };
@@ -84,17 +96,26 @@
   document.addEventListener("htmx:wsConfigSend", function (event) {
     var form = event.target;
     if (!form || form.tagName !== "FORM") { return; }
-    var sent = Array.prototype.filter.call(form.elements, function (f) {
-      return edited.has(f) && !f.hasAttribute("data-keep-sent");
+    var gone = Array.prototype.filter.call(form.elements, function (f) {
+      return (edited.has(f) || f === document.activeElement) && !f.hasAttribute("data-keep-sent");
     });
-    sent.forEach(function (f) { edited.delete(f); });
-    pending = { fields: sent, at: Date.now() };
+    gone.forEach(function (f) { edited.delete(f); sent.add(f); });
+    pending = { fields: gone.map(function (f) { return { field: f, value: f.value }; }), at: Date.now() };
   });
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
     var message = event.detail.message;
     if (pending && typeof message === "string" && message.indexOf("notice-error") >= 0
         && Date.now() - pending.at < 15000) {
-      pending.fields.forEach(function (f) { edited.add(f); });
+      pending.fields.forEach(function (p) {
+        var f = p.field;
+        // A redraw may have come between the sending and the refusal: what was sent comes back.
+        if (f.isConnected && f.value !== p.value && (f.value === "" || f.value === f.defaultValue)
+            && f.type !== "checkbox" && f.type !== "radio") {
+          f.value = p.value;
+        }
+        edited.add(f);
+        sent.delete(f);
+      });
       pending = null;
     }
   });

@@ -31,7 +31,8 @@ class Connection:
     close: Close
     participant_id: str | None = None
     login_id: str | None = None
-    organiser_id: str | None = None  # when an organiser account is signed in on it
+    # The session's own organiser, when their account is signed in on it.
+    organiser_id: str | None = None
     room_id: str | None = None
     # The socket's protocol when it offers `write_framed` (live/wire.py): frames can then be
     # written to it straight from the fan-out while its writer is idle.
@@ -69,7 +70,9 @@ class Connection:
     @property
     def audience(self) -> Audience:
         """The sockets that see the same shared panels: session, role, room and language."""
-        return Audience(self.session_id, self.role, self.room_id, self.locale)
+        return Audience(
+            self.session_id, self.role, self.room_id, self.locale, self.organiser_id is not None
+        )
 
     def sees(self, event: Event) -> bool:
         """Whether this socket may be shown the event (its roles and its room)."""

@@ -18,7 +18,7 @@ from live import auth, joining
 from live.api import sessions as api_sessions
 from live.screens import Audience, Viewer
 from live.services import Samla
-from live.sockets import browser_socket
+from live.sockets import browser_socket, owner_of
 from live.templating import LANGUAGES, pick_language
 from rooms import lifecycle, sessions
 from rooms.errors import Refused
@@ -153,7 +153,8 @@ async def viewer_for(request: Request, want: Role) -> tuple[Session, Viewer] | R
         pid = who.participant.id if who.participant else None
         async with samla.store.read() as db:
             room = await samla.hub.screens.place(db, sid, pid) if pid else None
-        return session, Viewer(Audience(sid, want, room, page_language(request)), pid)
+        owner = owner_of(who, session) is not None
+        return session, Viewer(Audience(sid, want, room, page_language(request), owner), pid)
     if want == "participant":
         return RedirectResponse(request.url_for("join_page", code=session.code), 303)
     if not auth.cookie(request).get("o"):

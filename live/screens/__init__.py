@@ -28,6 +28,9 @@ class Audience:
     role: Role
     room_id: str | None
     locale: str
+    # The session's own organiser, signed in: they also see what reaches their other
+    # sessions (polls to reuse), which a moderator link's holder does not.
+    owner: bool = False
 
 
 @dataclass(frozen=True)

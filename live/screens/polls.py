@@ -108,7 +108,7 @@ async def create_form(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     return {
         "kinds": polls.KINDS,
         "rooms": await console.open_rooms(db, sid),
-        "reusable": await copying.reusable_sessions(db, sid),
+        "reusable": await copying.reusable_sessions(db, sid) if viewer.audience.owner else [],
     }
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from rooms import accounts
-from tests.conftest import Api
+from tests.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, Api
+from tests.live.pages import csrf_of
 
 OTHER_EMAIL = "annan@example.org"
 OTHER_PASSWORD = "ett annat långt lösenord"
@@ -140,3 +143,36 @@ async def test_polls_of_another_organisers_session_are_not_reused(api: Api) -> N
         r = await api.call("POST", path, token, json=body)
         assert r.status_code == 403, r.text
         assert r.json()["error"]["code"] == "forbidden"
+
+
+async def test_only_the_organiser_signed_in_sees_their_other_sessions_polls(api: Api) -> None:
+    """The reuse list names the organiser's other sessions and their questions: a moderator
+    link reaches its own session and sees none of it."""
+    org = await api.organiser_token()
+    earlier = await api.make_session("Förra årets hemliga forum")
+    await ok(
+        api,
+        "POST",
+        f"/api/v1/sessions/{earlier['id']}/polls",
+        org,
+        {"question": "En fråga från i fjol", "kind": "single", "options": ["Ja", "Nej"]},
+    )
+    session = await api.make_session("I år")
+    base = api.served.base
+    async with httpx.AsyncClient(base_url=base, follow_redirects=True) as linked:
+        key = session["moderator_token"]
+        page = await linked.get(f"/s/{session['id']}/moderate?key={key}")
+        assert page.status_code == 200 and 'id="poll-create"' in page.text
+        assert "Förra årets hemliga forum" not in page.text
+        assert "En fråga från i fjol" not in page.text
+    async with httpx.AsyncClient(base_url=base, follow_redirects=True) as signed_in:
+        login = await signed_in.get("/login")
+        csrf = csrf_of(login.text)
+        r = await signed_in.post(
+            "/login",
+            data={"csrf": csrf, "email": ORGANISER_EMAIL, "password": ORGANISER_PASSWORD},
+        )
+        assert r.status_code == 200, r.text
+        page = await signed_in.get(f"/s/{session['id']}/moderator")
+        assert "Förra årets hemliga forum" in page.text
+        assert "En fråga från i fjol" in page.text

@@ -59,7 +59,14 @@ async def test_a_made_up_or_other_sessions_stage_link_is_not_found(api: Api) -> 
     one, other = await api.make_session(), await api.make_session()
     secret = one["stage_url"].rsplit("/", 1)[1]
     mac = secret.split(".", 1)[1]
-    for bad in (f"{other['id']}.{mac}", f"{one['id']}.{'0' * 32}", one["id"], "x" * 300):
+    bad_links = (
+        f"{other['id']}.{mac}",
+        f"{one['id']}.{'0' * 32}",
+        one["id"],
+        "x" * 300,
+        f"{one['id']}.%C3%A9",  # not ASCII: no comparison can even be made
+    )
+    for bad in bad_links:
         r = await _hall(api, f"{api.served.base}/stage/{bad}")
         assert r.status_code == 404, bad
 
@@ -87,6 +94,17 @@ async def test_a_moderator_puts_a_poll_on_the_stage_and_reveals_its_results(api:
     r = await _stage(api, session, {"show": "poll"})
     assert r.status_code == 200 and r.json() == {"show": "poll", "id": None}
     assert "Vad behövs mest?" in (await _hall(api, session["stage_url"])).text
+
+    # Revealed while following the current poll: the reveal is for that poll, which stays
+    # on the stage; the next poll opened shows no results before it is revealed too.
+    r = await _stage(api, session, {"show": "poll", "reveal_results": True})
+    assert r.status_code == 200 and r.json() == {"show": "poll", "id": poll["id"]}
+    body = {"question": "Nästa fråga?", "kind": "single", "options": ["Hemlig A", "Hemlig B"]}
+    mod = session["moderator_token"]
+    nxt = await _ok(api, "POST", f"/api/v1/sessions/{session['id']}/polls", mod, body)
+    await _ok(api, "POST", f"/api/v1/polls/{nxt['id']}/open", mod)
+    html = (await _hall(api, session["stage_url"])).text
+    assert "Hemlig A" not in html
 
 
 async def test_the_stage_shows_a_message_a_board_a_question_and_the_rooms(api: Api) -> None:

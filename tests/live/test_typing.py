@@ -209,6 +209,38 @@ async def test_a_sent_note_clears_and_a_refused_one_stays(api: Api, browser: Any
     await expect(text).to_have_value("   ")
 
 
+async def test_a_broadcast_sent_with_enter_clears_and_a_choice_stays_chosen(
+    api: Api, browser: Any
+) -> None:
+    """Sent with Enter, the focus stays in the field, and the field is still drawn afresh (a
+    second Enter does not send it again). A radio button chosen keeps its group chosen
+    through a reconnect's snapshot."""
+    served = api.served
+    session = await api.make_session("Enter")
+    await make_board(api, session)
+    sid, mod = session["id"], session["moderator_token"]
+    console = await open_page(browser, f"{served.base}/s/{sid}/moderate?key={mod}", CONSOLE)
+    await connected(console)
+    field = console.locator("#bo-broadcast-form [name=text]")
+    await show_section_of(console, field)
+    await field.fill("Paus nu")
+    await field.press("Enter")
+    await expect(field).to_have_value("", timeout=TIMEOUT)
+    assert await field.evaluate("f => f === document.activeElement")
+
+    phone = await open_page(browser, f"{served.base}/j/{session['code']}", PHONE)
+    await joined(phone)
+    await phone.locator("#sort-top").check()
+    await make_board(api, session, title="Ännu en")  # the version moves on
+    await drop_sockets(served)
+    await expect(phone.locator("#link-state")).to_have_attribute(
+        "data-state", "live", timeout=TIMEOUT
+    )
+    await expect(phone.locator("#note-target option")).to_have_count(6, timeout=TIMEOUT)
+    assert await phone.locator("#sort-top").is_checked()
+    assert not await phone.locator("#sort-newest").is_checked()
+
+
 async def test_a_poll_saved_100_ms_after_the_page_loads_exists(api: Api, browser: Any) -> None:
     """The socket's first message used to redraw the form: a poll typed and saved at once
     was lost about half the time. Five quick moderators, five polls."""
