@@ -208,12 +208,17 @@ class Direct:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # The API's own routes, their errors in the API's shape, the security headers.
-        self.api = SecurityHeaders(
-            ExceptionMiddleware(
-                Router(routes=[r for r in api.routes(ENDPOINTS) if isinstance(r, Route)]),
-                handlers={HTTPException: _http_error},
-            )
+        # The API's own routes, their errors in the API's shape, the security headers; a large
+        # answer (an archive's JSON, a list) compressed like the pages, a small one as it is.
+        self.api = GZipMiddleware(
+            SecurityHeaders(
+                ExceptionMiddleware(
+                    Router(routes=[r for r in api.routes(ENDPOINTS) if isinstance(r, Route)]),
+                    handlers={HTTPException: _http_error},
+                )
+            ),
+            compresslevel=assets.PAGE_GZIP_LEVEL,
+            exclude_content_types=assets.NOT_GZIPPED,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

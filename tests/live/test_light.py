@@ -148,6 +148,17 @@ async def test_archive_downloads_arrive_whole_gzipped_or_not(served: Served, api
         "GET", f"/api/v1/sessions/{session['id']}/archive", session["moderator_token"]
     )
     assert r.status_code == 200 and zipfile.ZipFile(io.BytesIO(r.content)).testzip() is None
+    assert "content-encoding" not in r.headers
+    # Its JSON archive comes compressed, like the pages; a small answer as it is.
+    async with raw_client(served) as client:
+        auth = {"Authorization": f"Bearer {session['moderator_token']}", **GZIP}
+        big = await client.get(
+            f"/api/v1/sessions/{session['id']}/archive?format=json", headers=auth
+        )
+        assert big.status_code == 200 and big.headers["content-encoding"] == "gzip"
+        assert big.json()["session"]["title"] == "Samverkansforum 2026"
+        small = await client.get(f"/api/v1/sessions/{session['id']}", headers=auth)
+        assert small.status_code == 200
 
 
 @pytest.mark.parametrize(
