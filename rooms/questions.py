@@ -318,3 +318,15 @@ async def set_approval(db: AsyncSession, session_id: str, approval: bool) -> Out
         settings.approval,
         (Event("qa.settings", {"approval": settings.approval}, roles=MODERATORS),),
     )
+
+
+async def waiting_count(db: AsyncSession, session_id: str) -> int:
+    """Questions that wait for a moderator's approval (neither approved nor hidden)."""
+    found = await db.scalar(
+        select(func.count()).where(
+            col(Question.session_id) == session_id,
+            col(Question.approved).is_(False),
+            col(Question.hidden).is_(False),
+        )
+    )
+    return int(found or 0)

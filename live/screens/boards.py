@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from live.screens import FormReader, Panel, Summary, Viewer, console
+from live.screens import FormReader, Panel, Summary, Viewer
 from live.screens.forms import checkboxes
+from rooms import breakout
 from rooms.boards import (
     CARD_FIELDS,
     TEMPLATES,
@@ -159,7 +160,7 @@ async def moderation_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         for r in await live_rooms(db, viewer.audience.session_id)
     ]
     # A room's board says the room's name, also once its round has closed.
-    context["room_names"] = await console.room_names(db, viewer.audience.session_id)
+    context["room_names"] = await breakout.room_names(db, viewer.audience.session_id)
     return context
 
 

@@ -7,14 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from live.screens import FormReader, Panel, Summary, Viewer
-from rooms import breakout, sessions
-from rooms.breakout import Room
-from rooms.questions import Question
+from rooms import breakout, questions, sessions
 
 ATTENTION_EVENTS = frozenset(
     {
@@ -32,35 +28,15 @@ ATTENTION_EVENTS = frozenset(
 )
 
 
-async def room_names(db: AsyncSession, session_id: str) -> dict[str, str]:
-    """Every room of the session by id, open or closed: a room is always shown by its name."""
-    rows = await db.execute(
-        select(col(Room.id), col(Room.name)).where(col(Room.session_id) == session_id)
-    )
-    return {rid: name for rid, name in rows.all()}
-
-
-async def open_rooms(db: AsyncSession, session_id: str) -> list[Room]:
+async def open_rooms(db: AsyncSession, session_id: str) -> list[breakout.Room]:
     """The rooms of the round now open (or prepared), in their order."""
     r = await breakout.current_round(db, session_id)
     return await breakout.rooms_of(db, r.id) if r is not None else []
 
 
-async def waiting_questions(db: AsyncSession, session_id: str) -> int:
-    """Questions that wait for a moderator's approval (neither approved nor rejected)."""
-    found = await db.scalar(
-        select(func.count()).where(
-            col(Question.session_id) == session_id,
-            col(Question.approved).is_(False),
-            col(Question.hidden).is_(False),
-        )
-    )
-    return int(found or 0)
-
-
 async def attention_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     sid = viewer.audience.session_id
-    names = await room_names(db, sid)
+    names = await breakout.room_names(db, sid)
     asking = [
         {"id": rid, "name": names.get(rid, ""), "count": n}
         for rid, n in (await breakout.help_by_room(db, sid)).items()
@@ -69,7 +45,7 @@ async def attention_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     return {
         "asking": sorted(asking, key=lambda a: a["name"]),
         "help": len(asking),
-        "waiting": await waiting_questions(db, sid),
+        "waiting": await questions.waiting_count(db, sid),
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import FormReader, Panel, Summary, Viewer, console
 from live.screens.forms import checkboxes
-from rooms import polls
+from rooms import breakout, polls
 from rooms.errors import invalid
 from rooms.models import Event
 from rooms.polls import copying
@@ -97,7 +97,7 @@ async def moderator_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     ]
     return {
         "listed": listed,
-        "room_names": await console.room_names(db, viewer.audience.session_id),
+        "room_names": await breakout.room_names(db, viewer.audience.session_id),
     }
 
 

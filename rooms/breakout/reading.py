@@ -65,6 +65,14 @@ async def last_round(db: AsyncSession, session_id: str) -> Round | None:
     return found
 
 
+async def room_names(db: AsyncSession, session_id: str) -> dict[str, str]:
+    """Every room of the session by id, open or closed: a room is always shown by its name."""
+    rows = await db.execute(
+        select(col(Room.id), col(Room.name)).where(col(Room.session_id) == session_id)
+    )
+    return {rid: name for rid, name in rows.all()}
+
+
 async def rooms_of(db: AsyncSession, round_id: str) -> list[Room]:
     found = await db.scalars(
         select(Room).where(col(Room.round_id) == round_id).order_by(col(Room.position))
