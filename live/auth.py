@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from rooms import accounts, sessions
 from rooms.errors import Refused, forbidden
+from rooms.events import conferences
 from rooms.models import Participant, Role, Session
 
 Kind = Literal["organiser", "moderator", "participant"]
@@ -28,6 +29,18 @@ class Identity:
     login_id: str | None = None
     session_id: str | None = None  # the one session a moderator or participant token is for
     participant: Participant | None = None
+    # The events an organiser organises: they have the organiser's rights on their sessions.
+    conferences: frozenset[str] = frozenset()
+
+    def organises(self, session: Session) -> bool:
+        """An organiser's rights on this session: part of an event they organise, or, outside
+        events, theirs."""
+        if self.kind != "organiser" or self.organiser_id is None:
+            return False
+        if session.conference_id is not None:
+            # An event's session is its organisers': one removed from the event loses it.
+            return session.conference_id in self.conferences
+        return session.organiser_id is not None and session.organiser_id == self.organiser_id
 
 
 def bearer(conn: HTTPConnection) -> str | None:
@@ -43,7 +56,13 @@ async def identify(db: AsyncSession, token: str) -> Identity | None:
     if token.startswith("o_"):
         login = await accounts.login_by_token(db, token)
         if login is not None:
-            return Identity("organiser", token, organiser_id=login.organiser_id, login_id=login.id)
+            return Identity(
+                "organiser",
+                token,
+                organiser_id=login.organiser_id,
+                login_id=login.id,
+                conferences=await conferences.conferences_of(db, login.organiser_id),
+            )
     elif token.startswith("m_"):
         session = await sessions.session_by_moderator_token(db, token)
         if session is not None:
@@ -168,7 +187,7 @@ def role_in(who: Identity, session: Session) -> Role | None:
         return "participant" if who.session_id == session.id else None
     if who.kind == "moderator":
         return "moderator" if who.session_id == session.id else None
-    if session.organiser_id is not None and who.organiser_id == session.organiser_id:
+    if who.organises(session):
         return "moderator"
     return None
 
@@ -192,9 +211,10 @@ def require_organiser(who: Identity) -> str:
 
 
 def require_owner(who: Identity, session: Session) -> None:
-    organiser_id = require_organiser(who)
-    if session.organiser_id != organiser_id:
-        raise forbidden("Only the organiser who created this session may do that.")
+    """The session's organisers only: its creator, or an organiser of its event."""
+    require_organiser(who)
+    if not who.organises(session):
+        raise forbidden("Only this session's organisers may do that.")
 
 
 # -- participants' tokens on the hot path -------------------------------------------------------

@@ -19,6 +19,7 @@ STATUS: dict[Code, int] = {
     "not_found": 404,
     "conflict": 409,
     "session_closed": 409,
+    "registration_closed": 409,
     "poll_closed": 409,
     "too_large": 413,
     "rate_limited": 429,

@@ -1,4 +1,5 @@
-"""Deleting closed sessions RETENTION_DAYS after they closed: the purge and its periodic loop."""
+"""Deleting closed sessions RETENTION_DAYS after they closed, and events (with their
+registrations) RETENTION_DAYS after they were over: the purge and its periodic loop."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlmodel import col
 from live.services import Samla
 from live.store import Store
 from rooms import sessions
-from rooms.models import Session, utcnow
+from rooms.events import conferences
+from rooms.models import Conference, Session, utcnow
 
 log = logging.getLogger("samla.retention")
 
@@ -52,7 +54,7 @@ async def purge_expired(store: Store, days: int, now: datetime | None = None) ->
 
 
 async def _purge(store: Store, days: int, now: datetime | None) -> list[str]:
-    deleted = []
+    deleted = await _purge_events(store, days, now)
     for session_id in await expired(store, days, now):
         # One transaction per session: a large one does not hold the write lock for all.
         async with store.write() as db:
@@ -61,6 +63,23 @@ async def _purge(store: Store, days: int, now: datetime | None) -> list[str]:
                 continue
             await sessions.delete_session(db, session_id)
         deleted.append(session_id)
+    return deleted
+
+
+async def _purge_events(store: Store, days: int, now: datetime | None) -> list[str]:
+    """Deletes the events over for `days`; returns the ids of the sessions that went too."""
+    if days <= 0:
+        return []
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    async with store.read() as db:
+        ended = await conferences.expired_conferences(db, cutoff)
+    deleted: list[str] = []
+    for conference_id in ended:
+        async with store.write() as db:
+            if await db.get(Conference, conference_id) is None:
+                continue
+            deleted += await conferences.delete_conference(db, conference_id)
+        log.info("retention: deleted event %s", conference_id)
     return deleted
 
 

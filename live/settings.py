@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -61,6 +62,11 @@ class Settings:
     # Where people report an accessibility problem (an email address or a web address),
     # named in the accessibility statement; without it, the statement says to ask the organiser.
     accessibility_contact: str | None = None
+    # smtp://user:pass@host:port (or smtps://) for registration confirmations and
+    # invitations; None: Samla shows the links for the organiser to send
+    smtp_url: str | None = field(default=None, repr=False)
+    # the sender of those mails
+    mail_from: str = "Samla <samla@localhost>"
 
     @property
     def served_over_https(self) -> bool:
@@ -105,7 +111,22 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 90, low=0, high=36500),
             time_zone=_time_zone(env),
             accessibility_contact=env.get("ACCESSIBILITY_CONTACT", "").strip()[:200] or None,
+            smtp_url=_smtp_url(env),
+            mail_from=env.get("MAIL_FROM", "").strip()[:200] or "Samla <samla@localhost>",
         )
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("SMTP_URL", "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            "SMTP_URL must look like smtp://user:password@host:587 (or smtps://…:465), "
+            "or be unset for Samla to show the links instead of mailing them"
+        )
+    return url
 
 
 def _int(env: Mapping[str, str], key: str, default: int, *, low: int, high: int) -> int:

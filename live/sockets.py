@@ -157,10 +157,8 @@ def _connection_for(
 
 
 def owner_of(who: auth.Identity, session: Any) -> str | None:
-    """The organiser id of `who` when they are the session's own organiser, signed in."""
-    if who.kind == "organiser" and who.organiser_id == session.organiser_id:
-        return who.organiser_id
-    return None
+    """The organiser id of `who` when they are one of the session's organisers, signed in."""
+    return who.organiser_id if who.organises(session) else None
 
 
 def wire_of(ws: WebSocket) -> SamlaWebSockets | None:

@@ -12,7 +12,7 @@ from rooms.boards.reading import session_boards
 from rooms.boards.tables import Board
 from rooms.breakout.reading import last_round, rooms_of
 from rooms.breakout.tables import Room, Round
-from rooms.models import Outcome, new_id
+from rooms.models import Conference, Outcome, new_id
 from rooms.polls.copying import copy_poll
 from rooms.polls.reading import polls_of
 
@@ -26,11 +26,14 @@ async def duplicate_session(
     capacities, how people are placed), so the rooms' boards and polls keep their rooms;
     those of earlier rounds' rooms are left behind with their rounds."""
     source = await sessions.session_by_id(db, session_id)
+    # A session of an event's programme is copied into the same programme, without a time.
+    conference = await db.get(Conference, source.conference_id) if source.conference_id else None
     made = await sessions.create_session(
         db,
         title=source.title if title in (None, "") else title,
         organiser_id=organiser_id,
-        attributes=source.attributes,
+        attributes=None if conference is not None else source.attributes,
+        conference=conference,
     )
     copy = made.value.session
     rooms = await _copy_room_plan(db, source.id, copy.id)

@@ -11,6 +11,7 @@ Code = Literal[
     "not_found",
     "conflict",
     "session_closed",
+    "registration_closed",
     "poll_closed",
     "too_large",
     "rate_limited",

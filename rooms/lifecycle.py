@@ -9,18 +9,36 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms import boards, breakout, polls, sessions
+from rooms.events import registrations
 from rooms.models import Outcome, Role, Session
 
 
 async def join(
-    db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
+    db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None, invite: Any = None
 ) -> Outcome[sessions.Joined]:
-    """Someone joins by code; while a round is open they are seated in a room at once."""
-    joined = await sessions.add_participant(db, code=code, name=name, attributes=attributes)
+    """Someone joins by code (and, into an event's session, perhaps their personal
+    invitation); while a round is open they are seated in a room at once."""
+    registrant = await registrations.admitted(db, await sessions.session_by_code(db, code), invite)
+    joined = await sessions.add_participant(
+        db, code=code, name=name, attributes=attributes, registration=registrant
+    )
+    if not joined.events:  # a registrant back on another device: already seated
+        return joined
     participant = joined.value.participant
     session = await sessions.session_by_id(db, participant.session_id)
     seated = await breakout.place_late_joiner(db, session, participant)
     return Outcome(joined.session_id, joined.value, (*joined.events, *seated))
+
+
+async def change_answers(
+    db: AsyncSession, participant_id: str, *, name: Any, attributes: Any
+) -> Outcome[str | None]:
+    """A participant changes their name and answers: the same participant (their votes and
+    notes stay theirs), counted by the new answers in their room's balance."""
+    renamed = await sessions.rename(db, participant_id, name, attributes)
+    participant = await sessions.participant_in(db, renamed.session_id, participant_id)
+    await breakout.retag(db, participant)
+    return renamed
 
 
 async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:

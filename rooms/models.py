@@ -25,6 +25,7 @@ ATTRIBUTE_LABEL_MAX = 120
 ATTRIBUTE_CHOICES_MAX = 30
 ATTRIBUTES_MAX = 10
 STAGE_TEXT_MAX = 280
+DESCRIPTION_MAX = 4000
 
 
 def utcnow() -> datetime:
@@ -70,6 +71,62 @@ class Login(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Conference(SQLModel, table=True):
+    """An event (the API's word): a conference day or a consultation, a programme of sessions
+    with one registration. Its organisers are its creator and the co-organisers added
+    (`Organising`); every one of them has every organiser right on it and its sessions."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    # The questions asked of everyone in it, at registration and at every session's join.
+    attributes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    access: str = Field(default="open", max_length=8)  # "open" or "invited"
+    registration_open: bool = Field(default=False)
+    registration_closes_at: datetime | None = None
+    # Whose event it is: the account that created it (shown on the organiser page).
+    organiser_id: str | None = Field(
+        default=None, foreign_key="organiser.id", ondelete="SET NULL", index=True
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Organising(SQLModel, table=True):
+    """An organiser of an event: its creator, and every co-organiser added."""
+
+    conference_id: str = Field(foreign_key="conference.id", ondelete="CASCADE", primary_key=True)
+    organiser_id: str = Field(
+        foreign_key="organiser.id", ondelete="CASCADE", primary_key=True, index=True
+    )
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class Registration(SQLModel, table=True):
+    """Someone who applied to an event: personal data, kept with the event and deleted when
+    they withdraw. `email_key` (the address lower-cased) makes it one per email per event."""
+
+    __table_args__ = (Index("ix_registration_email", "conference_id", "email_key", unique=True),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
+    conference_id: str = Field(foreign_key="conference.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=NAME_MAX)
+    email: str = Field(max_length=EMAIL_MAX)
+    email_key: str = Field(max_length=EMAIL_MAX)
+    attributes: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(default="applied", max_length=10)  # applied, selected, waitlisted
+    # A waitlisted registrant's place in the order they would be asked (1 first).
+    place: int | None = None
+    locale: str = Field(default="sv", max_length=8)  # the language they registered in
+    consented_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Digests of the secrets their links carry: the link to withdraw, and the personal
+    # invitation (made when they are invited).
+    withdraw_hash: str = Field(unique=True, max_length=64)
+    invite_hash: str | None = Field(default=None, unique=True, max_length=64)
+
+
 class Session(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
     code: str = Field(unique=True, max_length=12)
@@ -93,6 +150,11 @@ class Session(SQLModel, table=True):
     # The stage link's salt: its secret is derived from it and SECRET_KEY, so nothing that
     # opens the stage is stored; a new salt revokes the old link.
     stage_salt: str | None = Field(default=None, max_length=24)
+    # The event whose programme it is part of (None: a session on its own), and when.
+    conference_id: str | None = Field(
+        default=None, foreign_key="conference.id", ondelete="CASCADE", index=True
+    )
+    starts_at: datetime | None = None
 
 
 class Participant(SQLModel, table=True):
@@ -104,6 +166,10 @@ class Participant(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=NAME_MAX)
     attributes: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     joined_at: datetime = Field(default_factory=utcnow)
+    # The registrant who joined with their personal invitation (one per session).
+    registration_id: str | None = Field(
+        default=None, foreign_key="registration.id", ondelete="SET NULL", index=True
+    )
 
 
 # As an event's room_id: only participants in the plenary (in no breakout room) are told.

@@ -20,16 +20,18 @@ from rooms.models import (
     ATTRIBUTES_MAX,
     NAME_MAX,
     TITLE_MAX,
+    Conference,
     Event,
     Outcome,
     Participant,
+    Registration,
     Session,
     digest,
     iso,
     new_secret,
     utcnow,
 )
-from rooms.text import clean, optional
+from rooms.text import clean, moment, optional
 
 # Join codes: 8 random digits, shown as "1234 5678". A hundred million codes against a
 # guessing limit per address (live/joining.py); sessions made with the 6-digit codes of
@@ -52,10 +54,22 @@ class Joined:
 
 
 async def create_session(
-    db: AsyncSession, *, title: Any, organiser_id: str | None, attributes: Any = None
+    db: AsyncSession,
+    *,
+    title: Any,
+    organiser_id: str | None,
+    attributes: Any = None,
+    conference: Conference | None = None,
+    starts_at: Any = None,
 ) -> Outcome[Created]:
+    """A new session; one in an event's programme asks the event's questions at join."""
     clean_title = clean(title, "The title", TITLE_MAX, name=True)
-    asked = _clean_attributes(attributes)
+    if conference is None:
+        asked = clean_attributes(attributes)
+    elif attributes not in (None, []):
+        raise invalid("attributes come from the event for a session in its programme.")
+    else:
+        asked = list(conference.attributes)
     token = new_secret("m")
     session = Session(
         code=await _free_code(db),
@@ -63,6 +77,8 @@ async def create_session(
         organiser_id=organiser_id,
         moderator_token_hash=digest(token),
         attributes=asked,
+        conference_id=conference.id if conference is not None else None,
+        starts_at=moment(starts_at, "starts_at"),
     )
     db.add(session)
     await db.flush()
@@ -86,7 +102,7 @@ async def _free_code(db: AsyncSession) -> str:
     raise Refused("conflict", "No free join code was found; try again.")
 
 
-def _clean_attributes(raw: Any) -> list[dict[str, Any]]:
+def clean_attributes(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
     if not isinstance(raw, list) or len(raw) > ATTRIBUTES_MAX:
@@ -166,18 +182,46 @@ async def participant_in(db: AsyncSession, session_id: str, participant_id: Any)
 
 
 async def add_participant(
-    db: AsyncSession, *, code: Any, name: Any = None, attributes: Any = None
+    db: AsyncSession,
+    *,
+    code: Any,
+    name: Any = None,
+    attributes: Any = None,
+    registration: Registration | None = None,
 ) -> Outcome[Joined]:
-    """Someone joins by code: the participant alone (`rooms.lifecycle.join` also seats them)."""
+    """Someone joins by code: the participant alone (`rooms.lifecycle.join` also seats them).
+
+    A registrant joining with their personal invitation joins with their name and answers;
+    one who joined this session before (on another device) is the same participant, with a
+    new token."""
     # Locked as `writable` locks it: no one joins after a close that is under way.
     session = await locked(db, Session, (await session_by_code(db, code)).id, "key share")
     if session is None or session.status != "open":
         raise Refused("session_closed", "This session has ended; it takes no new participants.")
-    clean_name = optional(name, "The name", NAME_MAX, name=True)
-    given = _clean_answers(session, attributes)
     token = new_secret("p")
+    if registration is not None:
+        again = await db.scalar(
+            select(Participant).where(
+                col(Participant.session_id) == session.id,
+                col(Participant.registration_id) == registration.id,
+            )
+        )
+        if again is not None:
+            again.token_hash = digest(token)
+            db.add(again)
+            return Outcome(session.id, Joined(again, token))
+        asked = {a["key"] for a in session.attributes}
+        clean_name: str | None = registration.name
+        given = {k: v for k, v in registration.attributes.items() if k in asked}
+    else:
+        clean_name = optional(name, "The name", NAME_MAX, name=True)
+        given = clean_answers(session.attributes, attributes)
     participant = Participant(
-        session_id=session.id, token_hash=digest(token), name=clean_name, attributes=given
+        session_id=session.id,
+        token_hash=digest(token),
+        name=clean_name,
+        attributes=given,
+        registration_id=registration.id if registration is not None else None,
     )
     db.add(participant)
     await db.flush()
@@ -185,12 +229,16 @@ async def add_participant(
     return Outcome(session.id, Joined(participant, token), (joined,))
 
 
-def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
-    if raw is None or raw == {}:
-        return {}
+def clean_answers(
+    asked_list: list[dict[str, Any]], raw: Any, *, every: bool = False
+) -> dict[str, str]:
+    """The answers to the questions asked (key: one of its choices); `every` question must
+    be answered at a registration, while a join may leave some out."""
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise invalid("attributes must be an object of key: choice.")
-    asked = {a["key"]: a for a in session.attributes}
+    asked = {a["key"]: a for a in asked_list}
     out: dict[str, str] = {}
     for key, choice in raw.items():
         if key not in asked:
@@ -200,16 +248,26 @@ def _clean_answers(session: Session, raw: Any) -> dict[str, str]:
         if choice not in asked[key]["choices"]:
             raise invalid(f"{str(choice)[:60]!r} is not one of the choices for {key!r}.")
         out[key] = choice
+    if every:
+        missing = [key for key in asked if key not in out]
+        if missing:
+            raise invalid(f"Answer every question: {missing[0]!r} is missing.")
     return out
 
 
-async def rename(db: AsyncSession, participant_id: str, name: Any) -> Outcome[str | None]:
-    """A participant gives themselves a name, or blanks it."""
+async def rename(
+    db: AsyncSession, participant_id: str, name: Any, attributes: Any = None
+) -> Outcome[str | None]:
+    """A participant gives themselves a name, or blanks it, and changes their answers to the
+    session's questions when they give them (they stay the same participant: their votes,
+    notes and seat are theirs still)."""
     participant = await db.get(Participant, participant_id)
     if participant is None:
         raise not_found("participant")
-    await writable(db, participant.session_id)
+    session = await writable(db, participant.session_id)
     participant.name = optional(name, "The name", NAME_MAX, name=True)
+    if attributes is not None:
+        participant.attributes = clean_answers(session.attributes, attributes)
     db.add(participant)
     event = Event(
         "participant.renamed", {"participant_id": participant.id, "name": participant.name}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 import regex
@@ -99,3 +100,18 @@ def _cluster(cluster: str, following: str) -> str:
     if not _LETTER.match(following):
         kept = _JOINERS.sub("", kept)
     return kept
+
+
+def moment(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 time as stored (in UTC); a time without a zone is UTC."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise invalid(f"{field} must be an ISO 8601 time, such as 2026-03-03T09:00:00Z.")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(f"{field} must be an ISO 8601 time, such as 2026-03-03T09:00:00Z.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)

@@ -240,7 +240,7 @@ def _operation(e: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             "4XX": {"description": "Refused: the error shape", "content": error},
         },
     }
-    if e.who != "anyone":
+    if not e.who.startswith("anyone"):
         op["security"] = [{"bearer": []}]
     if e.body is not None:
         op["requestBody"] = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +18,8 @@ from live.api.stage import stage_url
 from live.services import Samla
 from rooms import accounts, copying, lifecycle, participants, sessions
 from rooms.errors import Refused
-from rooms.models import Session, iso
+from rooms.events import conferences
+from rooms.models import Outcome, Session, iso
 
 
 class TokenBody(Body):
@@ -42,6 +44,14 @@ class SessionBody(Body):
     attributes: list[AttributeBody] | None = Field(
         None, description="What to ask each participant when they join."
     )
+    event_id: str | None = Field(
+        None,
+        description="The event whose programme the session joins (one you organise); it "
+        "asks the event's attributes at join.",
+    )
+    starts_at: str | None = Field(
+        None, description="When it starts (ISO 8601 UTC): its place in the programme."
+    )
 
 
 class DuplicateBody(Body):
@@ -58,6 +68,11 @@ class JoinBody(Body):
     attributes: dict[str, str | None] | None = Field(
         None, description="An answer for each of the session's attributes: key to choice."
     )
+    invite: str | None = Field(
+        None,
+        description="The token of a personal invitation: joins as that registrant, with "
+        "their name and attributes (required in an event with access invited).",
+    )
 
 
 def session_json(
@@ -70,6 +85,8 @@ def session_json(
         "status": session.status,
         "attributes": session.attributes,
         "created_at": iso(session.created_at),
+        "event_id": session.conference_id,
+        "starts_at": iso(session.starts_at),
     }
     if moderator_token is not None:
         out["moderator_token"] = moderator_token
@@ -124,11 +141,23 @@ async def create_session(request: Request) -> Response:
         if body.attributes is None
         else [a.model_dump(exclude_none=True) for a in body.attributes]
     )
-    created = await samla.change(
-        lambda db: sessions.create_session(
-            db, title=body.title, organiser_id=organiser_id, attributes=attributes
+
+    async def create(db: AsyncSession) -> Outcome[sessions.Created]:
+        conference = (
+            None
+            if body.event_id is None
+            else await conferences.require_organising(db, organiser_id, body.event_id)
         )
-    )
+        return await sessions.create_session(
+            db,
+            title=body.title,
+            organiser_id=organiser_id,
+            attributes=attributes,
+            conference=conference,
+            starts_at=body.starts_at,
+        )
+
+    created = await samla.change(create)
     session = created.session
     answer = session_json(session, created.moderator_token, join_url(request, session))
     answer["stage_url"] = stage_url(request, session.id, session.stage_salt)
@@ -136,13 +165,20 @@ async def create_session(request: Request) -> Response:
 
 
 async def list_sessions(request: Request) -> Response:
-    """The sessions this organiser created, the newest first, without their contents."""
+    """The sessions this organiser created or organises in an event, the newest first,
+    without their contents."""
     samla = samla_of(request)
     async with samla.store.read() as db:
-        organiser_id = auth.require_organiser(await auth.from_bearer(db, request))
+        who = await auth.from_bearer(db, request)
+        organiser_id = auth.require_organiser(who)
         found = await db.scalars(
             select(Session)
-            .where(col(Session.organiser_id) == organiser_id)
+            .where(
+                or_(
+                    col(Session.organiser_id) == organiser_id,
+                    col(Session.conference_id).in_(who.conferences),
+                )
+            )
             .order_by(col(Session.created_at).desc())
         )
         listed = [session_json(s) for s in found]
@@ -213,7 +249,9 @@ async def join(request: Request) -> Response:
     session = await gate.session_for(request, body.code)
     await gate.admit(request, session)
     joined = await samla.change(
-        lambda db: lifecycle.join(db, code=session.code, name=body.name, attributes=body.attributes)
+        lambda db: lifecycle.join(
+            db, code=session.code, name=body.name, attributes=body.attributes, invite=body.invite
+        )
     )
     p = joined.participant
     auth.remember_voter(joined.token, p.id, p.session_id)

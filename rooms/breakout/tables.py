@@ -9,7 +9,7 @@ from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from rooms.errors import invalid
-from rooms.models import ATTRIBUTE_KEY_MAX, new_id, utcnow
+from rooms.models import ATTRIBUTE_KEY_MAX, ATTRIBUTES_MAX, new_id, utcnow
 
 Assignment = Literal["random", "balanced", "self", "manual"]
 ASSIGNMENTS: tuple[Assignment, ...] = ("random", "balanced", "self", "manual")
@@ -53,7 +53,10 @@ class Round(SQLModel, table=True):
     session_id: str = Field(foreign_key="session.id", ondelete="CASCADE", index=True)
     status: str = Field(default="prepared", max_length=8)  # prepared, open, closed
     assignment: str = Field(max_length=8)
-    balance_by: str | None = Field(default=None, max_length=ATTRIBUTE_KEY_MAX)
+    # The attributes a balanced round balances by, their keys joined by commas.
+    balance_by: str | None = Field(
+        default=None, max_length=(ATTRIBUTE_KEY_MAX + 1) * ATTRIBUTES_MAX
+    )
     minutes: int | None = None
     close_at_end: bool = False
     created_at: datetime = Field(default_factory=utcnow)

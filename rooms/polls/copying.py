@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.errors import forbidden, invalid, not_found
+from rooms.events.conferences import organises_session
 from rooms.models import Event, Outcome, Session
 from rooms.polls.reading import options_of, poll_in_session
 from rooms.polls.tables import Poll, PollOption
@@ -74,12 +75,12 @@ async def import_polls(
     source = await db.get(Session, from_session_id)
     if source is None:
         raise not_found("session")
-    if target.organiser_id is None or source.organiser_id != target.organiser_id:
-        raise forbidden("Polls can only be reused from another session of the same organiser.")
-    if organiser_id != target.organiser_id:
+    if not await organises_session(db, organiser_id, target):
         raise forbidden(
             "Only the session's organiser, signed in, may reuse polls from other sessions."
         )
+    if not await organises_session(db, organiser_id, source):
+        raise forbidden("Polls can only be reused from another session of the same organiser.")
     found = list(
         await db.scalars(
             select(Poll)

@@ -26,6 +26,7 @@ EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 12}
 LAST = (
     "POST /api/v1/sessions/{sid}/close",
     "DELETE /api/v1/sessions/{sid}",
+    "DELETE /api/v1/events/{eid}",
     "DELETE /api/v1/auth/token",
 )
 
@@ -69,6 +70,25 @@ async def _world(served: Served) -> dict[str, Any]:
         rooms = await post(
             f"/api/v1/sessions/{sid}/rooms", moderator, {"count": 2, "assignment": "random"}
         )
+        event = await post(
+            "/api/v1/events",
+            organiser,
+            {
+                "title": "Forum",
+                "attributes": [{"key": "sector", "choices": ["civil", "public"]}],
+                "registration": {"open": True},
+            },
+        )
+        registration = await post(
+            f"/api/v1/events/{event['id']}/registrations",
+            "",
+            {
+                "name": "Anna",
+                "email": "anna@example.org",
+                "attributes": {"sector": "civil"},
+                "consent": True,
+            },
+        )
         return {
             "tokens": {"organiser": organiser, "moderator": moderator, "participant": me},
             "ids": {
@@ -80,6 +100,8 @@ async def _world(served: Served) -> dict[str, Any]:
                 "vid": dot_vote["id"],
                 "qid": question["id"],
                 "rid": rooms["rooms"][0]["id"],
+                "eid": event["id"],
+                "regid": registration["id"],
             },
         }
 
