@@ -21,7 +21,9 @@ class OpenRoomsBody(Body):
     count: StrictInt | None = Field(None, description="How many rooms")
     per_room: StrictInt | None = Field(None, description="Or: how many people per room")
     assignment: Assignment = "random"
-    balance_by: str | None = Field(None, description="The attribute to balance by")
+    balance_by: str | list[str] | None = Field(
+        None, description="The attribute to balance by, or a list of them to balance by all"
+    )
     minutes: StrictInt | None = Field(None, description="How long the round lasts")
     close_at_end: bool = Field(False, description="Close the rooms when the time is up")
     names: list[str | None] | None = Field(None, description="The rooms' names, in order")

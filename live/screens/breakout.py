@@ -15,6 +15,7 @@ from live.screens import FormReader, Panel, Summary, Viewer
 from live.screens.forms import checkboxes
 from rooms import breakout
 from rooms.breakout import Round
+from rooms.breakout.reading import spread
 from rooms.models import Session, iso, utcnow
 
 _TRIGGERS = frozenset(
@@ -122,6 +123,7 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "rooms": view.rooms,
         "help": await breakout.help_by_room(db, sid),
         "notes": await breakout.notes_by_room(db, sid),
+        "spread": await spread(db, r, session.attributes),
         "names": dict(people),
         "people": people,
         "plenary": len([pid for pid, _ in people if pid not in seated]),
@@ -188,7 +190,8 @@ def _lines(value: Any) -> Any:
 
 def read_open(message: dict[str, Any]) -> dict[str, Any]:
     """The moderator's "open rooms" form: an amount that counts rooms or people per room, the
-    balance attribute only for balanced rooms (its select is always sent), boxes, lines."""
+    balance attributes only for balanced rooms (one ticked box sends a text, several a
+    list, as the API takes them), boxes, lines."""
     out = dict(message)
     if "by" in message or "amount" in message:
         by = message.get("by", "count")

@@ -13,7 +13,7 @@ from rooms.breakout.clock import (
     rounds_due,
 )
 from rooms.breakout.messages import answer_help, ask_for_help, broadcast
-from rooms.breakout.moving import choose_room, move
+from rooms.breakout.moving import choose_room, move, retag
 from rooms.breakout.opening import open_prepared, open_rooms, place_late_joiner
 from rooms.breakout.reading import (
     RoundView,
@@ -102,6 +102,7 @@ __all__ = [
     "people",
     "pick",
     "place_late_joiner",
+    "retag",
     "room_json",
     "room_names",
     "room_of",

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from rooms.breakout.assigning import tag_of
 from rooms.breakout.clock import expire
 from rooms.breakout.reading import members, room_in
 from rooms.breakout.tables import HelpRequest, Room, Round, Seat
@@ -23,7 +24,7 @@ async def _seat(db: AsyncSession, r: Round, participant: Participant, room_id: s
             col(Seat.session_id) == r.session_id, col(Seat.participant_id) == participant.id
         )
     )
-    tag = participant.attributes.get(r.balance_by) if r.balance_by else None
+    tag = tag_of(participant.attributes, r.balance_by)
     if seat is None:
         db.add(
             Seat(session_id=r.session_id, participant_id=participant.id, room_id=room_id, tag=tag)
@@ -32,6 +33,27 @@ async def _seat(db: AsyncSession, r: Round, participant: Participant, room_id: s
         seat.room_id, seat.tag, seat.placed_at = room_id, tag, utcnow()
         db.add(seat)
     await db.flush()
+
+
+async def retag(db: AsyncSession, participant: Participant) -> None:
+    """Someone changed their answers: their seat (if they have one) counts by the new ones
+    in the balance of late joiners and in the moderator's spread."""
+    seat = await db.scalar(
+        select(Seat).where(
+            col(Seat.session_id) == participant.session_id,
+            col(Seat.participant_id) == participant.id,
+        )
+    )
+    if seat is None:
+        return
+    r = await db.scalar(
+        select(Round)
+        .join(Room, col(Room.round_id) == col(Round.id))
+        .where(col(Room.id) == seat.room_id)
+    )
+    if r is not None:
+        seat.tag = tag_of(participant.attributes, r.balance_by)
+        db.add(seat)
 
 
 async def _someone_in(db: AsyncSession, session_id: str, participant_id: str) -> Participant:

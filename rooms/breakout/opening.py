@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms.breakout.assigning import Count, assign, pick, tags
+from rooms.breakout.assigning import Count, answers_of, assign, keys_of, pick, tag_of, tags
 from rooms.breakout.clock import expire
 from rooms.breakout.reading import RoundView, everyone, last_round, members, rooms_of, view_round
 from rooms.breakout.tables import (
@@ -28,7 +29,7 @@ from rooms.breakout.tables import (
     whole,
 )
 from rooms.errors import Refused, invalid
-from rooms.models import Event, Outcome, Participant, Session, iso, utcnow
+from rooms.models import ATTRIBUTES_MAX, Event, Outcome, Participant, Session, iso, utcnow
 from rooms.sessions import writable
 from rooms.text import optional
 
@@ -49,21 +50,29 @@ def _per_room(
     return out + [None] * (count - len(out))
 
 
-def _balance(session: Session, assignment: str, balance_by: str | None) -> str | None:
-    """The attribute a round balances by: one the session asks, and only for balanced rooms."""
+def _balance(
+    session: Session, assignment: str, balance_by: str | Sequence[str] | None
+) -> str | None:
+    """The attributes a round balances by, comma-joined: one or several that the session
+    asks, each once, and only for balanced rooms."""
     if assignment not in ASSIGNMENTS:
         raise invalid("assignment must be one of random, balanced, self or manual.")
     asked = {a["key"] for a in session.attributes}
-    if assignment == "balanced":
-        if not isinstance(balance_by, str) or balance_by not in asked:
-            keys = ", ".join(sorted(asked)) or "none: the session asks for no attributes"
-            raise invalid(
-                f"Balanced rooms need balance_by, one of this session's attributes ({keys})."
-            )
-        return balance_by
-    if balance_by not in (None, ""):
-        raise invalid("balance_by is only used with assignment balanced.")
-    return None
+    if assignment != "balanced":
+        if balance_by not in (None, "") and balance_by != []:
+            raise invalid("balance_by is only used with assignment balanced.")
+        return None
+    keys = [balance_by] if isinstance(balance_by, str) else balance_by
+    if not isinstance(keys, Sequence) or any(not isinstance(k, str) for k in keys):
+        keys = []
+    if len(keys) > ATTRIBUTES_MAX or len(set(keys)) != len(keys):
+        raise invalid(f"balance_by names at most {ATTRIBUTES_MAX} attributes, each once.")
+    if not keys or any(k not in asked for k in keys):
+        known = ", ".join(sorted(asked)) or "none: the session asks for no attributes"
+        raise invalid(
+            f"Balanced rooms need balance_by, one of this session's attributes ({known})."
+        )
+    return ",".join(keys)
 
 
 async def open_rooms(
@@ -73,7 +82,7 @@ async def open_rooms(
     count: int | None = None,
     per_room: int | None = None,
     assignment: str = "random",
-    balance_by: str | None = None,
+    balance_by: str | Sequence[str] | None = None,
     minutes: int | None = None,
     close_at_end: bool = False,
     names: Sequence[str | None] | None = None,
@@ -187,7 +196,10 @@ async def _start(
     here = {pid for pids in seated.values() for pid in pids}
     if r.assignment in ("random", "balanced"):
         waiting = [p for p in people if p.id not in here]
-        plan = assign(waiting, rooms, r.balance_by, rng, seated, tags(people, r.balance_by))
+        given = (waiting, rooms, r.balance_by, rng, seated, tags(people, r.balance_by))
+        # By several attributes a solver deals, for up to a few seconds: off the event loop.
+        several = len(keys_of(r.balance_by)) > 1
+        plan = await asyncio.to_thread(assign, *given) if several else assign(*given)
         await _seat_many(db, r, plan, {p.id: p for p in people})
     if r.balance_by is not None and here:
         # Seats kept from earlier carry the earlier round's tags; retag them for this one.
@@ -230,7 +242,7 @@ async def _seat_many(
                 participant_id=pid,
                 room_id=rid,
                 placed_at=now,
-                tag=people[pid].attributes.get(r.balance_by) if r.balance_by else None,
+                tag=tag_of(people[pid].attributes, r.balance_by),
             )
             for pid, rid in plan.items()
         ]
@@ -245,25 +257,30 @@ async def place_late_joiner(
     r, events = await expire(db, session)
     if r is None or r.status != "open" or r.assignment not in ("random", "balanced"):
         return tuple(events)
-    tag = participant.attributes.get(r.balance_by) if r.balance_by else None
+    tag = tag_of(participant.attributes, r.balance_by)
+    n_keys = len(keys_of(r.balance_by))
+    # One grouped count: how many of each tag sit in each room (no one's attributes read).
     rows = (
         await db.execute(
-            select(
-                col(Room.id),
-                func.count(col(Seat.id)),
-                func.count(col(Seat.id)).filter(col(Seat.tag) == tag)
-                if tag is not None
-                else func.count(col(Seat.id)).filter(col(Seat.tag).is_(None)),
-            )
+            select(col(Room.id), col(Seat.tag), func.count(col(Seat.id)))
             .outerjoin(Seat, col(Seat.room_id) == col(Room.id))
             .where(col(Room.round_id) == r.id)
-            .group_by(col(Room.id))
+            .group_by(col(Room.id), col(Seat.tag))
         )
     ).all()
     if not rows:
         return tuple(events)
-    counts = {rid: Count(int(size), defaultdict(int, {tag: int(same)})) for rid, size, same in rows}
-    chosen = pick(counts, sorted(counts), tag, random.Random())
+    counts: dict[str, Count] = {}
+    totals: Counter[tuple[int, str | None]] = Counter()
+    for rid, seat_tag, n in rows:
+        count = counts.setdefault(rid, Count(0, defaultdict(int)))
+        count.size += int(n)
+        if n_keys and n:
+            for i, answer in enumerate(answers_of(seat_tag, n_keys)):
+                count.by_answer[i, answer] += int(n)
+                totals[i, answer] += int(n)
+    own = answers_of(tag, n_keys) if n_keys else ()
+    chosen = pick(counts, sorted(counts), own, totals, random.Random())
     # Someone who just joined has no seat yet: one insert, and UNIQUE guards the rest.
     db.add(Seat(session_id=r.session_id, participant_id=participant.id, room_id=chosen, tag=tag))
     await db.flush()

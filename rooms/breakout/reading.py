@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from rooms.breakout.assigning import choices_of, keys_of
 from rooms.breakout.tables import LIVE, Broadcast, HelpRequest, Room, Round, Seat
 from rooms.errors import Refused, forbidden, not_found
 from rooms.models import Participant, Role, Session, iso, utcnow
@@ -33,7 +34,7 @@ def round_json(r: Round | None) -> dict[str, Any] | None:
         "id": r.id,
         "status": r.status,
         "assignment": r.assignment,
-        "balance_by": r.balance_by,
+        "balance_by": by[0] if len(by := keys_of(r.balance_by)) == 1 else list(by) or None,
         "minutes": r.minutes,
         "close_at_end": r.close_at_end,
         "opened_at": iso(r.opened_at),
@@ -215,6 +216,44 @@ async def table(db: AsyncSession, room_id: str) -> tuple[Session, Room]:
     session = await db.get(Session, room.session_id)
     assert session is not None
     return session, room
+
+
+# One balance attribute's spread in a room: its label, and each choice with its count.
+Spread = tuple[str, list[tuple[str | None, int]]]
+
+
+async def spread(
+    db: AsyncSession, r: Round | None, attributes: list[dict[str, Any]]
+) -> dict[str, list[Spread]]:
+    """How each open room of a balanced round is mixed: per balance attribute, how many in
+    it gave each choice (in the attribute's order; None: no answer), from one grouped count
+    of the seats' tags."""
+    keys = keys_of(r.balance_by if r is not None else None)
+    if r is None or r.status != "open" or not keys:
+        return {}
+    asked = {a["key"]: list(a["choices"]) for a in attributes}
+    labels = {a["key"]: str(a.get("label") or a["key"]) for a in attributes}
+    rows = await db.execute(
+        select(col(Seat.room_id), col(Seat.tag), func.count())
+        .join(Room, col(Room.id) == col(Seat.room_id))
+        .where(col(Room.round_id) == r.id)
+        .group_by(col(Seat.room_id), col(Seat.tag))
+    )
+    counted: dict[str, list[dict[str | None, int]]] = {}
+    for room_id, tag, n in rows.all():
+        per_key = counted.setdefault(str(room_id), [{} for _ in keys])
+        for i, choice in enumerate(choices_of(tag, keys, asked)):
+            per_key[i][choice] = per_key[i].get(choice, 0) + int(n)
+    present = [{c for room in counted.values() for c in room[i]} for i in range(len(keys))]
+    out: dict[str, list[Spread]] = {}
+    for room_id, per_key in counted.items():
+        out[room_id] = []
+        for i, key in enumerate(keys):
+            order: list[str | None] = [c for c in asked.get(key, []) if c in present[i]]
+            if None in present[i]:
+                order.append(None)
+            out[room_id].append((labels.get(key, key), [(c, per_key[i].get(c, 0)) for c in order]))
+    return out
 
 
 # -- what the screens count -------------------------------------------------------------------

@@ -224,10 +224,11 @@ async def test_a_hall_table_seats_someone_whatever_the_rule(store: Store) -> Non
 
 def test_pick_prefers_the_smallest_rooms_then_the_fewest_alike() -> None:
     def count(size: int, alike: int) -> Any:
-        return breakout.Count(size, Counter({"x": alike}))  # type: ignore[arg-type]
+        return breakout.Count(size, Counter({(0, "x"): alike, (0, "y"): size - alike}))  # type: ignore[arg-type]
 
     counts = {"a": count(3, 0), "b": count(2, 2), "c": count(2, 1)}
-    assert breakout.pick(counts, ["a", "b", "c"], "x", random.Random(1)) == "c"
+    totals = Counter[tuple[int, str | None]]({(0, "x"): 3, (0, "y"): 4})
+    assert breakout.pick(counts, ["a", "b", "c"], ("x",), totals, random.Random(1)) == "c"
 
 
 async def test_kept_groups_stay_together_and_newcomers_fill_the_smallest_rooms(
