@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import segno
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -22,7 +23,8 @@ from live.sockets import browser_socket, owner_of
 from live.templating import LANGUAGES, pick_language
 from rooms import lifecycle, sessions
 from rooms.errors import Refused
-from rooms.models import Role, Session
+from rooms.events import conferences
+from rooms.models import Participant, Role, Session
 
 # Form bodies are small; anything larger is refused before it is parsed.
 FORM_MAX = 64 * 1024
@@ -83,21 +85,46 @@ async def home(request: Request) -> Response:
 
 
 async def join_page(request: Request) -> Response:
+    """Joining by code. Into an event's session, one person per event: a browser holding
+    the event's invitation joins with it, and one that joined another of its sessions joins
+    as that participant again (name and answers), both without the form; `?change=1`
+    shows the form to change them."""
     samla = samla_of_page(request)
     gate = joining.gate_for(samla)
+    changing = request.query_params.get("change") == "1"
     try:
         session = await gate.session_for(request, request.path_params["code"])
         async with samla.store.read() as db:
             held = await auth.browser_identities(db, request, session.id)
     except Refused as exc:
         return refused_page(request, exc)
-    if any(who.kind == "participant" for who in held):
+    mine = next((who.participant for who in held if who.participant is not None), None)
+    if mine is not None and not changing:
         return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
+    if session.conference_id is not None and mine is None:
+        at_once = await join_as_before(request, session)
+        if at_once is not None:
+            return at_once
     if request.method == "GET":
-        return page(request, "join.html", session=session, values={}, error=None)
+        values = {} if mine is None else participant_values(mine)
+        return page(
+            request, "join.html", session=session, values=values, error=None, changing=changing
+        )
+    values = {}
     try:
         form = await read_form(request)
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
         answers = {a["key"]: form.get(f"attr_{a['key']}") or None for a in session.attributes}
+        if mine is not None:
+            # Changed name or answers: the same participant (their votes stay theirs).
+            changed = mine
+            await samla.change(
+                lambda db: lifecycle.change_answers(
+                    db, changed.id, name=form.get("name"), attributes=answers
+                )
+            )
+            forget_automatic(request, session.id)
+            return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
         await gate.admit(request, session)
         joined = await samla.change(
             lambda db: lifecycle.join(
@@ -106,11 +133,105 @@ async def join_page(request: Request) -> Response:
         )
     except Refused as exc:
         if exc.code in ("invalid",):
-            values = dict(form) if "form" in locals() else {}
             return page(
-                request, "join.html", 422, session=session, values=values, error=exc.message
+                request,
+                "join.html",
+                422,
+                session=session,
+                values=values,
+                error=exc.message,
+                changing=changing,
             )
         return refused_page(request, exc)
+    auth.remember(request, "p", session.id, joined.token)
+    forget_automatic(request, session.id)
+    return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
+
+
+def participant_values(participant: Participant) -> dict[str, str]:
+    """The join form's fields as this participant filled them."""
+    values = {f"attr_{k}": v for k, v in participant.attributes.items()}
+    values["name"] = participant.name or ""
+    return values
+
+
+# Sessions this browser joined without the form (as before): their page offers a change.
+AUTOMATIC_KEPT = 8
+
+
+def automatic(request: Request) -> list[str]:
+    kept = auth.cookie(request).get("a")
+    return [s for s in kept if isinstance(s, str)] if isinstance(kept, list) else []
+
+
+def remember_automatic(request: Request, session_id: str) -> None:
+    kept = [s for s in automatic(request) if s != session_id] + [session_id]
+    auth.cookie(request)["a"] = kept[-AUTOMATIC_KEPT:]
+
+
+def forget_automatic(request: Request, session_id: str) -> None:
+    kept = automatic(request)
+    if session_id in kept:
+        auth.cookie(request)["a"] = [s for s in kept if s != session_id]
+
+
+async def earlier_participant(request: Request, conference_id: str) -> Participant | None:
+    """The participant this browser was last in another session of the same event."""
+    samla = samla_of_page(request)
+    found: list[Participant] = []
+    async with samla.store.read() as db:
+        for who in await auth.browser_identities(db, request, None):
+            if who.participant is None:
+                continue
+            other = await db.get(Session, who.participant.session_id)
+            if other is not None and other.conference_id == conference_id:
+                found.append(who.participant)
+    return max(found, key=lambda p: p.joined_at) if found else None
+
+
+async def join_as_before(request: Request, session: Session) -> Response | None:
+    """Joins at once as the person this browser is in the session's event: by its
+    invitation, or as its participant in another of the event's sessions. An invited
+    event's session without an invitation is a page saying so (403). None: the form."""
+    samla = samla_of_page(request)
+    gate = joining.gate_for(samla)
+    conference_id = session.conference_id
+    assert conference_id is not None
+    held = auth.cookie(request).get("i")
+    invite = held.get(conference_id) if isinstance(held, dict) else None
+    try:
+        async with samla.store.read() as db:
+            conference = await conferences.conference_by_id(db, conference_id)
+        if isinstance(invite, str):
+            await gate.admit(request, session)
+            joined = await samla.change(
+                lambda db: lifecycle.join(db, code=session.code, invite=invite)
+            )
+        else:
+            before = await earlier_participant(request, conference_id)
+            if before is None or conference.access == "invited":
+                if conference.access == "invited":
+                    return page(request, "events/invited_only.html", 403, conference=conference)
+                return None
+            asked = {a["key"] for a in session.attributes}
+            answers = {k: v for k, v in before.attributes.items() if k in asked}
+            await gate.admit(request, session)
+            joined = await samla.change(
+                lambda db: lifecycle.join(
+                    db, code=session.code, name=before.name, attributes=answers
+                )
+            )
+            remember_automatic(request, session.id)
+    except Refused as exc:
+        if exc.code == "forbidden" and isinstance(invite, str):
+            # An invitation no longer valid (withdrawn, or no longer selected): forgotten.
+            held = dict(auth.cookie(request).get("i") or {})
+            held.pop(conference_id, None)
+            auth.cookie(request)["i"] = held
+            if conference.access == "open":
+                return None  # anyone joins an open event: the form, as for anyone
+        return refused_page(request, exc)
+    auth.remember_voter(joined.token, joined.participant.id, session.id)
     auth.remember(request, "p", session.id, joined.token)
     return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
 
@@ -174,6 +295,9 @@ async def _live_page(request: Request, role: Role, template: str) -> Response:
     samla = samla_of_page(request)
     url = str(request.url_for("join_page", code=session.code))
     panels = await samla.hub.render_panels(viewer)
+    extra: dict[str, Any] = {}
+    if role == "participant" and viewer.participant_id and session.id in automatic(request):
+        extra["notice"] = await joined_as(request, session, viewer.participant_id)
     return page(
         request,
         template,
@@ -182,7 +306,21 @@ async def _live_page(request: Request, role: Role, template: str) -> Response:
         join_url=url,
         panels=panels,
         ws_url=f"/s/{session.id}/ws?view={role}&v={panels.version}",
+        **extra,
     )
+
+
+async def joined_as(request: Request, session: Session, participant_id: str) -> Markup:
+    """Who this browser joined the session as, without the form: the way to change it."""
+    samla = samla_of_page(request)
+    async with samla.store.read() as db:
+        participant = await db.get(Participant, participant_id)
+    name = participant.name if participant is not None else None
+    change = str(request.url_for("join_page", code=session.code)) + "?change=1"
+    html = samla.templates.render(
+        "events/_joined_as.html", page_language(request), who=name, change_url=change
+    )
+    return Markup(html)  # noqa: S704 (a template of ours, its values escaped)
 
 
 async def participant_page(request: Request) -> Response:
