@@ -98,6 +98,7 @@ SCREEN_FILES: dict[str, frozenset[str]] = {
     "console": frozenset({"console-page", MODERATOR}),
     "stage": frozenset({"stage-page", "console-page", MODERATOR}),
     "organiser": frozenset({"organiser"}),
+    "registrations": frozenset({"registrations-page"}),
 }
 
 

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from live.pages.organiser import Draft, Question, apply_op, key_for, questions_of
+from live.pages.organiser_forms import Draft, Question, apply_op, key_for, questions_of
 from rooms import accounts
 from rooms.models import Session, utcnow
 from rooms.polls.reading import options_of
@@ -171,8 +171,9 @@ async def test_sessions_are_listed_newest_first_with_their_dates(api: Api) -> No
         en = (await browser.get("/organiser")).text
         sv = (await browser.get("/organiser", headers={"Accept-Language": "sv"})).text
     assert en.index("Årets forum") < en.index("Förra årets forum")
-    assert '<time datetime="2025-12-01T18:29Z">1 Dec 2025 18:29</time>' in en
-    assert '<time datetime="2025-12-01T18:29Z">1 dec. 2025 18:29</time>' in sv
+    # Shown in TIME_ZONE (Stockholm: UTC+1 in December), as every page shows times.
+    assert '<time datetime="2025-12-01T18:29Z">1 Dec 2025 19:29</time>' in en
+    assert '<time datetime="2025-12-01T18:29Z">1 dec. 2025 19:29</time>' in sv
     assert f"/s/{new['id']}/moderator" in en and f"/j/{new['code']}" in en
     assert f'href="{new["stage_url"]}"' in en  # the hall's PC opens it with no sign-in
 
