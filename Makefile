@@ -48,11 +48,15 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
 
+# Two workers: most of a test's time is waiting on sockets, browsers and subprocesses, so two
+# share a 2-core machine well (`PYTEST_ARGS="-n 0"` runs them in one process).
 test: $(STAMP) system check
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.selection
+	$(BIN)/python -m bench.balancing
 
 # Refusals are extracted too, so those shown in the browser can be translated.
 messages: $(STAMP)

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from live import actions, assets, collector, jobs, retention
+from live import actions, assets, collector, jobs, mail, retention
 from live.actions import boards as board_actions
 from live.actions import breakout as breakout_actions
 from live.actions import polls as poll_actions
@@ -32,6 +32,7 @@ from live.api import archive as api_archive
 from live.api import base as api
 from live.api import boards as api_boards
 from live.api import breakout as api_breakout
+from live.api import events as api_events
 from live.api import polls as api_polls
 from live.api import questions as api_questions
 from live.api import sessions as api_sessions
@@ -41,7 +42,9 @@ from live.errors import error_body
 from live.hub import Hub
 from live.pages import api_doc
 from live.pages import breakout as breakout_pages
+from live.pages import events as event_pages
 from live.pages import organiser as organiser_pages
+from live.pages import registrations as registration_pages
 from live.pages import sessions as session_pages
 from live.pages import stage as stage_pages
 from live.pages import statement as statement_pages
@@ -73,6 +76,7 @@ ENDPOINTS = [
     *api_breakout.ENDPOINTS,
     *api_archive.ENDPOINTS,
     *api_stage.ENDPOINTS,
+    *api_events.ENDPOINTS,
 ]
 ACTIONS = actions.table(
     session_actions.ACTIONS,
@@ -302,6 +306,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 collector.settle()
                 yield
         finally:
+            await mail.drain()  # the mails on their way are sent, not cut off
             await hub.stop()
             await limiter.close()
             await store.close()
@@ -311,7 +316,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *session_pages.routes(),
         *breakout_pages.routes(),
         *stage_pages.routes(),
+        *event_pages.routes(),
         *organiser_pages.routes(),
+        *registration_pages.routes(),
         *statement_pages.routes(),
         *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from live.demo import boards as demo_boards
 from live.demo import breakout as demo_breakout
+from live.demo import event as demo_event
 from live.demo import polls as demo_polls
 from live.settings import Settings
 from live.store import Store, migrate
@@ -97,6 +98,8 @@ class Demo:
     links: list[tuple[str, str, str, str]] = field(default_factory=list)
     shows: dict[str, str] = field(default_factory=dict)
     replaced: int = 0  # demo sessions of an earlier run, deleted for these
+    event_id: str = ""
+    selected: int = 0
 
     def text(self) -> str:
         lines = [
@@ -105,6 +108,12 @@ class Demo:
             f"Organiser page: {self.base}/organiser",
             f"  sign in as {DEMO_EMAIL} with password {self.password}",
             "  (every session's archive downloads are there: report, Word, Excel, CSV, JSON)",
+            f"  co-organiser: {demo_event.PARTNER_EMAIL}, the same password",
+            "",
+            f"The event's programme: {self.base}/e/{self.event_id}",
+            f"  registration: {self.base}/e/{self.event_id}/register",
+            f"  {demo_event.REGISTRATIONS} registrations, {self.selected} selected, balanced on "
+            f"sektor and nivå: {self.base}/organiser/events/{self.event_id}/registrations",
             "",
         ]
         if self.replaced:
@@ -194,13 +203,29 @@ async def fill(settings: Settings, base: str) -> str:
     try:
         organiser_id = await _organiser(store, demo.password)
         demo.replaced = await _clear_earlier_demo(store, organiser_id)
+        async with store.write() as db:
+            await demo_event.clear(db, organiser_id, EVENT)
+        async with store.write() as db:
+            conference = await demo_event.make_event(
+                db,
+                organiser_id=organiser_id,
+                partner_password=demo.password,
+                title=EVENT,
+                attributes=ATTRIBUTES,
+                zone=settings.time_zone,
+            )
+            demo.event_id = conference.id
         made: dict[str, Session] = {}
         key = settings.secret_key
-        for title in SESSIONS:
+        for title, hours in zip(SESSIONS, demo_event.STARTS, strict=True):
             async with store.write() as db:
                 created = (
                     await sessions.create_session(
-                        db, title=f"{title}", organiser_id=organiser_id, attributes=ATTRIBUTES
+                        db,
+                        title=f"{title}",
+                        organiser_id=organiser_id,
+                        conference=conference,
+                        starts_at=demo_event.day_at(settings.time_zone, hours).isoformat(),
                     )
                 ).value
                 session: Session = created.session
@@ -226,6 +251,11 @@ async def fill(settings: Settings, base: str) -> str:
         for step in DEMO_STEPS:
             async with store.write() as db:
                 await step(db, made)
+        async with store.write() as db:
+            names = sorted({f"{a} {b}" for a in FIRST for b in LAST})
+            rng.shuffle(names)
+            await demo_event.register_people(db, conference, names, rng)
+            demo.selected = len((await demo_event.select_panel(db, conference)).selected)
         async with store.read() as db:
             for (label, *_), session in zip(demo.links, made.values(), strict=True):
                 demo.shows[label] = _summary(await lifecycle.describe(db, session))

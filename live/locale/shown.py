@@ -35,6 +35,8 @@ NOT_FOUND = (
     _("No such note."),
     _("No such dot vote."),
     _("No such stage link."),
+    _("No such event."),
+    _("No such organiser account with that email."),
 )
 
 CONSTANTS = (
@@ -53,6 +55,8 @@ CONSTANTS = (
     _("Too many people are joining from your network right now; try again in a minute."),
     _("Too many people are joining this session right now; try again in a minute."),
     _("Too many wrong codes were tried from your network; wait a minute and try again."),
+    _("Too many registrations have come from your network just now; try again in a few minutes."),
+    _("Someone withdrew while the panel was drawn; run the selection again."),
     _("You have already answered; this poll does not allow changing it."),
     _(
         "You have already answered; it was given before the poll was closed and can no "
@@ -68,6 +72,10 @@ CONSTANTS = (
 
 # Refusals with values in them (the value's name says what it is).
 WITH_VALUES = (
+    _("%(field)s must be an ISO 8601 time, such as 2026-03-03T09:00:00Z."),
+    _("%(field)s cannot be changed."),
+    _("Answer every question: %(key)s is missing."),
+    _("balance_by names at most %(most)s attributes, each once."),
     _(
         "%(rooms)s rooms for %(people)s participants would leave rooms empty; open at most "
         "%(most)s rooms, or prepare them and open them once people have joined."
@@ -108,6 +116,29 @@ WITH_VALUES = (
     _("%(what)s is nested too deeply."),
 )
 
+# An event's selection: its refusals (`rooms/events/selection.py`), the registrations page's
+# own (`live/pages/registrations.py`), and the export's words (`rooms/events/exports.py`).
+EVENTS = (
+    _("balance_by: %(key)s is not one of the event's attributes (%(known)s)."),
+    _("balance_by names %(key)s twice."),
+    _("quotas: %(key)s is not one of the event's attributes."),
+    _("quotas.%(key)s must be an object of the form {choice: {min, max}}."),
+    _("quotas: %(choice)s is not one of the choices for %(key)s."),
+    _("%(where)s must be an object with min, max or both."),
+    _("%(where)s: min (%(low)s) is more than max (%(high)s)."),
+    _("quotas: %(quota)s cannot be met: only %(count)s applied with that choice."),
+    _("quotas: the minimums for %(key)s add up to %(total)s, more than the %(size)s places."),
+    _("quotas: the maximums for %(key)s leave only %(room)s of the %(size)s places to fill."),
+    _("quotas: %(quotas)s cannot all be met together by these applicants."),
+    _("The size must be a whole number, such as 25."),
+    _("The seed must be a whole number, or empty."),
+    _("A quota must be a whole number."),
+    _("Choose at least one question to balance."),
+    _("Waiting list place"),
+    _("Registered at"),
+    _("Waitlisted"),
+)
+
 # What those refusals name.
 NAMED = (
     _("The question"),
@@ -116,6 +147,7 @@ NAMED = (
     _("The title"),
     _("The message"),
     _("The email address"),
+    _("The description"),
     _("The board title"),
     _("An option"),
     _("A word"),
