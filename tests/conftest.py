@@ -16,6 +16,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -423,6 +425,50 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+# -- mail ---------------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """An SMTP server's handler (aiosmtpd) in the test process that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        assert isinstance(envelope.content, bytes)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def sent(self) -> list[tuple[str, str]]:
+        """Each message's recipient and text, in the order they came."""
+        out = []
+        for m in self.messages:
+            body = m.get_body()
+            assert body is not None
+            out.append((str(m["To"]), str(body.get_content())))
+        return out
+
+    def to(self, address: str) -> list[str]:
+        """The text of every message sent to this address, in the order they came."""
+        return [text for to, text in self.sent() if to == address]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on 127.0.0.1, and its port (for SMTP_URL)."""
+    from aiosmtpd.controller import Controller
+
+    handler, port = Mailbox(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
 
 
 # -- postgresql ---------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from live import auth, mail
+from live import mail
 from live.api.events import draw_panel, invite_people, invite_url, send_invitations
-from live.pages.sessions import FORM_MAX, page, page_language, refused_page, samla_of_page
-from rooms import accounts
+from live.pages.organiser_forms import signed_in_organiser
+from live.pages.sessions import page, page_language, read_form, refused_page, samla_of_page
 from rooms.errors import Refused
 from rooms.events import exports, registrations, selection
 from rooms.events.conferences import require_organising
@@ -46,20 +46,10 @@ EXPORTS = {
 # -- who may see it ---------------------------------------------------------------------------
 
 
-async def _organiser(request: Request) -> str | None:
-    samla = samla_of_page(request)
-    token = auth.cookie(request).get("o")
-    if not isinstance(token, str):
-        return None
-    async with samla.store.read() as db:
-        login = await accounts.login_by_token(db, token)
-    return login.organiser_id if login else None
-
-
 async def _organised(request: Request) -> Conference | Response:
     """The event of the path, for one of its organisers signed in; anyone else is sent to
     sign in, or refused."""
-    organiser_id = await _organiser(request)
+    organiser_id = await signed_in_organiser(request)
     if organiser_id is None:
         login = request.url_for("login_page").path
         return RedirectResponse(f"{login}?next={quote(request.url.path)}", 303)
@@ -71,20 +61,9 @@ async def _organised(request: Request) -> Conference | Response:
 
 
 async def _read_form(request: Request) -> FormData:
-    """The posted form, checked as every page's form is (size, origin, CSRF token); the
-    selection's quotas may hold more fields than other forms do."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > FORM_MAX:
-        raise Refused("too_large", "That form is too large.")
-    origin = request.headers.get("origin")
-    if origin is not None and not auth.origin_allowed(
-        request, samla_of_page(request).settings.allowed_origins
-    ):
-        raise Refused("forbidden", "This form was sent from another site.")
-    form = await request.form(max_files=0, max_fields=FIELDS_MAX, max_part_size=FORM_MAX)
-    if not auth.csrf_ok(request, form.get("csrf")):
-        raise Refused("forbidden", "The form has expired; reload the page and try again.")
-    return form
+    """The posted form, checked as every page's form is; the selection's quotas may hold
+    more fields than other forms do."""
+    return await read_form(request, max_fields=FIELDS_MAX)
 
 
 # -- the selection form, as typed ---------------------------------------------------------------

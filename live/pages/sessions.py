@@ -57,7 +57,7 @@ def refused_page(request: Request, exc: Refused) -> HTMLResponse:
     return shown
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(request: Request, *, max_fields: int = 100) -> FormData:
     """The posted form, once its size, origin and CSRF token have been checked."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > FORM_MAX:
@@ -67,7 +67,7 @@ async def read_form(request: Request) -> FormData:
         request, samla_of_page(request).settings.allowed_origins
     ):
         raise Refused("forbidden", "This form was sent from another site.")
-    form = await request.form(max_files=0, max_fields=100, max_part_size=FORM_MAX)
+    form = await request.form(max_files=0, max_fields=max_fields, max_part_size=FORM_MAX)
     if not auth.csrf_ok(request, form.get("csrf")):
         raise Refused("forbidden", "The form has expired; reload the page and try again.")
     return form

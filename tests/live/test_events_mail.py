@@ -3,60 +3,19 @@ the test process: the confirmation of a registration and the personal invitation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from typing import Any
+from collections.abc import Callable
 
 import httpx
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as SmtpSession
 
 from live import mail
-from tests.conftest import Api, Served, free_port
+from tests.conftest import Api, Mailbox, Served
 from tests.live.test_events_api import make_event, person, register
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: SmtpSession, envelope: Envelope) -> str:
-        assert isinstance(envelope.content, bytes)
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[str]:
-        """The text of every message sent to this address."""
-        out = []
-        for m in self.messages:
-            if m["To"] == address:
-                body = m.get_body()
-                assert body is not None
-                out.append(str(body.get_content()))
-        return out
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
 async def test_registration_is_confirmed_and_the_selected_invited_by_mail(
-    served_factory: Callable[..., Served], inbox: tuple[Inbox, int]
+    served_factory: Callable[..., Served], mailbox: tuple[Mailbox, int]
 ) -> None:
-    server, port = inbox
+    server, port = mailbox
     served = served_factory(smtp_url=f"smtp://127.0.0.1:{port}")
     async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
         api = Api(served, client)

@@ -4,30 +4,28 @@ refusals) and the invitations, with and without mail."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 from openpyxl import load_workbook
 
+from live import mail
 from rooms import accounts
 from tests.conftest import (
     CONSOLE,
     ORGANISER_EMAIL,
     ORGANISER_PASSWORD,
     Api,
+    Mailbox,
     Served,
     axe_violations,
-    free_port,
 )
 from tests.live.pages import csrf_of
 
@@ -320,33 +318,10 @@ async def test_invitations_without_mail_list_each_personal_link(api: Api) -> Non
     assert r.text.count('data-copy="invite-') == 3
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.invited: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
-        content = envelope.content
-        text = content.decode() if isinstance(content, bytes) else str(content)
-        if "/i/i_" in text:  # an invitation (the others are the confirmations)
-            self.invited += list(envelope.rcpt_tos)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
 async def test_with_mail_the_invitations_are_sent_and_still_listed(
-    served_factory: Callable[..., Served], inbox: tuple[Inbox, int]
+    served_factory: Callable[..., Served], mailbox: tuple[Mailbox, int]
 ) -> None:
-    handler, port = inbox
+    handler, port = mailbox
     served = served_factory(smtp_url=f"smtp://127.0.0.1:{port}")
     async with httpx.AsyncClient(base_url=served.base, timeout=30) as raw:
         api = Api(served, raw)
@@ -361,11 +336,9 @@ async def test_with_mail_the_invitations_are_sent_and_still_listed(
     assert r.status_code == 200, r.text
     assert "Sent to 2 people" in r.text
     assert len(re.findall(r'readonly value="http://[^"]+/i/i_', r.text)) == 2
-    for _ in range(100):
-        if len(handler.invited) == 2:
-            break
-        await asyncio.sleep(0.05)
-    assert len(handler.invited) == 2
+    await served.run(mail.drain)
+    invited = [to for to, text in handler.sent() if "/i/i_" in text]
+    assert len(invited) == 2
 
 
 async def test_a_registration_is_deleted_after_its_confirmation(api: Api) -> None:
