@@ -29,14 +29,17 @@ run: $(SERVING)
 demo: $(SERVING)
 	$(BIN)/samla demo --serve
 
-# What the tests drive for real: Redis, PostgreSQL and Debian's Chromium.
+# What the tests drive for real: Redis, PostgreSQL, Debian's Chromium, and LibreOffice
+# (headless) to open the archive's office files as their readers do.
 system:
 	@if ! command -v redis-server >/dev/null || ! test -x /usr/bin/chromium \
-			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+			|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+			|| ! command -v soffice >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-			redis-server postgresql chromium >/dev/null; \
+			redis-server postgresql chromium \
+			libreoffice-writer-nogui libreoffice-calc-nogui >/dev/null; \
 	fi
 
 check: $(STAMP)

@@ -32,9 +32,11 @@ from live.api import archive as api_archive
 from live.api import base as api
 from live.api import boards as api_boards
 from live.api import breakout as api_breakout
+from live.api import event_archive as api_event_archive
 from live.api import events as api_events
 from live.api import polls as api_polls
 from live.api import questions as api_questions
+from live.api import reports as api_reports
 from live.api import sessions as api_sessions
 from live.api import stage as api_stage
 from live.broker import broker_for
@@ -45,6 +47,7 @@ from live.pages import breakout as breakout_pages
 from live.pages import events as event_pages
 from live.pages import organiser as organiser_pages
 from live.pages import registrations as registration_pages
+from live.pages import report_editor as report_editor_pages
 from live.pages import sessions as session_pages
 from live.pages import stage as stage_pages
 from live.pages import statement as statement_pages
@@ -77,6 +80,8 @@ ENDPOINTS = [
     *api_archive.ENDPOINTS,
     *api_stage.ENDPOINTS,
     *api_events.ENDPOINTS,
+    *api_event_archive.ENDPOINTS,
+    *api_reports.ENDPOINTS,
 ]
 ACTIONS = actions.table(
     session_actions.ACTIONS,
@@ -319,6 +324,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *event_pages.routes(),
         *organiser_pages.routes(),
         *registration_pages.routes(),
+        *report_editor_pages.routes(),
         *statement_pages.routes(),
         *api_doc.routes(ENDPOINTS),
         Route("/healthz", health),

@@ -26,6 +26,7 @@ ATTRIBUTE_CHOICES_MAX = 30
 ATTRIBUTES_MAX = 10
 STAGE_TEXT_MAX = 280
 DESCRIPTION_MAX = 4000
+REPORT_SUMMARY_MAX = 20_000
 
 
 def utcnow() -> datetime:
@@ -127,6 +128,23 @@ class Registration(SQLModel, table=True):
     invite_hash: str | None = Field(default=None, unique=True, max_length=64)
 
 
+class Report(SQLModel, table=True):
+    """An event's edited report: the editor's summary, the curated sections and what is left
+    out (`sections`: [{"id", "title", "items": [{"note_id", "text"?}]}], `omitted`: note
+    ids), whether it shows names, and whether it is published at its public address.
+    `version` rises with every saved draft, so two editors at once never overwrite each
+    other unseen."""
+
+    conference_id: str = Field(foreign_key="conference.id", ondelete="CASCADE", primary_key=True)
+    summary: str = Field(default="", max_length=REPORT_SUMMARY_MAX)
+    sections: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    omitted: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    with_names: bool = Field(default=False)
+    version: int = Field(default=0)
+    published_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Session(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
     code: str = Field(unique=True, max_length=12)
@@ -150,6 +168,8 @@ class Session(SQLModel, table=True):
     # The stage link's salt: its secret is derived from it and SECRET_KEY, so nothing that
     # opens the stage is stored; a new salt revokes the old link.
     stage_salt: str | None = Field(default=None, max_length=24)
+    # The join attribute a poll's results on the stage are split by (None: not split).
+    stage_by: str | None = Field(default=None, max_length=ATTRIBUTE_KEY_MAX)
     # The event whose programme it is part of (None: a session on its own), and when.
     conference_id: str | None = Field(
         default=None, foreign_key="conference.id", ondelete="CASCADE", index=True

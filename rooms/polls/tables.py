@@ -104,6 +104,9 @@ class Ballot(SQLModel, table=True):
     value: int | None = None
     text: str | None = Field(default=None, max_length=ANSWER_MAX)
     hidden: bool = False
+    # The voter's answers to the session's questions when they voted ({key: choice}): kept
+    # with the ballot, never the voter, so results split by them survive the unlinking.
+    attributes: dict[str, str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class BallotChoice(SQLModel, table=True):
