@@ -28,9 +28,11 @@ from rooms.models import Participant
 Answers = tuple[str | None, ...]
 # Where the solver stops looking and the best deal found so far is used. The limit bounds
 # the wait of a hard case (the moderator waits for the rooms, and the session's writes for
-# the transaction); it scales down with the model so that a small round never waits long.
-SOLVE_SECONDS_MAX = 3.0
-SOLVE_SECONDS_MIN = 1.0
+# the transaction). A round of a hundred people needs a few tenths of a second; the limit
+# leaves it several times that, so a machine busy with other work still finds the balance
+# rather than falling back to the greedy deal (as a 1 s limit did under a load of 10).
+SOLVE_SECONDS_MAX = 6.0
+SOLVE_SECONDS_MIN = 4.0
 SOLVE_SECONDS_PER_VARIABLE = 0.0005
 # A block gets at least this long (while the time lasts) to improve on the greedy deal:
 # most blocks need a few hundredths of a second, a hard one a few tenths.
