@@ -45,11 +45,13 @@ class Stage:
     ref: str | None  # the poll, question or board shown (a poll: None follows the current one)
     text: str | None  # the message
     reveal: bool  # a poll's results are shown (else its question and count only)
+    by: str | None = None  # a poll's results are split by this join question's answers
 
 
 def stage_of(session: Session) -> Stage:
     show: Show = next((s for s in SHOWS if s == session.stage_show), "join")
-    return Stage(show, session.stage_ref, session.stage_text, session.stage_reveal)
+    by = session.stage_by if show == "poll" else None
+    return Stage(show, session.stage_ref, session.stage_text, session.stage_reveal, by)
 
 
 async def show(
@@ -60,12 +62,18 @@ async def show(
     *,
     text: str | None = None,
     reveal: bool = False,
+    by: str | None = None,
 ) -> Outcome[dict[str, Any]]:
-    """Puts one thing on the stage; the id must be a poll, question or board of this session."""
+    """Puts one thing on the stage; the id must be a poll, question or board of this session.
+    A poll's results may be split `by` one of the session's join questions."""
     session = await writable(db, session_id)
     if what not in SHOWS:
         raise invalid(f"show: choose one of {', '.join(SHOWS)}.")
     ref = await _checked_ref(db, session_id, what, ref)
+    if by is not None:
+        if what != "poll":
+            raise invalid("by: only a poll's results are split.")
+        by = polls.attribute_named(session.attributes, by)["key"]
     if what == "poll" and ref is None and reveal:
         # Results are revealed for one poll: the current one is pinned, so the next poll
         # opened does not show its results before the moderator reveals them too.
@@ -78,13 +86,15 @@ async def show(
     session.stage_ref = ref
     session.stage_text = message
     session.stage_reveal = reveal if what == "poll" else False
+    session.stage_by = by
     db.add(session)
-    events = [Event("stage.shown", {"show": what, "id": ref}, roles=AUDIENCE)]
+    answer: dict[str, Any] = {"show": what, "id": ref} | ({"by": by} if by else {})
+    events = [Event("stage.shown", answer, roles=AUDIENCE)]
     events += await _mark_board(db, session_id, ref if what == "board" else None, was_board)
     events += await _mark_question(
         db, session_id, ref if what == "question" else None, was_question
     )
-    return Outcome(session_id, {"show": what, "id": ref}, tuple(events))
+    return Outcome(session_id, answer, tuple(events))
 
 
 async def _checked_ref(db: AsyncSession, session_id: str, what: str, ref: str | None) -> str | None:

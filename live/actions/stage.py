@@ -9,7 +9,7 @@ from pydantic import Field, StrictBool
 from live.actions import Action, Actor, Body
 from live.services import Samla
 from rooms import stage
-from rooms.models import STAGE_TEXT_MAX, Role
+from rooms.models import ATTRIBUTE_KEY_MAX, STAGE_TEXT_MAX, Role
 
 MODERATORS = frozenset[Role]({"moderator"})
 
@@ -29,6 +29,12 @@ class StageShown(Body):
     reveal_results: StrictBool = Field(
         False, description="A poll's results are shown; else its question and count only."
     )
+    by: str | None = Field(
+        None,
+        max_length=ATTRIBUTE_KEY_MAX,
+        description="A poll's results split by this join question (its key); groups of "
+        "fewer than 3 show no counts.",
+    )
 
 
 class StageRevoke(Body):
@@ -44,6 +50,7 @@ async def show(samla: Samla, actor: Actor, body: StageShown) -> Any:
             body.id or None,
             text=body.text,
             reveal=body.reveal_results,
+            by=body.by or None,
         )
     )
 

@@ -16,7 +16,7 @@ from live.actions import polls as actions
 from live.api.base import Endpoint, actor_for, route, samla_of
 from live.errors import read_json
 from rooms import polls, sessions
-from rooms.errors import Refused
+from rooms.errors import Refused, forbidden
 
 
 async def _perform(request: Request, action: Action[Any], actor: Actor) -> Any:
@@ -72,13 +72,23 @@ async def vote(request: Request) -> Response:
 
 
 async def results(request: Request) -> Response:
+    """A poll's results; `?by=key` (moderators) adds `groups`, split by that join attribute,
+    each group of fewer than 3 voters without its counts."""
     samla = samla_of(request)
+    by = request.query_params.get("by")
     async with samla.store.read() as db:
         who = await auth.from_bearer(db, request)
         poll = await polls.poll_by_id(db, request.path_params["pid"])
         session = await sessions.session_by_id(db, poll.session_id)
         role = auth.member_role(who, session)
+        if by is not None and role != "moderator":
+            raise forbidden("Only this session's moderators may split the results (by).")
         found = await polls.results_for(db, poll.id, role, who.participant)
+        if by is not None:
+            attribute = polls.attribute_named(session.attributes, by)
+            split = (await polls.split_results(db, poll, [attribute]))[0]
+            found["by"] = {"key": split["key"], "label": split["label"]}
+            found["groups"] = split["groups"]
     return JSONResponse(found)
 
 
@@ -139,8 +149,13 @@ ENDPOINTS: list[Endpoint] = [
         "GET",
         "/api/v1/polls/{pid}/results",
         results,
-        "A poll's results, as this member may see them",
+        "A poll's results, as this member may see them; ?by=key (moderators) splits them "
+        "by a join attribute",
         who="member (participants as show_results allows)",
+        query={
+            "by": "a join attribute's key (moderators only): adds `groups`, one per choice "
+            "and `choice: null` for no answer; a group of fewer than 3 voters shows null counts"
+        },
     ),
     route(
         "POST",

@@ -21,7 +21,8 @@ def stage_url(request: Request, session_id: str, salt: str | None) -> str:
 async def show(request: Request) -> Response:
     """Puts one thing on the stage; every screen of the stage link follows at once. `id` is
     a poll, question or board of this session (a question must be approved); a message
-    needs its `text`. A poll's results stay hidden unless `reveal_results` is true."""
+    needs its `text`. A poll's results stay hidden unless `reveal_results` is true; `by` (a
+    join question's key) splits them by its answers, a group of fewer than 3 without counts."""
     sid = request.path_params["sid"]
     raw = await read_json(request)
     shown = await perform(samla_of(request), act.SHOW, await actor_for(request, sid), raw)

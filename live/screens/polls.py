@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import FormReader, Panel, Summary, Viewer, console
 from live.screens.forms import checkboxes
-from rooms import breakout, polls
+from rooms import breakout, polls, sessions
 from rooms.errors import invalid
 from rooms.models import Event
 from rooms.polls import copying
@@ -88,17 +88,29 @@ async def participant_history(db: AsyncSession, viewer: Viewer) -> dict[str, Any
 
 
 async def moderator_polls(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
-    """Every poll of the session, newest first, with its results and its room's name."""
+    """Every poll of the session, newest first, with its results and its room's name; a
+    poll with options or a scale also split by each of the session's join questions (the
+    console shows the one the moderator picks)."""
     found = await polls.polls_of(db, viewer.audience.session_id)
     found.reverse()
+    asked = (await sessions.session_by_id(db, viewer.audience.session_id)).attributes
     listed = [
-        {"poll": polls.poll_brief(p), "results": await polls.results(db, p, moderator=True)}
+        {
+            "poll": polls.poll_brief(p),
+            "results": await polls.results(db, p, moderator=True),
+            "splits": await polls.split_results(db, p, asked) if splittable(p) else [],
+        }
         for p in found
     ]
     return {
         "listed": listed,
         "room_names": await breakout.room_names(db, viewer.audience.session_id),
     }
+
+
+def splittable(poll: polls.Poll) -> bool:
+    """Whether a split by a join question says something: counts of options or values."""
+    return poll.status != "draft" and (poll.kind in polls.WITH_OPTIONS or poll.kind == "scale")
 
 
 async def create_form(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import PRESENCE, FormReader, Panel, Summary, Viewer
+from live.screens import polls as polls_screen
 from live.screens.boards import NOTE_EVENTS
 from live.screens.forms import checkboxes
 from live.screens.polls import POLL_EVENTS
 from live.screens.questions import QUESTION_EVENTS
 from rooms import boards, breakout, polls, questions, sessions, stage
-from rooms.models import iso, utcnow
+from rooms.models import Session, iso, utcnow
 
 # The most notes a board sends to the stage: more than fit on any screen at the stage's
 # smallest type; the page hides those that do not fit.
@@ -34,10 +35,12 @@ SHOWN_EVENTS = frozenset({"stage.shown", "board.shown", "question.shown"})
 async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     """What the hall sees now: the chosen view and what it shows."""
     sid = viewer.audience.session_id
-    now = stage.stage_of(await sessions.session_by_id(db, sid))
+    session = await sessions.session_by_id(db, sid)
+    now = stage.stage_of(session)
     context: dict[str, Any] = {"show": now.show, "text": now.text, "reveal": now.reveal}
     if now.show == "poll":
         context.update(await _poll(db, sid, now.ref))
+        context["split"] = await _split(db, session, context["poll"], now) if now.reveal else None
     elif now.show == "question":
         q = await db.get(questions.Question, now.ref) if now.ref else None
         shown = q is not None and q.approved and not q.hidden
@@ -75,6 +78,18 @@ async def _poll(db: AsyncSession, sid: str, ref: str | None) -> dict[str, Any]:
     return {"poll": polls.poll_brief(poll), "results": results, "top_word": top_word}
 
 
+async def _split(
+    db: AsyncSession, session: Session, shown: dict[str, Any] | None, now: stage.Stage
+) -> dict[str, Any] | None:
+    """The shown poll's results split by the join question the moderator chose, if any (a
+    question the session no longer asks, or a poll of words or texts, shows no split)."""
+    asked = [a for a in session.attributes if a["key"] == now.by]
+    poll = await db.get(polls.Poll, shown["id"]) if shown and asked else None
+    if poll is None or not polls_screen.splittable(poll):
+        return None
+    return (await polls.split_results(db, poll, asked))[0]
+
+
 async def _board(db: AsyncSession, board: boards.Board) -> dict[str, Any]:
     described = await boards.describe_board(db, board, include_hidden=False)
     columns = {c["id"]: c["title"] for c in described["columns"]}
@@ -110,6 +125,7 @@ async def control_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         {
             "session": session,
             "ref": stage.stage_of(session).ref,
+            "by": stage.stage_of(session).by,
             "polls": [p for p in await polls.polls_of(db, sid) if p.status != "draft"],
             "questions": [q for q in found if q["approved"] and not q["hidden"]],
             "boards": await boards.session_boards(db, sid),
@@ -123,6 +139,8 @@ def read_show(form: dict[str, Any]) -> dict[str, Any]:
     read = checkboxes(form, "reveal_results")
     if read.get("id") == "":
         read["id"] = None
+    if read.get("by") == "":
+        read["by"] = None
     return read
 
 

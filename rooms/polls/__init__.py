@@ -27,6 +27,7 @@ from rooms.polls.reading import (
     shown_polls,
 )
 from rooms.polls.running import close_open_polls, close_poll, create_poll, open_poll
+from rooms.polls.splits import MIN_GROUP, attribute_named, split_results
 from rooms.polls.tables import (
     ANSWER_MAX,
     HIDDEN_WORDS_MAX,
@@ -57,6 +58,7 @@ __all__ = [
     "ANSWER_MAX",
     "HIDDEN_WORDS_MAX",
     "KINDS",
+    "MIN_GROUP",
     "OPTIONS_MAX",
     "OPTION_MAX",
     "QUESTION_MAX",
@@ -77,6 +79,7 @@ __all__ = [
     "PollOption",
     "PollVoter",
     "Voted",
+    "attribute_named",
     "changeable",
     "check_participant",
     "check_place",
@@ -104,6 +107,7 @@ __all__ = [
     "results_for",
     "results_visible",
     "shown_polls",
+    "split_results",
     "told",
     "vote",
     "vote_many",

@@ -45,35 +45,42 @@ async def vote(
     """Stores one participant's answer, or replaces it where the poll allows a change.
 
     `in_session` is the participant's session where the caller has already read it (the
-    API, from the token), sparing a query. Every refusal comes before anything is written,
+    API, from the token); the participant is read in any case, for the answers to the
+    session's questions that the ballot keeps. Every refusal comes before anything is written,
     so a refused vote inside a batch leaves the batch's transaction untouched."""
     poll = await poll_by_id(db, poll_id)
-    if in_session is None:
-        participant = await db.get(Participant, participant_id)
-        if participant is None:
-            raise not_found("participant")
-        in_session = participant.session_id
-    if in_session != poll.session_id:
+    participant = await db.get(Participant, participant_id)
+    if participant is None:
+        raise not_found("participant")
+    if (in_session or participant.session_id) != poll.session_id:
         raise forbidden("This poll is in another session.")
     await check_place(db, poll, participant_id)
     await writable(db, poll.session_id)
     poll = await poll_locked(db, poll.id, "share")
     _check_open(poll)
-    return await _store(db, poll, participant_id, await _read_answer(db, poll, answer))
+    marks = await _read_answer(db, poll, answer)
+    return await _store(db, poll, participant_id, marks, dict(participant.attributes or {}))
 
 
 async def _store(
-    db: AsyncSession, poll: Poll, participant_id: str, marks: _Marks
+    db: AsyncSession, poll: Poll, participant_id: str, marks: _Marks, answers: dict[str, str]
 ) -> Outcome[Voted]:
     """Stores an answer to an open poll whose row this transaction holds shared: the
     participant's first, or in place of their earlier one where the poll allows a change.
+    The ballot keeps the voter's `answers` to the session's questions as they are now.
 
     On PostgreSQL two answers of one participant may arrive at once on two instances. The
     claim of their voter row and the lock on their ballot put the two in order: the second
     finds the first's ballot and replaces its marks (or is refused) instead of adding its
     own beside them."""
     if await claim(db, PollVoter, {"poll_id": poll.id, "participant_id": participant_id}):
-        first = Ballot(poll_id=poll.id, voter_id=participant_id, value=marks.value, text=marks.text)
+        first = Ballot(
+            poll_id=poll.id,
+            voter_id=participant_id,
+            value=marks.value,
+            text=marks.text,
+            attributes=answers,
+        )
         db.add(first)
         _add_marks(db, first.id, marks)
         await db.flush()  # one round of inserts: the unit of work puts ballots before marks
@@ -95,6 +102,7 @@ async def _store(
     await db.execute(delete(BallotChoice).where(col(BallotChoice.ballot_id) == ballot.id))
     await db.execute(delete(BallotWord).where(col(BallotWord.ballot_id) == ballot.id))
     ballot.value, ballot.text, ballot.hidden = marks.value, marks.text, False
+    ballot.attributes = answers
     db.add(ballot)
     _add_marks(db, ballot.id, marks)
     await db.flush()
@@ -139,6 +147,7 @@ async def vote_many(
     await writable(db, session_id)  # before the polls' locks (rooms/locks.py)
     pids = sorted({pid for _, pid, _ in ballots})
     seats = await rooms_of_people(db, session_id, pids)
+    answers = await _answers_of(db, pids)
     answered: dict[str, set[str]] = {}
     fresh: set[tuple[str, str]] = set()
     rows = _Rows()
@@ -153,7 +162,9 @@ async def vote_many(
             _check_open(poll)
             marks = await _read_answer(db, poll, answer)
             if poll.allow_change:
-                outcome = await _store(db, poll, participant_id, marks)
+                outcome = await _store(
+                    db, poll, participant_id, marks, answers.get(participant_id, {})
+                )
                 done[i] = outcome.value
                 events.update((e.key or e.type, e) for e in outcome.events)
                 continue
@@ -167,7 +178,7 @@ async def vote_many(
             done[i] = exc
             continue
         fresh.add((poll.id, participant_id))
-        rows.add(poll.id, participant_id, marks)
+        rows.add(poll.id, participant_id, marks, answers.get(participant_id, {}))
         done[i] = Voted(poll.id, False)
         event = results_event(poll)
         events[event.key or event.type] = event
@@ -188,7 +199,9 @@ class _Rows:
         self.choices: list[dict[str, Any]] = []
         self.words: list[dict[str, Any]] = []
 
-    def add(self, poll_id: str, participant_id: str, marks: _Marks) -> None:
+    def add(
+        self, poll_id: str, participant_id: str, marks: _Marks, answers: dict[str, str]
+    ) -> None:
         ballot_id = new_id()
         self.voters.append({"poll_id": poll_id, "participant_id": participant_id})
         self.ballots.append(
@@ -199,6 +212,7 @@ class _Rows:
                 "value": marks.value,
                 "text": marks.text,
                 "hidden": False,
+                "attributes": answers,
             }
         )
         self.choices.extend(
@@ -233,6 +247,17 @@ def _check_open(poll: Poll) -> None:
     if poll.status != "open":
         state = "has not been opened yet" if poll.status == "draft" else "is closed"
         raise Refused("poll_closed", f"This poll {state}; answers are not taken now.")
+
+
+async def _answers_of(db: AsyncSession, participant_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The batch's voters' answers to the session's questions, read once for the batch."""
+    conn = await db.connection()
+    rows = await conn.execute(
+        select(col(Participant.id), col(Participant.attributes)).where(
+            col(Participant.id).in_(participant_ids)
+        )
+    )
+    return {pid: dict(attributes or {}) for pid, attributes in rows}
 
 
 async def _voters_among(db: AsyncSession, poll_id: str, participant_ids: list[str]) -> set[str]:
