@@ -19,7 +19,9 @@ MODERATORS = frozenset[Role]({"moderator"})
 
 
 class NewNote(Body):
-    """A note: plain text, or a good-example card's fields (its text is then the card's what)."""
+    """A note: plain text, or a good-example card's fields (its text is then the card's what):
+    what, who, where, contact, effect, link (http or https, stored normalised) and kind (one
+    of its column's kinds)."""
 
     column: str | None = None
     text: str | None = None
@@ -51,6 +53,9 @@ class Like(NoteRef):
 
 
 class NewBoard(Body):
+    """A board: its columns as titles, or as objects {title, card?, kinds?} (a card column
+    takes good-example cards, each of one of its kinds: at most 12, of 1 to 60 characters)."""
+
     title: str | None = None
     columns: list[str | dict[str, Any]] | None = None
     room_id: str | None = None

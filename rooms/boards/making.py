@@ -10,6 +10,9 @@ from rooms.boards.reading import board_summary, live_rooms
 from rooms.boards.tables import (
     COLUMN_MAX,
     COLUMN_TITLE_MAX,
+    DEFAULT_KINDS,
+    KIND_MAX,
+    KINDS_MAX,
     ROOM_ID_MAX,
     TEMPLATES,
     Board,
@@ -21,17 +24,38 @@ from rooms.sessions import writable
 from rooms.text import clean, optional
 
 
+def _kinds(raw: Any) -> list[str]:
+    """A card column's kinds: 1 to 12 different names of 1 to 60 characters."""
+    if not isinstance(raw, list) or len(raw) > KINDS_MAX:
+        raise invalid(f"kinds must be a list of at most {KINDS_MAX} names.")
+    out: list[str] = []
+    for item in raw:
+        kind = clean(item, "A kind in kinds", KIND_MAX)
+        if kind.casefold() in (k.casefold() for k in out):
+            raise invalid(f"kinds names {kind!r} twice.")
+        out.append(kind)
+    return out
+
+
 def _columns(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= COLUMN_MAX:
         raise invalid(f"columns must be a list of 1 to {COLUMN_MAX} column titles.")
     out = []
     for item in raw:
         card = False
+        kinds: list[str] = []
         if isinstance(item, dict):
             card = bool(item.get("card"))
+            if item.get("kinds") is not None:
+                kinds = _kinds(item["kinds"])
+                if kinds and not card:
+                    raise invalid("kinds are for a card column: give it card true as well.")
             item = item.get("title")
         title = clean(item, "A column title", COLUMN_TITLE_MAX)
-        out.append({"id": new_id()[:8], "title": title, "card": card})
+        column: dict[str, Any] = {"id": new_id()[:8], "title": title, "card": card}
+        if kinds:
+            column["kinds"] = kinds
+        out.append(column)
     return out
 
 
@@ -52,7 +76,11 @@ async def create_board(
         default_title, cols = TEMPLATES[template]
         title = default_title if title in (None, "") else title
         if columns is None:
-            columns = [{"title": t, "card": card} for t, card in cols]
+            # A template's card column offers the default kinds of good examples.
+            columns = [
+                {"title": t, "card": card, **({"kinds": list(DEFAULT_KINDS)} if card else {})}
+                for t, card in cols
+            ]
     board = Board(
         session_id=session_id,
         room_id=optional(room_id, "room_id", ROOM_ID_MAX),

@@ -61,6 +61,9 @@ async def move_note(
     target = column_of(board, column)
     if target.get("card") != column_of(board, note.column_id).get("card") and note.fields:
         raise invalid("An example card can only move to a column that takes cards.")
+    kind = (note.fields or {}).get("kind")
+    if kind and kind not in (target.get("kinds") or []):
+        raise invalid(f"The card's kind {kind!r} is not one of that column's kinds.")
     note.column_id = target["id"]
     note.position = int(
         await db.scalar(select(func.count()).where(col(Note.board_id) == board.id)) or 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from rooms.boards.reading import (
 from rooms.boards.tables import (
     CARD_FIELD_MAX,
     CARD_FIELDS,
+    LINK_MAX,
     NONCE_MAX,
     NOTE_MAX,
     RESEND_WINDOW,
@@ -40,17 +42,62 @@ def column_of(board: Board, column_id: Any) -> dict[str, Any]:
     raise invalid("There is no such column on this board.")
 
 
-def _card(raw: Any) -> dict[str, str]:
+_WEB_ADDRESS = TypeAdapter(HttpUrl)
+
+
+def card_link(raw: Any) -> str | None:
+    """A card's link as stored: an http or https address with a host, normalised (the host
+    in lower case and punycode, the path percent-encoded), at most LINK_MAX characters."""
+    given = optional(raw, "link", LINK_MAX)
+    if given is None:
+        return None
+    try:
+        url = _WEB_ADDRESS.validate_python(given)
+    except ValidationError:
+        raise invalid(
+            "link must be a web address that starts with http:// or https:// and names a site."
+        ) from None
+    if url.username is not None or url.password is not None:
+        raise invalid("link must not carry a user name or password.")
+    link = str(url)
+    if len(link) > LINK_MAX:
+        raise invalid(f"link is {len(link)} characters; at most {LINK_MAX} are allowed.")
+    return link
+
+
+def card_kind(raw: Any, column: dict[str, Any]) -> str | None:
+    """A card's kind: one of its column's kinds (as the column spells it), or none."""
+    given = optional(raw, "kind", CARD_FIELD_MAX)
+    if given is None:
+        return None
+    kinds = [str(k) for k in column.get("kinds") or []]
+    for kind in kinds:
+        if kind.casefold() == given.casefold():
+            return kind
+    if not kinds:
+        raise invalid("kind: this column has no kinds to choose from.")
+    raise invalid(f"kind must be one of: {', '.join(kinds)}.")
+
+
+def _card(raw: Any, column: dict[str, Any]) -> dict[str, str]:
     if not isinstance(raw, dict):
-        raise invalid("fields must be an object with what, who, where, contact and effect.")
+        raise invalid(
+            "fields must be an object with what, who, where, contact, effect, link and kind."
+        )
     unknown = set(raw) - set(CARD_FIELDS)
     if unknown:
         raise invalid(f"A card has no field {sorted(unknown)[0][:20]!r}.")
     out = {"what": clean(raw.get("what"), "What", CARD_FIELD_MAX, multiline=True)}
-    for key in CARD_FIELDS[1:]:
+    for key in ("who", "where", "contact", "effect"):
         value = optional(raw.get(key), key.capitalize(), CARD_FIELD_MAX)
         if value:
             out[key] = value
+    link = card_link(raw.get("link"))
+    if link:
+        out["link"] = link
+    kind = card_kind(raw.get("kind"), column)
+    if kind:
+        out["kind"] = kind
     return out
 
 
@@ -82,7 +129,7 @@ async def add_note(
     if fields not in (None, {}, ""):
         if not chosen.get("card"):
             raise invalid("This column takes plain notes, not example cards.")
-        card = _card(fields)
+        card = _card(fields, chosen)
         text = card["what"]
     clean_text = clean(text, "The note", NOTE_MAX, multiline=True)
     key = optional(nonce, "nonce", NONCE_MAX)
@@ -158,10 +205,15 @@ async def edit_note(
 ) -> Outcome[dict[str, Any]]:
     note, board = await _own_note(db, participant, note_id)
     if fields not in (None, {}, ""):
-        if not column_of(board, note.column_id).get("card"):
+        column = column_of(board, note.column_id)
+        if not column.get("card"):
             raise invalid("This column takes plain notes, not example cards.")
-        note.fields = _card(fields)
+        note.fields = _card(fields, column)
         text = note.fields["what"]
+    elif note.fields:
+        # A card's words edited alone: the card says them too, its other fields kept.
+        what = clean(text, "What", CARD_FIELD_MAX, multiline=True)
+        note.fields = {**note.fields, "what": what}
     note.text = clean(text, "The note", NOTE_MAX, multiline=True)
     note.updated_at = utcnow()
     db.add(note)

@@ -16,7 +16,12 @@ from rooms.models import Participant, Role
 
 
 def column_json(column: dict[str, Any]) -> dict[str, Any]:
-    return {"id": column["id"], "title": column["title"], "card": bool(column.get("card"))}
+    return {
+        "id": column["id"],
+        "title": column["title"],
+        "card": bool(column.get("card")),
+        "kinds": list(column.get("kinds") or []),
+    }
 
 
 def board_summary(board: Board) -> dict[str, Any]:

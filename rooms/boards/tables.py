@@ -15,7 +15,14 @@ NOTE_MAX = 1_000
 COLUMN_MAX = 20
 COLUMN_TITLE_MAX = 120
 CARD_FIELD_MAX = 300
-CARD_FIELDS = ("what", "who", "where", "contact", "effect")
+# A card's link and kind are card fields too, kept last: the archive lists them after the rest.
+CARD_FIELDS = ("what", "who", "where", "contact", "effect", "link", "kind")
+LINK_MAX = 500  # a card's link, normalised (http or https, with a host)
+KINDS_MAX = 12  # the kinds a card column offers
+KIND_MAX = 60
+# The kinds the good-examples template's card column offers (names Samla gives by default,
+# in Swedish as the templates' columns are; shown per viewer like them).
+DEFAULT_KINDS = ("Arbetssätt och metoder", "Plattformar och nätverk", "Lästips")
 NONCE_MAX = 64
 ROOM_ID_MAX = 40
 DOTS_MAX = 20
@@ -45,7 +52,8 @@ class Board(SQLModel, table=True):
     # A breakout room's id (no foreign key: rooms are another feature's table); None: plenary.
     room_id: str | None = Field(default=None, max_length=ROOM_ID_MAX, index=True)
     title: str = Field(max_length=TITLE_MAX)
-    # [{"id", "title", "card"}]; card columns take good-example cards.
+    # [{"id", "title", "card", "kinds"?}]; card columns take good-example cards, each of
+    # one of the column's kinds when it has any.
     columns: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(SA_JSON))
     shown: bool = False  # on the presenter view
     created_at: datetime = Field(default_factory=utcnow)
@@ -63,7 +71,8 @@ class Note(SQLModel, table=True):
     board_id: str = Field(foreign_key="board.id", ondelete="CASCADE")
     column_id: str = Field(max_length=16)
     text: str = Field(max_length=NOTE_MAX)
-    # A good-example card's fields kept apart for the archive: what, who, where, contact, effect.
+    # A good-example card's fields kept apart for the archive: what, who, where, contact,
+    # effect, link (http or https, normalised) and kind (one of its column's kinds).
     fields: dict[str, str] | None = Field(default=None, sa_column=Column(SA_JSON))
     author_id: str | None = Field(
         default=None, foreign_key="participant.id", ondelete="SET NULL", index=True
