@@ -43,7 +43,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from live.assets import static_url
-from rooms.archive_words import Words
+from rooms.archive_words import LANGUAGE_TAGS, Words
 from rooms.sessions import show_code
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,9 @@ DEFAULT_NAMES = (
     "Establish",
     "Evaluate",
     "Notes",
+    "Ways of working and methods",
+    "Platforms and networks",
+    "Reading tips",
 )
 
 
@@ -327,7 +330,14 @@ class Templates:
         def t(message: str) -> str:
             return str(label(self.gettext(lang, message)))
 
-        return Words(t, formats.datetime, formats.number, formats.percent)
+        return Words(
+            t,
+            formats.datetime,
+            formats.number,
+            formats.percent,
+            LANGUAGE_TAGS.get(lang, LANGUAGE_TAGS["en"]),
+            self.time_zone,
+        )
 
     def labeller(self, lang: str) -> Callable[[Any], Any]:
         """`label` for one language: a name Samla gave by default, in that language."""

@@ -89,6 +89,33 @@ class WordCount:
 
 
 @dataclass(frozen=True)
+class GroupCount:
+    """One option's count within a group of a split; None where the group is too small."""
+
+    label: str
+    count: int | None
+
+
+@dataclass(frozen=True)
+class SplitGroup:
+    """The voters who gave one answer to a join question (`choice` None: no answer); a group
+    of fewer than three shows neither `voters` nor counts (None)."""
+
+    choice: str | None
+    voters: int | None
+    options: tuple[GroupCount, ...] = ()
+
+
+@dataclass(frozen=True)
+class Split:
+    """A poll's results split by one join question (`key`, asked as `label`)."""
+
+    key: str
+    label: str
+    groups: tuple[SplitGroup, ...] = ()
+
+
+@dataclass(frozen=True)
 class Poll:
     id: str
     question: str
@@ -102,6 +129,7 @@ class Poll:
     max_label: str | None = None
     words: tuple[WordCount, ...] = ()  # word clouds, most said first
     answers: tuple[str, ...] = ()  # open answers not hidden by a moderator; never who wrote them
+    splits: tuple[Split, ...] = ()  # by each join question, where the part gives them
 
 
 @dataclass(frozen=True)

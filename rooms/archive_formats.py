@@ -1,6 +1,7 @@
-"""The archive written out: Markdown, Word, CSV, JSON, Excel and a zip of them all.
+"""The archive written out: Markdown, CSV and JSON, and what every format shows (Word, Excel
+and the zip of them all are written in `rooms/archive_office.py`).
 
-The HTML report needs templates, so it is rendered in `live/archive_html.py`; `zip_archive`
+The HTML report needs templates, so it is rendered by the web layer; `archive_office.zip_bytes`
 takes its bytes. Every function here is pure: an `Archive` in, bytes or text out.
 
 Spreadsheets run a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return as a
@@ -15,7 +16,8 @@ The JSON shape (`archive_json`, also docs/archive.md)::
                        attributes: [{key, label, counts: [{choice, count}], unanswered}]},
      "rooms": [{id, name, participants}],
      "polls": [{id, question, kind, status, voters, room_id, options: [{label, count, score}],
-                mean, min_label, max_label, words: [{word, count}], answers: [text]}],
+                mean, min_label, max_label, words: [{word, count}], answers: [text],
+                splits: [{key, label, groups: [{choice, voters, options: [{label, count}]}]}]}],
      "boards": [{id, title, room_id,
                  columns: [{id, title, notes: [{id, text, upvotes, author, from_room_id}]}]}],
      "questions": [{id, text, upvotes, answered, author}],
@@ -24,11 +26,13 @@ The JSON shape (`archive_json`, also docs/archive.md)::
 
 Boards come plenary first, then room by room; notes within a column most upvoted first.
 
-The words people read follow the organiser's language (`Words`: a translation, and how that
-language writes moments, numbers and shares), in Markdown, Word, the workbook's sheets and
-facts, and the CSV's yes and no; what is data stays as it is in every language: JSON keys,
-the CSV and workbook column headers (`board`, `room`, …), kinds and statuses in the tables,
-and the figures of the CSV and the workbook (numbers, not text).
+The words people read follow the organiser's language (`Words`: a translation, how that
+language writes moments, numbers and shares, its document language and time zone), in
+Markdown, Word, the workbook's sheets, headers and facts, and the CSV's headers, yes and
+no; what is data stays as it is in every language: JSON keys, kinds and statuses in the
+tables, the figures of the workbook (numbers and date cells, not text). The office files are
+as a reader of that language opens them: Word on A4 in its language with the file's own
+properties; the CSV with semicolons and decimal commas where the comma is the decimal sign.
 """
 
 from __future__ import annotations
@@ -36,13 +40,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from rooms.archive import Archive, Board, Note, Poll, Section, headline
-from rooms.archive_words import Translate, Words, count_of, words_of
+from rooms.archive import Archive, Board, CardField, Note, Poll, Section, Split, headline
+from rooms.archive_words import Translate, Words, count_of, unchanged, words_of
 
 CsvKind = Literal["notes", "polls", "questions"]
 CSV_KINDS: tuple[CsvKind, ...] = ("notes", "polls", "questions")
@@ -56,10 +61,6 @@ KIND_LABELS = {
     "open": "Open answers",
     "ranking": "Ranking",
 }
-
-
-def _same(text: str) -> str:
-    return text
 
 
 __all__ = ["Translate", "Words", "words_of"]
@@ -91,11 +92,11 @@ def result_rows(poll: Poll) -> list[ResultRow]:
     return [ResultRow(o.label, o.count, None, o.count / voters) for o in poll.options]
 
 
-def room_label(archive: Archive, room_id: str | None, t: Translate = _same) -> str:
+def room_label(archive: Archive, room_id: str | None, t: Translate = unchanged) -> str:
     return archive.room_name(room_id) or t("Plenary")
 
 
-def section_title(section: Section, t: Translate = _same) -> str:
+def section_title(section: Section, t: Translate = unchanged) -> str:
     return section.room.name if section.room else t("Plenary")
 
 
@@ -103,14 +104,14 @@ def percent(share: float) -> str:
     return f"{round(share * 100)} %"
 
 
-def scale_text(poll: Poll, t: Translate = _same) -> str:
+def scale_text(poll: Poll, t: Translate = unchanged) -> str:
     w = words_of(t)
     ends = " - ".join(x for x in (poll.min_label, poll.max_label) if x)
     mean = "-" if poll.mean is None else w.number(poll.mean, 2)
     return f"{w('Mean')}: {mean}" + (f" ({ends})" if ends else "")
 
 
-def poll_headline(poll: Poll, t: Translate = _same) -> str:
+def poll_headline(poll: Poll, t: Translate = unchanged) -> str:
     """A poll's result in a few words (`headline`), in the reader's words and numbers."""
     w = words_of(t)
     if poll.kind == "scale":
@@ -161,7 +162,29 @@ POLL_HEADER = (
     "mean",
 )
 QUESTION_HEADER = ("question", "author", "upvotes", "answered")
-Row = tuple[str | int | float | None, ...]
+# A column's header as people of another language read it (English keeps the keys: data).
+HEADER_WORDS = {
+    "board": "Board",
+    "room": "Room",
+    "column": "Column",
+    "text": "Text",
+    "author": "Author",
+    "upvotes": "Upvotes",
+    "dots": "Dots",
+    "collected_from": "Collected from",
+    "poll": "Poll",
+    "kind": "Kind",
+    "status": "Status",
+    "voters": "Voters",
+    "item": "Item",
+    "label": "Label",
+    "count": "Count",
+    "score": "Score",
+    "mean": "Mean",
+    "question": "Question",
+    "answered": "Answered",
+}
+Row = tuple[str | int | float | datetime | None, ...]
 SHEET_NAMES: dict[CsvKind, str] = {"notes": "Notes", "polls": "Polls", "questions": "Questions"}
 
 
@@ -172,6 +195,15 @@ def card_names(archive: Archive) -> list[str]:
 
 def note_header(archive: Archive) -> tuple[str, ...]:
     return (*NOTE_HEADER[:4], *card_names(archive), *NOTE_HEADER[4:])
+
+
+def headers_in(header: Sequence[str], t: Translate = unchanged) -> tuple[str, ...]:
+    """A table's column headers in the reader's language: English keeps the keys (`board`,
+    `upvotes`, the card's `who`), other languages read their own words."""
+    w = words_of(t)
+    if w.language.startswith("en"):
+        return tuple(header)
+    return tuple(w(HEADER_WORDS.get(key) or key.capitalize()) for key in header)
 
 
 def note_rows(archive: Archive) -> list[Row]:
@@ -220,21 +252,21 @@ def poll_rows(archive: Archive) -> list[Row]:
     return rows
 
 
-def question_rows(archive: Archive, t: Translate = _same) -> list[Row]:
+def question_rows(archive: Archive, t: Translate = unchanged) -> list[Row]:
     return [
         (q.text, q.author or "", q.upvotes, t("yes") if q.answered else t("no"))
         for q in archive.questions
     ]
 
 
-def _table(
-    archive: Archive, kind: CsvKind, t: Translate = _same
+def table_of(
+    archive: Archive, kind: CsvKind, t: Translate = unchanged
 ) -> tuple[tuple[str, ...], list[Row]]:
     if kind == "notes":
-        return note_header(archive), note_rows(archive)
+        return headers_in(note_header(archive), t), note_rows(archive)
     if kind == "polls":
-        return POLL_HEADER, poll_rows(archive)
-    return QUESTION_HEADER, question_rows(archive, t)
+        return headers_in(POLL_HEADER, t), poll_rows(archive)
+    return headers_in(QUESTION_HEADER, t), question_rows(archive, t)
 
 
 # -- CSV ----------------------------------------------------------------------------------
@@ -245,64 +277,30 @@ def inert(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def csv_bytes(archive: Archive, kind: CsvKind, t: Translate = _same) -> bytes:
-    """One kind as CSV, UTF-8 with a byte order mark so spreadsheets read å, ä and ö."""
-    header, rows = _table(archive, kind, t)
+def csv_cell(value: str | int | float | datetime | None, w: Words) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, float):
+        return w.figure(value)
+    return value
+
+
+def csv_bytes(archive: Archive, kind: CsvKind, t: Translate = unchanged) -> bytes:
+    """One kind as CSV, UTF-8 with a byte order mark so spreadsheets read å, ä and ö; what a
+    spreadsheet of the reader's language expects: in Swedish semicolons between cells and
+    decimal commas, in English commas and decimal points."""
+    w = words_of(t)
+    header, rows = table_of(archive, kind, w)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    writer = csv.writer(buf, delimiter=w.csv_delimiter, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else inert(v) if isinstance(v, str) else v for v in row])
+        writer.writerow([csv_cell(v, w) for v in row])
     return buf.getvalue().encode("utf-8-sig")
-
-
-# -- XLSX ---------------------------------------------------------------------------------
-
-
-def xlsx_bytes(archive: Archive, t: Translate = _same) -> bytes:
-    """A workbook: the session, then one sheet per kind (notes, polls, questions)."""
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-
-    w = words_of(t)
-    book = Workbook()
-    about = book.worksheets[0]
-    about.title = w("Session")
-    s = archive.session
-    facts: list[Row] = [
-        (w("Title"), s.title),
-        (w("Status"), w(s.status)),
-        (w("Created"), w.when(s.created_at)),
-        (w("Closed"), w.when(s.closed_at) if s.closed_at else None),
-        (w("Participants"), archive.participation.participants),
-        (w("Archive made"), w.when(archive.made_at)),
-    ]
-    sheets: list[tuple[Any, tuple[str, ...], list[Row]]] = [(about, (), facts)]
-    for kind in CSV_KINDS:
-        header, rows = _table(archive, kind, w)
-        sheets.append((book.create_sheet(w(SHEET_NAMES[kind])), header, rows))
-    for sheet, header, rows in sheets:
-        if header:
-            sheet.append(header)
-            for cell in sheet[1]:
-                cell.font = Font(bold=True)
-            sheet.freeze_panes = "A2"
-        for at, row in enumerate(rows, start=2 if header else 1):
-            for col, value in enumerate(row, start=1):
-                cell = sheet.cell(row=at, column=col)
-                if isinstance(value, str):
-                    cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-                    # openpyxl stores a text starting with "=" as a formula; force text,
-                    # and the quote prefix keeps it text when someone edits the cell.
-                    cell.data_type = "s"
-                    if value.startswith(FORMULA_STARTS):
-                        cell.quotePrefix = True
-                else:
-                    cell.value = value
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
 
 
 # -- Markdown -----------------------------------------------------------------------------
@@ -315,7 +313,7 @@ def md_text(text: str) -> str:
     return " ".join(text.translate(_MD_SPECIAL).split())
 
 
-def markdown(archive: Archive, t: Translate = _same) -> str:
+def markdown(archive: Archive, t: Translate = unchanged) -> str:
     t = w = words_of(t)
     s = archive.session
     out: list[str] = [f"# {md_text(s.title)}", ""]
@@ -328,18 +326,18 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
     out += ["", f"## {t('Participation')}", ""]
     p = archive.participation
     out += [
-        f"- {t('Participants')}: {p.participants}",
-        f"- {t('Notes')}: {len(archive.notes)}",
-        f"- {t('Questions')}: {len(archive.questions)}",
-        f"- {t('Polls')}: {len(archive.polls)}",
+        f"- {t('Participants')}: {w.number(p.participants)}",
+        f"- {t('Notes')}: {w.number(len(archive.notes))}",
+        f"- {t('Questions')}: {w.number(len(archive.questions))}",
+        f"- {t('Polls')}: {w.number(len(archive.polls))}",
     ]
     for attribute in p.attributes:
-        counts = ", ".join(f"{md_text(c.choice)} {c.count}" for c in attribute.counts)
+        counts = ", ".join(f"{md_text(c.choice)} {w.number(c.count)}" for c in attribute.counts)
         out.append(f"- {md_text(attribute.label)}: {counts}")
     for section in archive.sections():
         out += ["", f"## {md_text(section_title(section, t))}", ""]
         if section.room is not None:
-            out += [f"{t('Participants')}: {section.room.participants}", ""]
+            out += [f"{t('Participants')}: {w.number(section.room.participants)}", ""]
         for board in section.boards:
             out += _md_board(archive, board, t)
         for poll in section.polls:
@@ -348,7 +346,7 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
     for leaders in archive.top_notes:
         out += [f"### {t('Most upvoted')}: {md_text(leaders.column)}", ""]
         out += [
-            f"1. {md_text(top.note.text)} — {top.note.upvotes} "
+            f"1. {md_text(top.note.text)} — {w.number(top.note.upvotes)} "
             f"({md_text(room_label(archive, top.room_id, t))}, {md_text(top.board_title)})"
             for top in leaders.notes
         ]
@@ -362,9 +360,10 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
         ]
         out += [
             f"| {md_text(p.question)} | {md_text(room_label(archive, p.room_id, t))} | "
-            f"{t(KIND_LABELS[p.kind])} | {p.voters} | {md_text(poll_headline(p, w))} |"
+            f"{t(KIND_LABELS[p.kind])} | {w.number(p.voters)} | {md_text(poll_headline(p, w))} |"
             for p in archive.polls
         ]
+    out += md_links(archive.notes, w)
     out += ["", f"## {t('Questions')}", ""]
     if not archive.questions:
         out.append(t("No questions."))
@@ -375,6 +374,33 @@ def markdown(archive: Archive, t: Translate = _same) -> str:
             f"- {md_text(q.text)}{who} ({count_of(t, '%(count)s upvotes', q.upvotes)}, {done})"
         )
     return "\n".join(out) + "\n"
+
+
+def md_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 99
+) -> list[str]:
+    """A Markdown table of user text (escaped), columns from `numeric_from` on right-aligned."""
+    align = ["---:" if i >= numeric_from else "---" for i in range(len(header))]
+    out = [
+        "| " + " | ".join(md_text(h) for h in header) + " |",
+        "|" + "|".join(align) + "|",
+    ]
+    out += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows]
+    return [*out, ""]
+
+
+def md_links(notes: Iterable[Note], t: Translate = unchanged) -> list[str]:
+    """The "Links" part of a Markdown report: a list per kind (nothing when no card has one);
+    each link as text, never as markup."""
+    groups = links_by_kind(notes)
+    if not groups:
+        return []
+    out = ["", f"## {t('Links')}", ""]
+    for kind, linked in groups:
+        out += [f"### {md_text(t(kind) if kind else t('Other links'))}", ""]
+        out += [f"- {md_text(link_line(note, t))}" for note in linked]
+        out.append("")
+    return out
 
 
 def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
@@ -394,7 +420,7 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
                 room = md_text(room_label(archive, note.from_room_id, t))
                 extra.append(t("from %(room)s") % {"room": room})
             out.append(f"- {md_text(note.text)} ({', '.join(extra)})")
-            out += [f"  - {t(f.name.capitalize())}: {md_text(f.value)}" for f in note.card]
+            out += [f"  - {md_text(card_line(f, t))}" for f in note.card]
         out.append("")
     return out
 
@@ -417,169 +443,89 @@ def _md_poll(poll: Poll, t: Translate) -> list[str]:
             "|---|---:|---:|",
         ]
         out += [
-            f"| {md_text(r.label)} | {r.count} | {r.score if score else w.percent(r.share)} |"
+            f"| {md_text(r.label)} | {w.number(r.count)} | "
+            f"{w.number(r.score or 0) if score else w.percent(r.share)} |"
             for r in rows
         ]
         out.append("")
+    for split in poll.splits:
+        header, table = split_table(split, w)
+        out += [f"{t('Split by')}: {md_text(split.label)}", ""]
+        out += md_table(header, table, numeric_from=1)
     out += [f"- {md_text(a)}" for a in poll.answers]
     if poll.answers:
         out.append("")
     return out
 
 
-# -- Word ---------------------------------------------------------------------------------
+# -- splits and links (every report format) ----------------------------------------------
+
+FEWER = "fewer than 3"
 
 
-def docx_bytes(archive: Archive, t: Translate = _same) -> bytes:
-    """The report as a Word document with real headings, bulleted lists and tables."""
-    from docx import Document
-
-    t = w = words_of(t)
-    doc = Document()
-    s = archive.session
-    doc.add_heading(s.title, level=0)
-    facts = [f"{t('Status')}: {t(s.status)}", f"{t('Created')}: {w.when(s.created_at)}"]
-    if s.closed_at:
-        facts.append(f"{t('Closed')}: {w.when(s.closed_at)}")
-    facts.append(f"{t('Archive made')}: {w.when(archive.made_at)}")
-    if not archive.names:
-        facts.append(t("All names removed"))
-    _bullets(doc, facts)
-    doc.add_heading(t("Participation"), level=1)
-    p = archive.participation
-    _bullets(
-        doc,
-        [
-            f"{t('Participants')}: {p.participants}",
-            f"{t('Notes')}: {len(archive.notes)}",
-            f"{t('Questions')}: {len(archive.questions)}",
-            f"{t('Polls')}: {len(archive.polls)}",
-        ],
-    )
-    for attribute in p.attributes:
-        doc.add_heading(attribute.label, level=3)
-        _table_of(
-            doc, [t("Answer"), t("Count")], [(c.choice, str(c.count)) for c in attribute.counts]
-        )
-    for section in archive.sections():
-        doc.add_heading(section_title(section, t), level=1)
-        if section.room is not None:
-            doc.add_paragraph(f"{t('Participants')}: {section.room.participants}")
-        for board in section.boards:
-            doc.add_heading(f"{t('Board')}: {board.title}", level=2)
-            for column in board.columns:
-                doc.add_heading(column.title, level=3)
-                if not column.notes:
-                    doc.add_paragraph(t("No notes."))
-                for note in column.notes:
-                    doc.add_paragraph(_note_line(archive, note, t), style="List Bullet")
-                    for f in note.card:
-                        doc.add_paragraph(
-                            f"{t(f.name.capitalize())}: {f.value}", style="List Bullet 2"
-                        )
-        for poll in section.polls:
-            _docx_poll(doc, poll, t)
-    doc.add_heading(t("Across rooms"), level=1)
-    for leaders in archive.top_notes:
-        doc.add_heading(f"{t('Most upvoted')}: {leaders.column}", level=2)
-        for top in leaders.notes:
-            doc.add_paragraph(
-                f"{top.note.text} — {top.note.upvotes} "
-                f"({room_label(archive, top.room_id, t)}, {top.board_title})",
-                style="List Number",
-            )
-    if archive.polls:
-        doc.add_heading(t("Every poll side by side"), level=2)
-        _table_of(
-            doc,
-            [t("Poll"), t("Room"), t("Kind"), t("Voters"), t("Result")],
-            [
-                (
-                    p.question,
-                    room_label(archive, p.room_id, t),
-                    t(KIND_LABELS[p.kind]),
-                    str(p.voters),
-                    poll_headline(p, w),
-                )
-                for p in archive.polls
-            ],
-        )
-    doc.add_heading(t("Questions"), level=1)
-    if not archive.questions:
-        doc.add_paragraph(t("No questions."))
-    else:
-        _table_of(
-            doc,
-            [t("Question"), t("Asked by"), t("Upvotes"), t("Answered")],
-            [
-                (q.text, q.author or "", str(q.upvotes), t("yes") if q.answered else t("no"))
-                for q in archive.questions
-            ],
-        )
-    buf = io.BytesIO()
-    doc.save(buf)
-    return buf.getvalue()
-
-
-def _note_line(archive: Archive, note: Note, t: Translate) -> str:
-    extra = [count_of(t, "%(count)s upvotes", note.upvotes)]
-    if note.dots:
-        extra.append(count_of(t, "%(count)s dots", note.dots))
-    if note.author:
-        extra.append(note.author)
-    if note.from_room_id:
-        extra.append(t("from %(room)s") % {"room": room_label(archive, note.from_room_id, t)})
-    return f"{note.text} ({', '.join(extra)})"
-
-
-def _docx_poll(doc: Any, poll: Poll, t: Translate) -> None:
+def split_table(split: Split, t: Translate = unchanged) -> tuple[list[str], list[tuple[str, ...]]]:
+    """A poll's split as a table: a row per group (its answer, its voters, each option's
+    count), "fewer than 3" where the group is too small to show."""
     w = words_of(t)
-    doc.add_heading(f"{t('Poll')}: {poll.question}", level=2)
-    doc.add_paragraph(
-        f"{t(KIND_LABELS[poll.kind])} · {count_of(t, '%(count)s voters', poll.voters)}"
-    )
-    if poll.kind == "scale":
-        doc.add_paragraph(scale_text(poll, t))
-    rows = result_rows(poll)
-    if rows:
-        score = poll.kind == "ranking"
-        _table_of(
-            doc,
-            [t("Answer"), t("Count"), t("Score") if score else t("Share")],
-            [(r.label, str(r.count), str(r.score) if score else w.percent(r.share)) for r in rows],
+    labels = list(dict.fromkeys(o.label for g in split.groups for o in g.options))
+    header = [split.label, w("Voters"), *labels]
+    rows: list[tuple[str, ...]] = []
+    for group in split.groups:
+        counts = {o.label: o.count for o in group.options}
+        hidden = group.voters is None
+        rows.append(
+            (
+                w("No answer") if group.choice is None else group.choice,
+                w(FEWER) if hidden else w.number(group.voters),
+                *(
+                    "-" if hidden or counts.get(label) is None else w.number(counts[label])
+                    for label in labels
+                ),
+            )
         )
-    _bullets(doc, list(poll.answers))
+    return header, rows
 
 
-def _bullets(doc: Any, lines: Iterable[str]) -> None:
-    for line in lines:
-        doc.add_paragraph(line, style="List Bullet")
+def card_value(field: CardField, t: Translate = unchanged) -> str:
+    """A card field's value as read: a kind from the board's list in the reader's language
+    (a default kind is translated), everything else as written."""
+    return t(field.value) if field.name == "kind" else field.value
 
 
-def _table_of(doc: Any, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    table = doc.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, header, strict=True):
-        cell.text = text
-        for run in cell.paragraphs[0].runs:
-            run.bold = True
-    for row in rows:
-        for cell, text in zip(table.add_row().cells, row, strict=True):
-            cell.text = text
+def card_line(field: CardField, t: Translate = unchanged) -> str:
+    return f"{t(field.name.capitalize())}: {card_value(field, t)}"
 
 
-# -- all together -------------------------------------------------------------------------
+def link_of(note: Note) -> str | None:
+    return next((f.value for f in note.card if f.name == "link" and f.value), None)
 
 
-def zip_bytes(archive: Archive, stem: str, html: str, t: Translate = _same) -> bytes:
-    """Every format in one zip; `html` is the report rendered by the web layer."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{stem}.html", html)
-        z.writestr(f"{stem}.md", markdown(archive, t))
-        z.writestr(f"{stem}.docx", docx_bytes(archive, t))
-        z.writestr(f"{stem}.xlsx", xlsx_bytes(archive, t))
-        z.writestr(f"{stem}.json", json_bytes(archive))
-        for kind in CSV_KINDS:
-            z.writestr(f"{stem}-{kind}.csv", csv_bytes(archive, kind, t))
-    return buf.getvalue()
+def kind_of(note: Note) -> str | None:
+    return next((f.value for f in note.card if f.name == "kind" and f.value), None)
+
+
+def links_by_kind(notes: Iterable[Note]) -> list[tuple[str | None, list[Note]]]:
+    """The cards that carry a link, grouped by kind in the order the kinds first appear
+    (cards without a kind last, kind None)."""
+    groups: dict[str | None, list[Note]] = {}
+    for note in notes:
+        if link_of(note):
+            groups.setdefault(kind_of(note), []).append(note)
+    return sorted(groups.items(), key=lambda item: item[0] is None)
+
+
+def link_what(note: Note) -> str:
+    """What a linked card is called in the list: its "what", else the note's text."""
+    return next((f.value for f in note.card if f.name == "what" and f.value), note.text)
+
+
+def safe_link(url: str | None) -> bool:
+    """Whether a link may be a link in HTML: http(s) only (the cards refuse anything else;
+    an archive never trusts that)."""
+    return bool(url) and urlsplit(url or "").scheme in ("http", "https")
+
+
+def link_line(note: Note, t: Translate = unchanged) -> str:
+    """A link in the list: what the card says, the link as text, who shared it (if named)."""
+    who = f" ({note.author})" if note.author else ""
+    return f"{link_what(note)}: {link_of(note)}{who}"

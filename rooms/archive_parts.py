@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms import archive, boards, breakout, polls, questions
-from rooms.models import Participant
+from rooms.models import Participant, Session
 
 
 async def breakout_rooms(db: AsyncSession, session_id: str, names: bool) -> list[archive.Room]:
@@ -66,12 +66,17 @@ async def count_rooms(db: AsyncSession, session_ids: Sequence[str]) -> dict[str,
 async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[archive.Poll]:
     """Every poll that was opened, with the totals its results show to everyone.
 
-    Drafts never ran and are left out; words and answers a moderator hid stay hidden."""
+    Drafts never ran and are left out; words and answers a moderator hid stay hidden. A
+    poll with options or a scale is also split by each of the session's join questions."""
     out = []
+    session = await db.get(Session, session_id)
+    asked = list(session.attributes) if session is not None else []
     for poll in await polls.polls_of(db, session_id):
         if poll.status == "draft":
             continue
         found = await polls.results(db, poll)
+        counted = poll.kind in polls.WITH_OPTIONS or poll.kind == "scale"
+        splits = await polls.split_results(db, poll, asked) if counted else []
         out.append(
             archive.Poll(
                 id=poll.id,
@@ -92,9 +97,25 @@ async def poll_results(db: AsyncSession, session_id: str, names: bool) -> list[a
                     for w in found.get("words", [])
                 ),
                 answers=tuple(str(a["text"]) for a in found.get("answers", [])),
+                splits=tuple(_split(s) for s in splits),
             )
         )
     return out
+
+
+def _split(found: dict[str, Any]) -> archive.Split:
+    return archive.Split(
+        key=found["key"],
+        label=found["label"],
+        groups=tuple(
+            archive.SplitGroup(
+                choice=g["choice"],
+                voters=g["voters"],
+                options=tuple(archive.GroupCount(o["label"], o["count"]) for o in g["options"]),
+            )
+            for g in found["groups"]
+        ),
+    )
 
 
 async def count_polls(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:

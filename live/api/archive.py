@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Literal
 from urllib.parse import quote
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,9 +18,13 @@ from live.pages.report import render_report
 from live.services import Samla
 from live.templating import pick_language
 from rooms import archive_formats as formats
+from rooms import archive_office as office
 from rooms.archive import Archive
 from rooms.archive_parts import build_archive
 from rooms.errors import invalid
+from rooms.events.conferences import organisers_of
+from rooms.models import Organiser
+from rooms.sessions import session_by_id
 
 Format = Literal["zip", "json", "md", "html", "docx", "xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("zip", "json", "md", "html", "docx", "xlsx", "csv")
@@ -58,6 +63,18 @@ def stem(archive: Archive) -> str:
     return f"samla-{slug}-{archive.made_at[:10]}"
 
 
+async def session_organisers(db: AsyncSession, session_id: str) -> str:
+    """Who made a session's archive, for its files' properties: the event's organisers (the
+    session's own organiser for a session on its own), by email, comma-separated."""
+    session = await session_by_id(db, session_id)
+    if session.conference_id is not None:
+        return ", ".join(o.email for o in await organisers_of(db, session.conference_id))
+    if session.organiser_id is None:
+        return ""
+    organiser = await db.get(Organiser, session.organiser_id)
+    return organiser.email if organiser is not None else ""
+
+
 async def archive_response(
     samla: Samla,
     session_id: str,
@@ -69,6 +86,7 @@ async def archive_response(
     """The archive as a download; built from one read of the store, written off the loop."""
     async with samla.store.read_long() as db:
         archive = await build_archive(db, session_id, names=names)
+        author = await session_organisers(db, session_id)
 
     t = samla.templates.words(lang)
 
@@ -83,14 +101,14 @@ async def archive_response(
         body = (
             html.encode()
             if fmt == "html"
-            else await _off_loop(lambda: formats.zip_bytes(archive, name, html, t))
+            else await _off_loop(lambda: office.zip_bytes(archive, name, html, t, author=author))
         )
     elif fmt == "md":
         body = formats.markdown(archive, t).encode()
     elif fmt == "docx":
-        body = await _off_loop(lambda: formats.docx_bytes(archive, t))
+        body = await _off_loop(lambda: office.docx_bytes(archive, t, author=author))
     elif fmt == "xlsx":
-        body = await _off_loop(lambda: formats.xlsx_bytes(archive, t))
+        body = await _off_loop(lambda: office.xlsx_bytes(archive, t, author=author))
     else:
         body = formats.json_bytes(archive)
     filename = f"{name}.{fmt}"

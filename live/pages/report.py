@@ -6,11 +6,17 @@ from live.templating import Templates
 from rooms.archive import Archive
 from rooms.archive_formats import (
     KIND_LABELS,
+    card_value,
+    link_of,
+    link_what,
+    links_by_kind,
     percent,
     poll_headline,
     result_rows,
     room_label,
+    safe_link,
     scale_text,
+    split_table,
 )
 
 
@@ -30,4 +36,11 @@ def render_report(templates: Templates, archive: Archive, lang: str) -> str:
         scale_text=lambda poll: scale_text(poll, t),
         room_label=lambda room_id: room_label(archive, room_id, t),
         kind_label=lambda kind: t(KIND_LABELS[kind]),
+        split_table=lambda split: split_table(split, t),
+        card_value=lambda field: card_value(field, t),
+        link_groups=links_by_kind(archive.notes),
+        kind_name=lambda kind: t(kind) if kind else t("Other links"),
+        link_of=link_of,
+        link_what=link_what,
+        safe_link=safe_link,
     )

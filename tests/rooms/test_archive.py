@@ -8,6 +8,7 @@ import json
 import zipfile
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from live.store import Store
 from rooms import archive as archive_module
 from rooms import archive_formats as formats
+from rooms import archive_office as office
 from rooms import lifecycle, sessions
 from rooms.archive import (
     Archive,
@@ -327,7 +329,7 @@ def test_no_csv_cell_starts_like_a_formula() -> None:
 
 def test_xlsx_has_a_sheet_per_kind_with_the_same_figures_and_formulas_as_text() -> None:
     data = sample()
-    book = load_workbook(io.BytesIO(formats.xlsx_bytes(data)))
+    book = load_workbook(io.BytesIO(office.xlsx_bytes(data)))
     assert {"Notes", "Polls", "Questions"} <= set(book.sheetnames)
     notes = list(book["Notes"].iter_rows(values_only=True))
     assert notes[0] == formats.note_header(data) and len(notes) - 1 == len(data.notes)
@@ -348,7 +350,7 @@ def test_xlsx_has_a_sheet_per_kind_with_the_same_figures_and_formulas_as_text() 
 
 def test_docx_has_real_headings_lists_and_tables_with_the_same_figures() -> None:
     data = sample()
-    doc = Document(io.BytesIO(formats.docx_bytes(data)))
+    doc = Document(io.BytesIO(office.docx_bytes(data)))
     headings = [
         p.text
         for p in doc.paragraphs
@@ -397,7 +399,7 @@ def test_json_holds_every_note_question_and_exact_poll_results() -> None:
 
 def test_zip_holds_every_format() -> None:
     data = sample()
-    made = zipfile.ZipFile(io.BytesIO(formats.zip_bytes(data, "samla-x", "<html></html>")))
+    made = zipfile.ZipFile(io.BytesIO(office.zip_bytes(data, "samla-x", "<html></html>")))
     assert sorted(made.namelist()) == sorted(
         [
             "samla-x.html",
@@ -434,7 +436,7 @@ def test_the_report_speaks_the_organisers_language_with_its_numbers_and_times() 
     assert "Ett val · 5 svarande" in text and "## Alla grupprum tillsammans" in text
     for english in ("upvotes", "voters", "Mean", "Board:", "Poll:", "2026-11-23T", " from "):
         assert english not in text, english
-    doc = Document(io.BytesIO(formats.docx_bytes(data, sv)))
+    doc = Document(io.BytesIO(office.docx_bytes(data, sv)))
     paragraphs = [p.text for p in doc.paragraphs]
     assert (
         "Skapad: 23 nov. 2026 10:00" in paragraphs
@@ -447,18 +449,31 @@ def test_the_report_speaks_the_organisers_language_with_its_numbers_and_times() 
     assert ["Fråga", "Ställd av", "Gillningar", "Besvarad"] in rows
 
 
-def test_spreadsheets_keep_their_columns_as_data_and_their_words_in_the_language() -> None:
+def test_spreadsheets_speak_the_language_with_figures_and_dates_as_such() -> None:
+    # Issue 14 changed this: Swedish headers, semicolons and decimal commas in the CSV, and
+    # moments as date cells (in TIME_ZONE) in the workbook; the kinds stay data.
     data = sample()
     sv = _swedish()
-    questions = read_csv(formats.csv_bytes(data, "questions", sv))
-    assert [(q["upvotes"], q["answered"]) for q in questions] == [("5", "ja"), ("2", "nej")]
-    polls = read_csv(formats.csv_bytes(data, "polls", sv))
-    assert {r["mean"] for r in polls if r["kind"] == "scale"} == {"3.5"}  # a figure, not text
-    book = load_workbook(io.BytesIO(formats.xlsx_bytes(data, sv)))
+    questions = list(
+        csv.DictReader(
+            io.StringIO(formats.csv_bytes(data, "questions", sv).decode("utf-8-sig")),
+            delimiter=";",
+        )
+    )
+    assert [(q["Gillningar"], q["Besvarad"]) for q in questions] == [("5", "ja"), ("2", "nej")]
+    polls = list(
+        csv.DictReader(
+            io.StringIO(formats.csv_bytes(data, "polls", sv).decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert {r["Medelvärde"] for r in polls if r["Typ"] == "scale"} == {"3,5"}
+    book = load_workbook(io.BytesIO(office.xlsx_bytes(data, sv)))
     assert book.sheetnames == ["Programpunkt", "Lappar", "Frågor", "Frågor till panelen"]
     facts = dict(book["Programpunkt"].iter_rows(values_only=True))
-    assert facts["Skapad"] == "23 nov. 2026 10:00" and facts["Status"] == "avslutad"
-    assert next(book["Lappar"].iter_rows(values_only=True)) == formats.note_header(data)
+    assert facts["Skapad"] == datetime(2026, 11, 23, 10, 0) and facts["Status"] == "avslutad"
+    header = next(book["Lappar"].iter_rows(values_only=True))
+    assert header == formats.headers_in(formats.note_header(data), sv)
+    assert header[:4] == ("Tavla", "Grupprum", "Kolumn", "Text")
     # JSON is data: English keys, moments as stored.
     loaded = json.loads(formats.json_bytes(data))
     assert loaded["made_at"] == "2026-11-23T12:30:00Z"
@@ -479,9 +494,12 @@ def test_every_word_of_the_archive_has_its_swedish() -> None:
         if node.func.id in ("t", "w", "count_of") and args and isinstance(args[0], ast.Constant):
             said.add(str(args[0].value))
     said |= set(formats.KIND_LABELS.values()) | set(formats.SHEET_NAMES.values())
+    said |= set(formats.HEADER_WORDS.values()) | {formats.FEWER}
     said |= {"open", "closed", "draft", "yes", "no"}
     assert {"%(count)s upvotes", "Most upvoted", "Single choice"} <= said  # the scan read it
-    po = root.parents[1] / "live" / "locale" / "sv" / "LC_MESSAGES" / "messages.po"
+    from live import templating
+
+    po = templating.LOCALES / "sv" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as f:
         catalog = read_po(f, locale="sv")
     swedish = {m.id for m in catalog if m.id and m.string and not m.context}
