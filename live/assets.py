@@ -99,6 +99,7 @@ SCREEN_FILES: dict[str, frozenset[str]] = {
     "stage": frozenset({"stage-page", "console-page", MODERATOR}),
     "organiser": frozenset({"organiser"}),
     "registrations": frozenset({"registrations-page"}),
+    "report-editor": frozenset({"report-editor-page", "report-page"}),
 }
 
 

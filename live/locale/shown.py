@@ -139,6 +139,28 @@ EVENTS = (
     _("Waitlisted"),
 )
 
+# The event report: the editor's and the cards' refusals, the splits' (`rooms/polls/splits.py`),
+# and the archive's words built in code (`rooms/archive_formats.py`, `rooms/events/`).
+REPORT = (
+    _("kind must be one of: %(kinds)s."),
+    _("kinds must be a list of at most %(most)s names."),
+    _("A kind in kinds"),
+    _("kinds names %(kind)s twice."),
+    _("The card's kind %(kind)s is not one of that column's kinds."),
+    _("Someone else saved the report meanwhile; your text is kept here, reload to see theirs."),
+    _("by: %(key)s is not one of this session's questions (%(asked)s)."),
+    _("Event"),
+    _("In cooperation with"),
+    _("session"),
+    _("Column"),
+    _("Text"),
+    _("Author"),
+    _("Collected from"),
+    _("Item"),
+    _("Label"),
+    _("Other links"),
+)
+
 # What those refusals name.
 NAMED = (
     _("The question"),
@@ -214,5 +236,8 @@ DEFAULT_NAMES = (
     pgettext("default name", "Start"),
     pgettext("default name", "Establish"),
     pgettext("default name", "Evaluate"),
+    pgettext("default name", "Ways of working and methods"),
+    pgettext("default name", "Platforms and networks"),
+    pgettext("default name", "Reading tips"),
     pgettext("default name", "Notes"),
 )
