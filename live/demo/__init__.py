@@ -114,6 +114,8 @@ class Demo:
             f"  registration: {self.base}/e/{self.event_id}/register",
             f"  {demo_event.REGISTRATIONS} registrations, {self.selected} selected, balanced on "
             f"sektor and nivå: {self.base}/organiser/events/{self.event_id}/registrations",
+            f"  the published report: {self.base}/e/{self.event_id}/report",
+            f"  (edit it at {self.base}/organiser/events/{self.event_id}/report)",
             "",
         ]
         if self.replaced:
@@ -256,6 +258,8 @@ async def fill(settings: Settings, base: str) -> str:
             rng.shuffle(names)
             await demo_event.register_people(db, conference, names, rng)
             demo.selected = len((await demo_event.select_panel(db, conference)).selected)
+        async with store.write() as db:
+            await demo_event.publish_report(db, conference)
         async with store.read() as db:
             for (label, *_), session in zip(demo.links, made.values(), strict=True):
                 demo.shows[label] = _summary(await lifecycle.describe(db, session))

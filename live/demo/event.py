@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms import accounts
-from rooms.events import conferences, registrations, selection
+from rooms.events import conferences, registrations, report, selection
 from rooms.models import Conference, Organiser
 
 PARTNER_EMAIL = "samordnare@natverket.demo"
@@ -116,3 +116,33 @@ async def select_panel(db: AsyncSession, conference: Conference) -> selection.Se
     return await selection.run_selection(
         db, conference.id, size=SELECTED, balance_by=["sektor", "niva"], seed=2026
     )
+
+
+SUMMARY = (
+    "Den här rapporten samlar det som kom fram under Samverkansforum 2026: tips från "
+    "gruppsamtalen om att inleda samverkan, om att fördjupa den och om att utvärdera den, "
+    "och exempel att inspireras av.\n\n"
+    "Deltagarna återkom till **tillit**, **tydliga roller** och **långsiktig finansiering**. "
+    "Civilsamhället och den offentliga sektorn lyfte delvis olika saker; resultaten per sektor "
+    "finns i dokumentationen av varje programpunkt."
+)
+# Each phase of the report takes the most upvoted notes of one column of the group talks.
+PHASES = (("Inleda", "Goda exempel"), ("Fördjupa", "Idéer"), ("Utvärdera", "Utmaningar"))
+
+
+async def publish_report(db: AsyncSession, conference: Conference) -> None:
+    """The edited report, published: a summary, the three phases with the most upvoted
+    notes of the group talks (one of them shortened for print), and the links of the cards."""
+    notes = [n for board in await report.pickable(db, conference.id) for n in board.notes]
+    sections = []
+    for title, column in PHASES:
+        best = sorted((n for n in notes if n.column_title == column), key=lambda n: -n.upvotes)
+        items: list[dict[str, str]] = [{"note_id": n.id} for n in best[:3]]
+        if items and len(best[0].text) > 40:
+            items[0]["text"] = best[0].text[:40].rsplit(" ", 1)[0] + " …"
+        sections.append({"title": title, "items": items})
+    draft = await report.report_of(db, conference.id)
+    await report.save_draft(
+        db, conference.id, version=draft.version, summary=SUMMARY, sections=sections
+    )
+    await report.publish(db, conference.id)

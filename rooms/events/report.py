@@ -437,9 +437,13 @@ async def curated(db: AsyncSession, conference: Conference, report: Report) -> C
         sections.append(Section(str(s.get("id")), str(s.get("title")), tuple(items)))
     groups: dict[str | None, list[Link]] = {}
     left_out = set(report.omitted)
-    for p in shown.values():
-        if p.link is None or p.id in left_out:
+    listed: set[str] = set()
+    # Each link once, as its most upvoted card gives it: the same example shared in several
+    # rooms (and collected to the plenary) is one inspiring example in the report.
+    for p in sorted(shown.values(), key=lambda p: -p.upvotes):
+        if p.link is None or p.id in left_out or p.link in listed:
             continue
+        listed.add(p.link)
         groups.setdefault(p.kind, []).append(Link(p.text, p.link, p.author if names else None))
     links = tuple(
         LinkGroup(kind, tuple(found))

@@ -287,3 +287,19 @@ async def test_cards_links_are_listed_by_kind_and_only_http_links_are_kept(
         "Arbetssätt och metoder": ["https://natverket.se/metod"],
         "Lästips": ["https://bibliotek.se/bok"],  # the javascript: one and a left-out one: gone
     }
+
+
+async def test_a_link_shared_on_several_cards_is_listed_once(store: Store, forum: Forum) -> None:
+    n = forum.notes
+    same = {"link": "https://natverket.se/metod", "kind": "Arbetssätt och metoder"}
+    async with store.write() as db:
+        for short in ("a0", "a1"):  # the same example, shared in two sessions
+            note = await boards.note_by_id(db, n[short])
+            note.fields = dict(same)
+            db.add(note)
+    await _save(store, forum.eid, 0, summary="", sections=[])
+    async with store.write() as db:
+        await report.publish(db, forum.eid)
+        shown = await report.published_report(db, forum.eid)
+    assert shown is not None
+    assert [[link.url for link in g.links] for g in shown.links] == [[same["link"]]]
