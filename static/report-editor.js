@@ -25,6 +25,11 @@
     // A button pressed while a save was on its way is pressed again once it is done.
     var resubmit = false;
     var held = null;
+    // What is typed but not yet saved (a pause not yet over, a save on its way or refused):
+    // leaving the page then asks first, so nothing typed is lost unseen.
+    var edits = 0;
+    var saved = 0;
+    var submitting = false;
 
     function say(text, isError) {
       status.textContent = text;
@@ -36,6 +41,7 @@
       if (stale) { return; }
       if (saving) { again = true; return; }
       saving = true;
+      var sent = edits;
       var body = new FormData(form);
       body.set("op", "save");
       say(form.getAttribute("data-saving") || "…");
@@ -49,6 +55,7 @@
       }).then(function (got) {
         if (got.ok) {
           version.value = String(got.answer.version);
+          saved = sent;
           say(form.getAttribute("data-saved") || "✓");
         } else {
           if (got.status === 409) { stale = true; }
@@ -68,6 +75,7 @@
     }
 
     form.addEventListener("input", function () {
+      edits += 1;
       if (timer) { clearTimeout(timer); }
       timer = setTimeout(save, QUIET_MS);
     });
@@ -79,7 +87,14 @@
         resubmit = true;
         held = event.submitter || null;
         again = false;
+        return;
       }
+      submitting = true; // the form's post carries everything typed
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (submitting || edits === saved) { return; }
+      event.preventDefault();
+      event.returnValue = "";
     });
   }
 

@@ -171,7 +171,8 @@ def edited_parts(report: Report, sessions: Sequence[Archive]) -> Edited:
                             note.text,
                             None,
                             note.upvotes,
-                            note.author,
+                            # The edited report shows names only as the editor chose.
+                            note.author if report.with_names else None,
                         ),
                     )
     omitted = tuple(str(i) for i in report.omitted or [])

@@ -495,7 +495,6 @@ def curated_json(report: Curated) -> dict[str, Any]:
                     {
                         "note_id": i.note_id,
                         "text": i.text,
-                        "original": i.original,
                         "author": i.author,
                         "session": i.session_title,
                         "board": i.board_title,

@@ -99,3 +99,30 @@ async def test_an_organiser_curates_publishes_and_a_second_browser_reads_and_pri
     assert await page.locator("#re-summary-text").input_value() == "Min text, inte deras"
     assert page.problems == [] or all("409" in p for p in page.problems)
     await page.close()
+
+
+async def test_leaving_with_typing_not_yet_saved_asks_first(api: Api, browser: Any) -> None:
+    event = await an_event(api)
+    page = await _signed_in_page(api, browser, "sv")
+    editor = f"{api.served.base}/organiser/events/{event['eid']}/report"
+    await page.goto(editor)
+    asked: list[str] = []
+
+    async def dismissed(dialog: Any) -> None:
+        asked.append(dialog.type)
+        await dialog.dismiss()
+
+    page.on("dialog", dismissed)
+    await page.locator("#re-summary-text").click()
+    await page.locator("#re-summary-text").press_sequentially("Inte sparat än")
+    # Leaving before the pause that saves it is over: the browser asks, and stays if told.
+    await page.evaluate("() => { location.href = '/'; }")
+    await page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and page.url == editor
+    assert await page.locator("#re-summary-text").input_value() == "Inte sparat än"
+    # Once saved, it leaves without asking.
+    await page.locator("#re-status").get_by_text(SAVED).wait_for()
+    async with page.expect_navigation():
+        await page.evaluate("() => { location.href = '/'; }")
+    assert asked == ["beforeunload"]
+    await page.close()

@@ -91,6 +91,7 @@ def test_the_editors_sections_keep_the_order_the_shortened_wording_and_leave_out
             }
         ],
         omitted=["n1b"],
+        with_names=True,
     )
     archive = event(report)
     assert archive.edited is not None
@@ -102,6 +103,11 @@ def test_the_editors_sections_keep_the_order_the_shortened_wording_and_leave_out
     assert data["report"]["sections"][0]["notes"][1]["shortened"] == "Tillit"
     markdown = writers.event_markdown(archive)
     assert "- Tillit — Anna Lind" in markdown and "## Summary" in markdown
+    # Without names in the edited report, its sections name no one.
+    report.with_names = False
+    unnamed = event(report)
+    assert unnamed.edited is not None
+    assert [n.author for n in unnamed.edited.sections[0].notes] == [None, None]
 
 
 def test_the_views_across_sessions_rank_every_sessions_notes_and_list_every_poll() -> None:
