@@ -51,10 +51,10 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 	$(BIN)/ruff check --fix $(LINTED)
 
-# Two workers: most of a test's time is waiting on sockets, browsers and subprocesses, so two
-# share a 2-core machine well (`PYTEST_ARGS="-n 0"` runs them in one process).
+# Three workers on two cores: a third of a test's time is spent waiting (on sockets, browsers,
+# subprocesses starting), which the third fills (`PYTEST_ARGS="-n 0"` runs them in one process).
 test: $(STAMP) system check
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
