@@ -101,16 +101,21 @@ async def archive_response(
         body = (
             html.encode()
             if fmt == "html"
-            else await _off_loop(lambda: office.zip_bytes(archive, name, html, t, author=author))
+            else await off_loop(lambda: office.zip_bytes(archive, name, html, t, author=author))
         )
     elif fmt == "md":
         body = formats.markdown(archive, t).encode()
     elif fmt == "docx":
-        body = await _off_loop(lambda: office.docx_bytes(archive, t, author=author))
+        body = await off_loop(lambda: office.docx_bytes(archive, t, author=author))
     elif fmt == "xlsx":
-        body = await _off_loop(lambda: office.xlsx_bytes(archive, t, author=author))
+        body = await off_loop(lambda: office.xlsx_bytes(archive, t, author=author))
     else:
         body = formats.json_bytes(archive)
+    return download(body, name, fmt)
+
+
+def download(body: bytes, name: str, fmt: Format) -> Response:
+    """An archive in one format, as a download (a session's or an event's)."""
     filename = f"{name}.{fmt}"
     return Response(
         body,
@@ -124,8 +129,9 @@ async def archive_response(
     )
 
 
-async def _off_loop(make: Callable[[], bytes]) -> bytes:
-    # Word and Excel files of a large forum take a while to write; the sockets keep flowing.
+async def off_loop(make: Callable[[], bytes]) -> bytes:
+    """Word and Excel files of a large forum take a while to write: written in a thread,
+    so the sockets keep flowing."""
     return await asyncio.to_thread(make)
 
 

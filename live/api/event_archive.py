@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
-from collections.abc import Callable
-from urllib.parse import quote
 
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -14,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from live import auth
-from live.api.archive import FORMATS, MEDIA_TYPES, Format, choice
+from live.api.archive import FORMATS, Format, choice, download, off_loop
 from live.api.base import Endpoint, route, samla_of
 from live.pages.report import render_report
 from live.services import Samla
@@ -103,40 +100,25 @@ async def event_archive_response(
     if fmt == "csv":
         assert kind is not None
         name = f"{name}-{kind}"
-        body = await _off_loop(lambda: event_formats.event_csv_bytes(archive, kind, t))
+        body = await off_loop(lambda: event_formats.event_csv_bytes(archive, kind, t))
     elif fmt in ("html", "zip"):
-        html = await _off_loop(lambda: render_event_report(samla.templates, archive, lang).encode())
+        html = await off_loop(lambda: render_event_report(samla.templates, archive, lang).encode())
         body = (
             html
             if fmt == "html"
-            else await _off_loop(
+            else await off_loop(
                 lambda: event_formats.event_zip_bytes(archive, name, html.decode(), t)
             )
         )
     elif fmt == "md":
-        body = await _off_loop(lambda: event_formats.event_markdown(archive, t).encode())
+        body = await off_loop(lambda: event_formats.event_markdown(archive, t).encode())
     elif fmt == "docx":
-        body = await _off_loop(lambda: event_formats.event_docx_bytes(archive, t))
+        body = await off_loop(lambda: event_formats.event_docx_bytes(archive, t))
     elif fmt == "xlsx":
-        body = await _off_loop(lambda: event_formats.event_xlsx_bytes(archive, t))
+        body = await off_loop(lambda: event_formats.event_xlsx_bytes(archive, t))
     else:
-        body = event_formats.event_json_bytes(archive)
-    filename = f"{name}.{fmt}"
-    return Response(
-        body,
-        media_type=MEDIA_TYPES[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"; '
-            f"filename*=UTF-8''{quote(filename)}",
-            # An archive holds what people wrote: never kept by a shared cache.
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
-async def _off_loop(make: Callable[[], bytes]) -> bytes:
-    # Word and Excel files of a whole event take a while to write; the sockets keep flowing.
-    return await asyncio.to_thread(make)
+        body = await off_loop(lambda: event_formats.event_json_bytes(archive))
+    return download(body, name, fmt)
 
 
 async def download_event_archive(request: Request) -> Response:

@@ -345,7 +345,7 @@ async def test_a_registration_is_deleted_after_its_confirmation(api: Api) -> Non
     event = await make_event(api, people=2)
     async with sign_in(api.served) as client:
         html = (await client.get(page_of(event))).text
-        rid = re.search(r'name="registration_id" value="(\w+)"', html)
+        rid = re.search(r'name="registration_id" value="([\w-]+)"', html)
         assert rid
         # Without JavaScript the row's button brings the page back with the question open.
         asked = await post(client, page_of(event), op="confirm-delete", registration_id=rid[1])
@@ -359,7 +359,7 @@ async def test_a_registration_is_deleted_after_its_confirmation(api: Api) -> Non
         after = await client.get(done.headers["location"])
         other = await make_event(api, people=1, title="Ett annat evenemang")
         elsewhere = (await client.get(page_of(other))).text
-        oid = re.search(r'name="registration_id" value="(\w+)"', elsewhere)
+        oid = re.search(r'name="registration_id" value="([\w-]+)"', elsewhere)
         assert oid
         refused = await post(client, page_of(event), op="delete", registration_id=oid[1])
     assert "The registration was deleted." in after.text
