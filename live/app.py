@@ -21,9 +21,10 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from live import actions, assets, collector, jobs, mail, retention
+from live import actions, assets, calls, collector, jobs, mail, retention
 from live.actions import boards as board_actions
 from live.actions import breakout as breakout_actions
+from live.actions import calls as call_actions
 from live.actions import polls as poll_actions
 from live.actions import questions as question_actions
 from live.actions import sessions as session_actions
@@ -32,8 +33,10 @@ from live.api import archive as api_archive
 from live.api import base as api
 from live.api import boards as api_boards
 from live.api import breakout as api_breakout
+from live.api import calls as api_calls
 from live.api import event_archive as api_event_archive
 from live.api import events as api_events
+from live.api import minutes as api_minutes
 from live.api import polls as api_polls
 from live.api import questions as api_questions
 from live.api import reports as api_reports
@@ -42,8 +45,11 @@ from live.api import stage as api_stage
 from live.broker import broker_for
 from live.errors import error_body
 from live.hub import Hub
+from live.minutes import actions as minutes_actions
+from live.minutes import sockets as minutes_sockets
 from live.pages import api_doc
 from live.pages import breakout as breakout_pages
+from live.pages import calls as call_pages
 from live.pages import events as event_pages
 from live.pages import organiser as organiser_pages
 from live.pages import registrations as registration_pages
@@ -77,19 +83,23 @@ ENDPOINTS = [
     *api_boards.ENDPOINTS,
     *api_questions.ENDPOINTS,
     *api_breakout.ENDPOINTS,
+    *api_calls.ENDPOINTS,
     *api_archive.ENDPOINTS,
     *api_stage.ENDPOINTS,
     *api_events.ENDPOINTS,
     *api_event_archive.ENDPOINTS,
     *api_reports.ENDPOINTS,
+    *api_minutes.ENDPOINTS,
 ]
 ACTIONS = actions.table(
     session_actions.ACTIONS,
     board_actions.ACTIONS,
     breakout_actions.ACTIONS,
+    call_actions.ACTIONS,
     poll_actions.ACTIONS,
     question_actions.ACTIONS,
     stage_actions.ACTIONS,
+    minutes_actions.ACTIONS,
 )
 JOBS = (
     jobs.Every(CHECKPOINT_EVERY, "checkpoint", jobs.checkpoint),
@@ -147,14 +157,25 @@ def is_https(scope: Scope) -> bool:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        by_path: list[tuple[re.Pattern[str], list[tuple[bytes, bytes]]]] | None = None,
+    ) -> None:
         self.app = app
+        # The pages' own (live/calls.py adds what framing a call needs): else the base.
+        self.headers = SECURITY_HEADERS if headers is None else headers
+        # Addresses that send others instead (live/calls.py: the framed call's).
+        self.by_path = by_path or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = [*SECURITY_HEADERS, HSTS] if is_https(scope) else SECURITY_HEADERS
+        own = next((h for path, h in self.by_path if path.fullmatch(scope["path"])), None)
+        chosen = self.headers if own is None else own
+        headers = [*chosen, HSTS] if is_https(scope) else chosen
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -284,6 +305,7 @@ async def health(request: Request) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     templates = Templates(time_zone=settings.time_zone)
+    calls.offer(templates, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -301,6 +323,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             slow_socket_timeout=settings.slow_socket_timeout,
             reconcile_interval=settings.reconcile_interval,
         )
+        app.state.minutes = minutes_sockets.open_desk(store, hub)
         limiter = Limiter(settings.redis_url)
         try:
             await hub.start()
@@ -312,14 +335,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await mail.drain()  # the mails on their way are sent, not cut off
+            app.state.minutes.stop()
             await hub.stop()
             await limiter.close()
             await store.close()
 
     routes = [
         *api.routes(ENDPOINTS),
+        *minutes_sockets.routes(),
         *session_pages.routes(),
         *breakout_pages.routes(),
+        *call_pages.routes(),
         *stage_pages.routes(),
         *event_pages.routes(),
         *organiser_pages.routes(),
@@ -340,7 +366,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             compresslevel=assets.PAGE_GZIP_LEVEL,
             exclude_content_types=assets.NOT_GZIPPED,
         ),
-        Middleware(SecurityHeaders),
+        Middleware(
+            SecurityHeaders,
+            headers=calls.security_headers(SECURITY_HEADERS, settings),
+            by_path=calls.framed_headers(SECURITY_HEADERS, settings),
+        ),
         Middleware(
             SessionCookie,
             secret_key=settings.secret_key,

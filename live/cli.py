@@ -71,7 +71,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings), **uvicorn_options(settings, host, port))  # type: ignore[arg-type]
 
 
-async def _add_organiser(settings: Settings, email: str, password: str) -> None:
+async def _add_organiser(
+    settings: Settings, email: str, password: str, organisation: str | None
+) -> str:
+    """Adds the account; what to print about it."""
     from live.store import Store, migrate
 
     await asyncio.to_thread(migrate, settings.database_url)
@@ -80,7 +83,10 @@ async def _add_organiser(settings: Settings, email: str, password: str) -> None:
         from rooms import accounts
 
         async with store.write() as db:
-            await accounts.add_organiser(db, email, password)
+            added = await accounts.add_organiser(db, email, password, organisation)
+            if added.organisation:
+                return f"Organiser {added.email} ({added.organisation}) added."
+            return f"Organiser {added.email} added."
     finally:
         await store.close()
 
@@ -97,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     org_sub = p_org.add_subparsers(dest="action", required=True)
     p_add = org_sub.add_parser("add", help="create an organiser; the password is read from stdin")
     p_add.add_argument("email")
+    p_add.add_argument(
+        "--organisation",
+        default=None,
+        metavar="NAME",
+        help="the organisation the account's events name as 'in cooperation with'",
+    )
     p_demo = sub.add_parser("demo", help="fill the store with a demo event and print its links")
     p_demo.add_argument("--base-url", default=None, help="where Samla is served, for the links")
     p_demo.add_argument("--serve", action="store_true", help="serve Samla right after")
@@ -121,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         from rooms.errors import Refused
 
         try:
-            asyncio.run(_add_organiser(settings, args.email, password))
+            done = asyncio.run(_add_organiser(settings, args.email, password, args.organisation))
         except Refused as exc:
             print(f"samla: {exc.message}", file=sys.stderr)
             return 1
-        print(f"Organiser {args.email.strip().lower()} added.")
+        print(done)
         return 0
     if args.command == "demo":
         from live.demo import fill

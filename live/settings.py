@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,6 +68,21 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)
     # the sender of those mails
     mail_from: str = "Samla <samla@localhost>"
+    # Each breakout room's call on a video service (live/calls.py); at most one service.
+    # A Jitsi Meet deployment's base URL; None: no Jitsi calls
+    jitsi_url: str | None = None
+    # Jitsi token authentication: the app id (`iss`) and the HS256 secret; None: no tokens
+    jitsi_app_id: str | None = None
+    jitsi_app_secret: str | None = field(default=None, repr=False)
+    # another service's link per call, "{call}" standing for the call's name
+    call_link_template: str | None = None
+    # a BigBlueButton server's base URL (…/bigbluebutton/) and its shared secret
+    bbb_url: str | None = None
+    bbb_secret: str | None = field(default=None, repr=False)
+    # the checksum BigBlueButton checks: "sha256", or "sha1" for old servers
+    bbb_checksum: str = "sha256"
+    # the call shown inside Samla's room page (an iframe) instead of opened in a new tab
+    call_embed: bool = False
 
     @property
     def served_over_https(self) -> bool:
@@ -113,6 +129,84 @@ class Settings:
             accessibility_contact=env.get("ACCESSIBILITY_CONTACT", "").strip()[:200] or None,
             smtp_url=_smtp_url(env),
             mail_from=env.get("MAIL_FROM", "").strip()[:200] or "Samla <samla@localhost>",
+            **_calls(env),
+        )
+
+
+def _calls(env: Mapping[str, str]) -> dict[str, Any]:
+    """The video service for rooms' calls: checked here, so a bad one stops Samla at start."""
+    found = {k: env.get(k, "").strip() or None for k in _CALL_KEYS}
+    services = [k for k in ("JITSI_URL", "CALL_LINK_TEMPLATE", "BBB_URL") if found[k]]
+    if len(services) > 1:
+        raise ConfigError(f"{', '.join(services)}: set only one video service")
+    for key in ("JITSI_URL", "BBB_URL"):
+        if found[key]:
+            _call_url(key, found[key] or "")
+    template = found["CALL_LINK_TEMPLATE"]
+    if template:
+        if template.count("{call}") != 1 or "{" in template.replace("{call}", ""):
+            raise ConfigError(
+                "CALL_LINK_TEMPLATE must hold {call} once, where the call's name goes: "
+                "https://video.example/{call}"
+            )
+        # The service's origin is what the pages may frame and grant the camera: fixed.
+        marked = urlsplit(template.replace("{call}", "x-samla-call-x"))
+        if "x-samla-call-x" in marked.scheme + marked.netloc:
+            raise ConfigError(
+                "CALL_LINK_TEMPLATE must keep {call} out of the scheme and the host: the "
+                "service's address is fixed and the call's name goes in its path, like "
+                "https://video.example/{call}"
+            )
+        _call_url("CALL_LINK_TEMPLATE", template.replace("{call}", "samla"))
+    if bool(found["JITSI_APP_ID"]) != bool(found["JITSI_APP_SECRET"]):
+        raise ConfigError(
+            "JITSI_APP_ID and JITSI_APP_SECRET go together: set both for Jitsi token "
+            "authentication, or neither for calls without tokens"
+        )
+    if found["JITSI_APP_SECRET"] and not found["JITSI_URL"]:
+        raise ConfigError("JITSI_APP_SECRET is set without JITSI_URL: name the Jitsi deployment")
+    if bool(found["BBB_URL"]) != bool(found["BBB_SECRET"]):
+        raise ConfigError("BBB_URL and BBB_SECRET go together: `bbb-conf --secret` shows both")
+    checksum = (found["BBB_CHECKSUM"] or "sha256").lower()
+    if checksum not in ("sha256", "sha1"):
+        raise ConfigError("BBB_CHECKSUM must be sha256 (the default) or sha1")
+    embed = (found["CALL_EMBED"] or "false").lower()
+    if embed not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError("CALL_EMBED must be true or false")
+    return {
+        "jitsi_url": found["JITSI_URL"],
+        "jitsi_app_id": found["JITSI_APP_ID"],
+        "jitsi_app_secret": found["JITSI_APP_SECRET"],
+        "call_link_template": template,
+        "bbb_url": found["BBB_URL"],
+        "bbb_secret": found["BBB_SECRET"],
+        "bbb_checksum": checksum,
+        "call_embed": embed in ("true", "1", "yes"),
+    }
+
+
+_CALL_KEYS = (
+    "JITSI_URL",
+    "JITSI_APP_ID",
+    "JITSI_APP_SECRET",
+    "CALL_LINK_TEMPLATE",
+    "BBB_URL",
+    "BBB_SECRET",
+    "BBB_CHECKSUM",
+    "CALL_EMBED",
+)
+
+
+def _call_url(key: str, url: str) -> None:
+    """A video service's address: https, or http on this machine only (a test's server)."""
+    parts = urlsplit(url)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if len(url) > 500 or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{key} {url[:80]!r} must be a web address like https://meet.example")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ConfigError(
+            f"{key} must be https:// (http:// only for localhost): people's calls and "
+            "their tokens must not cross the network in the clear"
         )
 
 

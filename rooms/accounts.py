@@ -1,4 +1,5 @@
-"""Organiser accounts and their logins: Argon2 passwords, server-side revocable tokens."""
+"""Organiser accounts and their logins: Argon2 passwords, server-side revocable tokens; the
+organisation an account names on its events' reports."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms.errors import Refused, invalid
-from rooms.models import EMAIL_MAX, Login, Organiser, digest, new_secret
-from rooms.text import clean
+from rooms.errors import Refused, invalid, not_found
+from rooms.models import EMAIL_MAX, ORGANISATION_MAX, Login, Organiser, digest, new_secret
+from rooms.text import clean, optional
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 1024
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Anything that reads as an address within a name: a public page never shows one.
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+NOT_AN_ADDRESS = "The organisation is shown on public pages: give its name, not an email address."
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps the answer's timing the same.
 _DUMMY_HASH = _hasher.hash("samla-no-such-organiser")
@@ -38,13 +42,42 @@ def _email(raw: Any) -> str:
     return email
 
 
-async def add_organiser(db: AsyncSession, email: Any, password: Any) -> Organiser:
+def organisation_name(raw: Any) -> str | None:
+    """An organisation's name as stored: trimmed, at most ORGANISATION_MAX characters; blank
+    is none. It is printed on public pages, so it is a name and never an email address."""
+    name = optional(raw, "The organisation", ORGANISATION_MAX, name=True)
+    if name is not None and _ADDRESS.search(name):
+        raise invalid(NOT_AN_ADDRESS)
+    return name
+
+
+async def add_organiser(
+    db: AsyncSession, email: Any, password: Any, organisation: Any = None
+) -> Organiser:
     address = _email(email)
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise invalid(f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+    name = organisation_name(organisation)
     if await db.scalar(select(Organiser).where(col(Organiser.email) == address)):
         raise Refused("conflict", f"An organiser with {address} already exists.")
-    organiser = Organiser(email=address, password_hash=_hasher.hash(password))
+    organiser = Organiser(email=address, password_hash=_hasher.hash(password), organisation=name)
+    db.add(organiser)
+    await db.flush()
+    return organiser
+
+
+async def organiser_by_id(db: AsyncSession, organiser_id: str) -> Organiser:
+    found = await db.get(Organiser, organiser_id)
+    if found is None:
+        raise not_found("organiser account")
+    return found
+
+
+async def set_organisation(db: AsyncSession, organiser_id: str, organisation: Any) -> Organiser:
+    """Sets (or, given blank, removes) the organisation the account names on its events."""
+    name = organisation_name(organisation)
+    organiser = await organiser_by_id(db, organiser_id)
+    organiser.organisation = name
     db.add(organiser)
     await db.flush()
     return organiser

@@ -2,19 +2,21 @@
 
 Each feature supplies its part (listed in `rooms/archive_parts.py` as `Parts`): an
 `async (db, session_id, names)` function returning a sequence of the values below (`Room`,
-`Poll`, `Board`, `Question`). The archive knows nothing of their tables; it orders the parts
-into one report across rooms, derives the cross-room views, and removes every name when the
-organiser asks it to.
+`Poll`, `Board`, `Question`, `Minutes`). The archive knows nothing of their tables; it
+orders the parts into one report across rooms, derives the cross-room views, and removes
+every name when the organiser asks it to.
 
 What a part must keep to (the archive's privacy promise rests on it):
 - no individual vote: a poll carries counts, scores, words counted and open answers' texts;
 - `author` only where the participant chose to show a name, and None whenever `names` is False;
 - only what was accepted: notes and questions hidden by a moderator are left out;
-- with `names` False, nothing that names a person (a card's contact field included).
+- with `names` False, nothing that names a person (a card's contact field included);
+- minutes carry their text only, never who wrote it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.models import Participant, iso, utcnow
+from rooms.polls.splits import Hidden
 from rooms.sessions import session_by_id
 
 PollKind = Literal["single", "multiple", "scale", "wordcloud", "open", "ranking"]
@@ -98,12 +101,15 @@ class GroupCount:
 
 @dataclass(frozen=True)
 class SplitGroup:
-    """The voters who gave one answer to a join question (`choice` None: no answer); a group
-    of fewer than three shows neither `voters` nor counts (None)."""
+    """The voters who gave one answer to a join question (`choice` None: no answer); a hidden
+    group shows neither `voters` nor counts (None), and `hidden` says why: "small" (fewer
+    than three) or "protects" (hidden so that the totals cannot give a small group away;
+    see `rooms/polls/splits.py`). A group with `voters` None and no `hidden` is small."""
 
     choice: str | None
     voters: int | None
     options: tuple[GroupCount, ...] = ()
+    hidden: Hidden | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,25 @@ class Split:
     key: str
     label: str
     groups: tuple[SplitGroup, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpvoteGroup:
+    """The upvoters of a note who gave one answer to a join question; `upvotes` None where
+    the group is hidden, and `hidden` why (as `SplitGroup`'s)."""
+
+    choice: str | None
+    upvotes: int | None
+    hidden: Hidden | None = None
+
+
+@dataclass(frozen=True)
+class UpvoteSplit:
+    """A note's upvotes split by one join question (`key`, asked as `label`)."""
+
+    key: str
+    label: str
+    groups: tuple[UpvoteGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,7 @@ class Note:
     from_room_id: str | None = None  # a note collected to the plenary: the room it came from
     dots: int = 0  # from the board's dot vote, where one was held
     card: tuple[CardField, ...] = ()  # a good-example card's fields, in the card's order
+    splits: tuple[UpvoteSplit, ...] = ()  # its upvotes by each join question, once upvoted
 
 
 @dataclass(frozen=True)
@@ -159,11 +185,37 @@ class Column:
 
 
 @dataclass(frozen=True)
+class BoardSplit:
+    """A board's upvoted notes, most upvoted first, with their upvotes split by one join
+    question: what the reports show as one table per board and question."""
+
+    key: str
+    label: str
+    notes: tuple[Note, ...]
+
+    def groups_of(self, note: Note) -> tuple[UpvoteGroup, ...]:
+        return next((s.groups for s in note.splits if s.key == self.key), ())
+
+
+@dataclass(frozen=True)
 class Board:
     id: str
     title: str
     columns: tuple[Column, ...]
     room_id: str | None = None
+
+    @property
+    def splits(self) -> tuple[BoardSplit, ...]:
+        """Per join question, the notes whose upvotes it splits (nothing when none was
+        upvoted)."""
+        notes = sorted((n for c in self.columns for n in c.notes), key=lambda n: -n.upvotes)
+        asked = dict.fromkeys((s.key, s.label) for n in notes for s in n.splits)
+        out = []
+        for key, label in asked:
+            split = tuple(n for n in notes if any(s.key == key and s.groups for s in n.splits))
+            if split:
+                out.append(BoardSplit(key, label, split))
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -173,6 +225,24 @@ class Question:
     upvotes: int
     answered: bool
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """A room's shared minutes (`room_id` None: the plenary's) as plain text; no authors."""
+
+    room_id: str | None
+    text: str
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        """The text's paragraphs (split at blank lines), each with its line breaks."""
+        return paragraphs(self.text)
+
+
+def paragraphs(text: str) -> tuple[str, ...]:
+    """A text's paragraphs: what blank lines part, each with its own line breaks kept."""
+    return tuple(p.strip("\n") for p in re.split(r"\n[^\S\n]*\n\s*", text) if p.strip())
 
 
 @dataclass(frozen=True)
@@ -210,6 +280,7 @@ class Archive:
     boards: tuple[Board, ...] = ()
     questions: tuple[Question, ...] = ()
     top_notes: tuple[ColumnLeaders, ...] = field(default=())
+    minutes: tuple[Minutes, ...] = ()  # the plenary's first, then room by room
 
     def room_name(self, room_id: str | None) -> str | None:
         """The room's name; None for the plenary (or a room the breakout part did not list)."""
@@ -252,6 +323,10 @@ Part = Callable[[AsyncSession, str, bool], Awaitable[Sequence[T]]]
 Counter = Callable[[AsyncSession, Sequence[str]], Awaitable[dict[str, int]]]
 
 
+async def _no_minutes(db: AsyncSession, session_id: str, names: bool) -> Sequence[Minutes]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Parts:
     """What each feature contributes to the archive."""
@@ -260,6 +335,7 @@ class Parts:
     polls: Part[Poll]
     boards: Part[Board]
     questions: Part[Question]
+    minutes: Part[Minutes] = _no_minutes
 
 
 async def counts(
@@ -305,6 +381,7 @@ async def build_archive(
         sorted(await parts.questions(db, session_id, names), key=lambda q: -q.upvotes)
     )
     polls = tuple(await parts.polls(db, session_id, names))
+    minutes = _ordered_minutes(await parts.minutes(db, session_id, names), rooms)
     if not names:
         boards = tuple(_nameless_board(b) for b in boards)
         questions = tuple(replace(q, author=None) for q in questions)
@@ -318,6 +395,7 @@ async def build_archive(
         boards=boards,
         questions=questions,
         top_notes=_top_notes(boards),
+        minutes=minutes,
     )
 
 
@@ -371,6 +449,14 @@ def _ordered_boards(boards: Sequence[Board], rooms: Sequence[Room]) -> tuple[Boa
 def _ordered_polls(polls: Sequence[Poll], rooms: Sequence[Room]) -> tuple[Poll, ...]:
     order = _room_order(rooms)
     return tuple(sorted(polls, key=lambda p: order(p.room_id)))
+
+
+def _ordered_minutes(minutes: Sequence[Minutes], rooms: Sequence[Room]) -> tuple[Minutes, ...]:
+    """The plenary's minutes first, then the rooms' in the rooms' order; only what has text."""
+    known = {room.id for room in rooms}
+    order = _room_order(rooms)
+    kept = (m for m in minutes if m.text.strip() and (m.room_id is None or m.room_id in known))
+    return tuple(sorted(kept, key=lambda m: order(m.room_id)))
 
 
 def _nameless_board(board: Board) -> Board:

@@ -1,5 +1,6 @@
 """The archive written out: Markdown, CSV and JSON, and what every format shows (Word, Excel
-and the zip of them all are written in `rooms/archive_office.py`).
+and the zip of them all are written in `rooms/archive_office.py`; the splits' tables and rows
+in `rooms/archive_splits.py`).
 
 The HTML report needs templates, so it is rendered by the web layer; `archive_office.zip_bytes`
 takes its bytes. Every function here is pure: an `Archive` in, bytes or text out.
@@ -17,14 +18,23 @@ The JSON shape (`archive_json`, also docs/archive.md)::
      "rooms": [{id, name, participants}],
      "polls": [{id, question, kind, status, voters, room_id, options: [{label, count, score}],
                 mean, min_label, max_label, words: [{word, count}], answers: [text],
-                splits: [{key, label, groups: [{choice, voters, options: [{label, count}]}]}]}],
+                splits: [{key, label,
+                          groups: [{choice, voters, options: [{label, count}], hidden}]}]}],
      "boards": [{id, title, room_id,
-                 columns: [{id, title, notes: [{id, text, upvotes, author, from_room_id}]}]}],
+                 columns: [{id, title, notes: [{id, text, upvotes, author, from_room_id, dots,
+                            card: [{name, value}],
+                            splits: [{key, label, groups: [{choice, upvotes, hidden}]}]}]}]}],
      "questions": [{id, text, upvotes, answered, author}],
      "top_notes": [{column, notes: [{note: {…}, board_title, room_id}]}],
-     "polls_side_by_side": [{id, question, kind, room_id, room, voters, headline}]}
+     "polls_side_by_side": [{id, question, kind, room_id, room, voters, headline}],
+     "minutes": [{room_id, room, text}]}
 
 Boards come plenary first, then room by room; notes within a column most upvoted first.
+Minutes likewise (`room` null for the plenary's), each the text as written, with no author
+(`rooms/archive_minutes.py` writes them in every format).
+A split's hidden group (`hidden` "small": fewer than 3 people; "protects": hidden so that the
+totals cannot give a small group away) has `voters`/`upvotes` and every count null; every
+format writes the words for why, never a count.
 
 The words people read follow the organiser's language (`Words`: a translation, how that
 language writes moments, numbers and shares, its document language and time zone), in
@@ -46,11 +56,29 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from rooms.archive import Archive, Board, CardField, Note, Poll, Section, Split, headline
+from rooms.archive import (
+    Archive,
+    Board,
+    CardField,
+    Note,
+    Poll,
+    Section,
+    headline,
+)
+from rooms.archive_minutes import MINUTES_HEADER, md_minutes, minutes_json, minutes_rows
+from rooms.archive_splits import (
+    FEWER,
+    PROTECTS,
+    SPLIT_HEADER,
+    Row,
+    hidden_words,
+    split_rows,
+    split_table,
+)
 from rooms.archive_words import Translate, Words, count_of, unchanged, words_of
 
-CsvKind = Literal["notes", "polls", "questions"]
-CSV_KINDS: tuple[CsvKind, ...] = ("notes", "polls", "questions")
+CsvKind = Literal["notes", "polls", "questions", "splits", "minutes"]
+CSV_KINDS: tuple[CsvKind, ...] = ("notes", "polls", "questions", "splits", "minutes")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 KIND_LABELS = {
@@ -63,7 +91,19 @@ KIND_LABELS = {
 }
 
 
-__all__ = ["Translate", "Words", "words_of"]
+# What the writers and the web layer also take from here (the splits' are written apart).
+__all__ = [
+    "FEWER",
+    "PROTECTS",
+    "SPLIT_HEADER",
+    "Row",
+    "Translate",
+    "Words",
+    "hidden_words",
+    "split_rows",
+    "split_table",
+    "words_of",
+]
 
 
 # -- what every format shows --------------------------------------------------------------
@@ -139,6 +179,7 @@ def archive_json(archive: Archive) -> dict[str, Any]:
         }
         for p in archive.polls
     ]
+    out["minutes"] = minutes_json(archive)
     return out
 
 
@@ -183,9 +224,19 @@ HEADER_WORDS = {
     "mean": "Mean",
     "question": "Question",
     "answered": "Answered",
+    "source": "Source",
+    "split_by": "Split by",
+    "group": "Group",
+    "people": "People",
+    "answer": "Answer",
 }
-Row = tuple[str | int | float | datetime | None, ...]
-SHEET_NAMES: dict[CsvKind, str] = {"notes": "Notes", "polls": "Polls", "questions": "Questions"}
+SHEET_NAMES: dict[CsvKind, str] = {
+    "notes": "Notes",
+    "polls": "Polls",
+    "questions": "Questions",
+    "splits": "Splits",
+    "minutes": "Minutes",
+}
 
 
 def card_names(archive: Archive) -> list[str]:
@@ -266,6 +317,10 @@ def table_of(
         return headers_in(note_header(archive), t), note_rows(archive)
     if kind == "polls":
         return headers_in(POLL_HEADER, t), poll_rows(archive)
+    if kind == "splits":
+        return headers_in(SPLIT_HEADER, t), split_rows(archive, t)
+    if kind == "minutes":
+        return headers_in(MINUTES_HEADER, t), minutes_rows(archive, t)
     return headers_in(QUESTION_HEADER, t), question_rows(archive, t)
 
 
@@ -342,6 +397,7 @@ def markdown(archive: Archive, t: Translate = unchanged) -> str:
             out += _md_board(archive, board, t)
         for poll in section.polls:
             out += _md_poll(poll, t)
+    out += md_minutes(archive, t)
     out += ["", f"## {t('Across rooms')}", ""]
     for leaders in archive.top_notes:
         out += [f"### {t('Most upvoted')}: {md_text(leaders.column)}", ""]
@@ -422,6 +478,10 @@ def _md_board(archive: Archive, board: Board, t: Translate) -> list[str]:
             out.append(f"- {md_text(note.text)} ({', '.join(extra)})")
             out += [f"  - {md_text(card_line(f, t))}" for f in note.card]
         out.append("")
+    for split in board.splits:
+        header, table = split_table(split, t)
+        out += [f"{t('Upvotes split by')}: {md_text(split.label)}", ""]
+        out += md_table(header, table, numeric_from=1)
     return out
 
 
@@ -458,32 +518,7 @@ def _md_poll(poll: Poll, t: Translate) -> list[str]:
     return out
 
 
-# -- splits and links (every report format) ----------------------------------------------
-
-FEWER = "fewer than 3"
-
-
-def split_table(split: Split, t: Translate = unchanged) -> tuple[list[str], list[tuple[str, ...]]]:
-    """A poll's split as a table: a row per group (its answer, its voters, each option's
-    count), "fewer than 3" where the group is too small to show."""
-    w = words_of(t)
-    labels = list(dict.fromkeys(o.label for g in split.groups for o in g.options))
-    header = [split.label, w("Voters"), *labels]
-    rows: list[tuple[str, ...]] = []
-    for group in split.groups:
-        counts = {o.label: o.count for o in group.options}
-        hidden = group.voters is None
-        rows.append(
-            (
-                w("No answer") if group.choice is None else group.choice,
-                w(FEWER) if hidden else w.number(group.voters),
-                *(
-                    "-" if hidden or counts.get(label) is None else w.number(counts[label])
-                    for label in labels
-                ),
-            )
-        )
-    return header, rows
+# -- links (every report format) -----------------------------------------------------------
 
 
 def card_value(field: CardField, t: Translate = unchanged) -> str:

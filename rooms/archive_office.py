@@ -31,6 +31,7 @@ from rooms.archive_formats import (
     split_table,
     table_of,
 )
+from rooms.archive_minutes import cell_sized, docx_minutes
 from rooms.archive_words import Translate, Words, count_of, unchanged, words_of
 
 # -- XLSX ---------------------------------------------------------------------------------
@@ -44,9 +45,10 @@ XLSX_PORTRAIT_COLUMNS = 6  # more columns than this print across the page
 
 
 def xlsx_bytes(archive: Archive, t: Translate = unchanged, *, author: str = "") -> bytes:
-    """A workbook: the session, then one sheet per kind (notes, polls, questions); headers
-    and sheet names in the reader's language, moments as date cells in its time zone, each
-    column as wide as what it holds. `author`: the organisers, for the file's properties."""
+    """A workbook: the session, then one sheet per kind (notes, polls, questions, splits,
+    minutes); headers and sheet names in the reader's language, moments as date cells in
+    its time zone, each column as wide as what it holds, a text with line breaks wrapped.
+    `author`: the organisers, for the file's properties."""
     from openpyxl import Workbook
 
     w = words_of(t)
@@ -65,6 +67,8 @@ def xlsx_bytes(archive: Archive, t: Translate = unchanged, *, author: str = "") 
     sheets: list[tuple[Any, tuple[str, ...], list[Row]]] = [(about, (), facts)]
     for kind in CSV_KINDS:
         header, rows = table_of(archive, kind, w)
+        if kind == "minutes":
+            rows = cell_sized(rows)
         sheets.append((book.create_sheet(w(SHEET_NAMES[kind])), header, rows))
     for sheet, header, rows in sheets:
         _fill_sheet(sheet, header, rows)
@@ -97,7 +101,8 @@ def _fill_sheet(sheet: Any, header: Sequence[str], rows: Sequence[Row]) -> None:
                 cell.data_type = "s"
                 if value.startswith(FORMULA_STARTS):
                     cell.quotePrefix = True
-                if len(value) > XLSX_WIDTH_MAX:
+                # Excel shows a text's line breaks only in a cell that wraps.
+                if len(value) > XLSX_WIDTH_MAX or "\n" in value:
                     cell.alignment = wrap
                 size = max((len(line) for line in value.splitlines()), default=0)
             elif isinstance(value, datetime):
@@ -111,11 +116,14 @@ def _fill_sheet(sheet: Any, header: Sequence[str], rows: Sequence[Row]) -> None:
     for col, width in widths.items():
         letter = get_column_letter(col)
         sheet.column_dimensions[letter].width = min(max(width, XLSX_WIDTH_MIN), XLSX_WIDTH_MAX)
-    # Printed (or made a PDF) on A4, as wide as the page and as long as it takes.
+    fit_to_a4(sheet, len(widths))
+
+
+def fit_to_a4(sheet: Any, columns: int) -> None:
+    """Printed (or made a PDF) on A4, as wide as the page and as long as it takes, whatever
+    paper the reader's machine defaults to."""
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.orientation = (
-        "landscape" if len(widths) > XLSX_PORTRAIT_COLUMNS else "portrait"
-    )
+    sheet.page_setup.orientation = "landscape" if columns > XLSX_PORTRAIT_COLUMNS else "portrait"
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
@@ -196,8 +204,12 @@ def docx_bytes(archive: Archive, t: Translate = unchanged, *, author: str = "") 
                     doc.add_paragraph(_note_line(archive, note, t), style="List Bullet")
                     for f in note.card:
                         doc.add_paragraph(card_line(f, w), style="List Bullet 2")
+            for split in board.splits:
+                doc.add_paragraph(f"{t('Upvotes split by')}: {split.label}")
+                _table_of(doc, *split_table(split, w))
         for poll in section.polls:
             _docx_poll(doc, poll, t)
+    docx_minutes(doc, archive, w)
     doc.add_heading(t("Across rooms"), level=1)
     for leaders in archive.top_notes:
         doc.add_heading(f"{t('Most upvoted')}: {leaders.column}", level=2)

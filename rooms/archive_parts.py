@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms import archive, boards, breakout, polls, questions
+from rooms.archive_minutes import minutes_part
+from rooms.boards.splits import upvote_splits
 from rooms.models import Participant, Session
 
 
@@ -112,6 +114,7 @@ def _split(found: dict[str, Any]) -> archive.Split:
                 choice=g["choice"],
                 voters=g["voters"],
                 options=tuple(archive.GroupCount(o["label"], o["count"]) for o in g["options"]),
+                hidden=g.get("hidden"),
             )
             for g in found["groups"]
         ),
@@ -151,11 +154,16 @@ def _card(fields: Any, names: bool) -> tuple[archive.CardField, ...]:
 
 
 async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[archive.Board]:
-    """Every board with its accepted notes (hidden ones left out), upvotes and dots.
+    """Every board with its accepted notes (hidden ones left out), upvotes and dots, and each
+    upvoted note's upvotes split by each of the session's join questions.
 
     A note collected to the plenary is a copy linked to its room note: it names that room."""
     found = await boards.session_boards(db, session_id)
     notes = await boards.board_notes(db, found, include_hidden=False)
+    session = await db.get(Session, session_id)
+    asked = list(session.attributes) if session is not None else []
+    upvoted = [n["id"] for ns in notes.values() for n in ns if n["upvotes"]]
+    splits = await upvote_splits(db, upvoted, asked)
     # Notes are only collected within a session, so their source boards are among these.
     room_of_board = {b.id: b.room_id for b in found}
     sources = [n["collected_from"] for ns in notes.values() for n in ns if n["collected_from"]]
@@ -184,6 +192,7 @@ async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[ar
                             room_of_board.get(source_boards.get(n["collected_from"] or "", "")),
                             int(n.get("dots") or 0),
                             _card(n.get("fields"), names),
+                            tuple(_upvote_split(x) for x in splits.get(n["id"], [])),
                         )
                         for n in notes[board.id]
                         if n["column"] == column["id"]
@@ -192,6 +201,16 @@ async def board_notes(db: AsyncSession, session_id: str, names: bool) -> list[ar
             )
         out.append(archive.Board(board.id, board.title, tuple(columns), board.room_id))
     return out
+
+
+def _upvote_split(found: dict[str, Any]) -> archive.UpvoteSplit:
+    return archive.UpvoteSplit(
+        key=found["key"],
+        label=found["label"],
+        groups=tuple(
+            archive.UpvoteGroup(g["choice"], g["upvotes"], g["hidden"]) for g in found["groups"]
+        ),
+    )
 
 
 async def count_notes(db: AsyncSession, session_ids: Sequence[str]) -> dict[str, int]:
@@ -235,7 +254,13 @@ async def count_participants(db: AsyncSession, session_ids: Sequence[str]) -> di
     return {sid: int(n) for sid, n in rows.all()}
 
 
-PARTS = archive.Parts(rooms=breakout_rooms, polls=poll_results, boards=board_notes, questions=asked)
+PARTS = archive.Parts(
+    rooms=breakout_rooms,
+    polls=poll_results,
+    boards=board_notes,
+    questions=asked,
+    minutes=minutes_part,
+)
 # The counts on the organiser's page, in the order it shows them.
 COUNTERS: dict[str, archive.Counter] = {
     "participants": count_participants,

@@ -55,11 +55,18 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# An organisation's name, as "in cooperation with" names it on an event's report.
+ORGANISATION_MAX = 120
+
+
 class Organiser(SQLModel, table=True):
+    """An organiser account; its organisation (optional) names it on its events' reports."""
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=16)
     email: str = Field(unique=True, max_length=EMAIL_MAX)
     password_hash: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+    organisation: str | None = Field(default=None, max_length=ORGANISATION_MAX)
 
 
 class Login(SQLModel, table=True):
@@ -175,6 +182,10 @@ class Session(SQLModel, table=True):
         default=None, foreign_key="conference.id", ondelete="CASCADE", index=True
     )
     starts_at: datetime | None = None
+    # Calls on the video service (rooms/calls.py): tables in the hall have none unless the
+    # organiser says so (their people talk face to face); a plenary call for remote people.
+    hall_calls: bool = Field(default=False)
+    plenary_call: bool = Field(default=False)
 
 
 class Participant(SQLModel, table=True):
@@ -218,3 +229,7 @@ class Outcome(Generic[T]):
     session_id: str
     value: T
     events: tuple[Event, ...] = ()
+
+
+# The minutes' tables stand on the rows above; imported last, so they are registered too.
+from rooms.minutes import tables as _minutes_tables  # noqa: E402, F401

@@ -151,7 +151,7 @@ ENDPOINTS: list[Endpoint] = [
         "/api/v1/sessions/{sid}/archive",
         download_archive,
         "The session's archive: format=zip|json|md|html|docx|xlsx, or format=csv&"
-        "kind=notes|polls|questions; names=false removes every name",
+        "kind=notes|polls|questions|splits|minutes; names=false removes every name",
         who="organiser or moderator",
         query={
             "format": f"One of {', '.join(FORMATS)} (zip if none).",

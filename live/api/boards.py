@@ -17,8 +17,9 @@ from live.actions import Action, Body, perform
 from live.actions import boards as act
 from live.api.base import Endpoint, actor_for, read_body, route, samla_of
 from live.errors import read_json
-from rooms import boards, sessions
-from rooms.errors import Refused
+from rooms import boards, polls, sessions
+from rooms.boards.splits import upvote_splits
+from rooms.errors import Refused, forbidden
 
 
 class Pinned(Body):
@@ -100,6 +101,38 @@ async def get_board(request: Request) -> Response:
             raise Refused("forbidden", "This board belongs to another room.")
         described = await boards.describe_board(db, board, include_hidden=role == "moderator")
     return JSONResponse(described)
+
+
+async def upvote_split(request: Request) -> Response:
+    """Every upvoted note's upvotes split by a join attribute (`?by=key`, moderators only),
+    most upvoted first: `{board_id, by: {key, label}, notes: [{id, upvotes, groups}]}`, the
+    same groups on every note (each choice someone in the session holds, then `choice: null`
+    for no answer); a hidden group has `upvotes: null` and `hidden` "small" (fewer than 3
+    people in the session hold it) or "protects" (so that the totals cannot give a small
+    group away)."""
+    samla = samla_of(request)
+    async with samla.store.read() as db:
+        who = await auth.from_bearer(db, request)
+        board = await boards.board_by_id(db, request.path_params["bid"])
+        session = await sessions.session_by_id(db, board.session_id)
+        if auth.member_role(who, session) != "moderator":
+            raise forbidden("Only this session's moderators may split the upvotes (by).")
+        attribute = polls.attribute_named(session.attributes, request.query_params.get("by", ""))
+        described = await boards.describe_board(db, board, include_hidden=True)
+        upvoted = sorted(
+            (n for n in described["notes"] if n["upvotes"]), key=lambda n: -int(n["upvotes"])
+        )
+        found = await upvote_splits(db, [n["id"] for n in upvoted], [attribute])
+    return JSONResponse(
+        {
+            "board_id": board.id,
+            "by": {"key": attribute["key"], "label": attribute.get("label", attribute["key"])},
+            "notes": [
+                {"id": n["id"], "upvotes": n["upvotes"], "groups": found[n["id"]][0]["groups"]}
+                for n in upvoted
+            ],
+        }
+    )
 
 
 async def show_board(request: Request) -> Response:
@@ -245,6 +278,17 @@ ENDPOINTS: list[Endpoint] = [
         get_board,
         "A board with its notes (hidden ones for moderators)",
         who="member",
+    ),
+    route(
+        "GET",
+        "/api/v1/boards/{bid}/splits",
+        upvote_split,
+        "Every upvoted note's upvotes split by a join attribute (?by=key)",
+        who="moderator",
+        query={
+            "by": "a join attribute's key: a group per choice and `choice: null` for no answer; "
+            "a hidden group (fewer than 3, or hidden to protect one) shows null upvotes"
+        },
     ),
     route(
         "POST",

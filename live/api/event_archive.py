@@ -139,7 +139,8 @@ ENDPOINTS: list[Endpoint] = [
         "/api/v1/events/{eid}/archive",
         download_event_archive,
         "The event's archive, one report across its sessions: format=zip|json|md|html|docx|"
-        "xlsx, or format=csv&kind=notes|polls|questions; names=false removes every name",
+        "xlsx, or format=csv&kind=notes|polls|questions|splits|minutes; names=false removes every "
+        "name",
         who="the event's organisers",
         query={
             "format": f"One of {', '.join(FORMATS)} (zip if none).",

@@ -73,7 +73,7 @@ async def vote(request: Request) -> Response:
 
 async def results(request: Request) -> Response:
     """A poll's results; `?by=key` (moderators) adds `groups`, split by that join attribute,
-    each group of fewer than 3 voters without its counts."""
+    a hidden group (`hidden`: "small", or "protects" one) without its counts."""
     samla = samla_of(request)
     by = request.query_params.get("by")
     async with samla.store.read() as db:
@@ -154,7 +154,8 @@ ENDPOINTS: list[Endpoint] = [
         who="member (participants as show_results allows)",
         query={
             "by": "a join attribute's key (moderators only): adds `groups`, one per choice "
-            "and `choice: null` for no answer; a group of fewer than 3 voters shows null counts"
+            "and `choice: null` for no answer; a hidden group (fewer than 3 voters, or hidden "
+            "to protect one: `hidden` says which) shows null counts"
         },
     ),
     route(

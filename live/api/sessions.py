@@ -13,10 +13,11 @@ from starlette.responses import JSONResponse, Response
 
 from live import auth, joining
 from live.actions import Body
+from live.actions.calls import CallsBody
 from live.api.base import Endpoint, member_session, moderated_session, read_body, route, samla_of
 from live.api.stage import stage_url
 from live.services import Samla
-from rooms import accounts, copying, lifecycle, participants, sessions
+from rooms import accounts, calls, copying, lifecycle, participants, sessions
 from rooms.errors import Refused
 from rooms.events import conferences
 from rooms.models import Outcome, Session, iso
@@ -51,6 +52,9 @@ class SessionBody(Body):
     )
     starts_at: str | None = Field(
         None, description="When it starts (ISO 8601 UTC): its place in the programme."
+    )
+    calls: CallsBody | None = Field(
+        None, description="Which calls it has besides its breakout rooms' (none: neither)."
     )
 
 
@@ -87,6 +91,7 @@ def session_json(
         "created_at": iso(session.created_at),
         "event_id": session.conference_id,
         "starts_at": iso(session.starts_at),
+        "calls": calls.choice_of(session).as_json(),
     }
     if moderator_token is not None:
         out["moderator_token"] = moderator_token
@@ -148,7 +153,7 @@ async def create_session(request: Request) -> Response:
             if body.event_id is None
             else await conferences.require_organising(db, organiser_id, body.event_id)
         )
-        return await sessions.create_session(
+        created = await sessions.create_session(
             db,
             title=body.title,
             organiser_id=organiser_id,
@@ -156,6 +161,12 @@ async def create_session(request: Request) -> Response:
             conference=conference,
             starts_at=body.starts_at,
         )
+        if body.calls is not None:
+            chosen = body.calls
+            calls.choose(
+                created.value.session, hall_tables=chosen.hall_tables, plenary=chosen.plenary
+            )
+        return created
 
     created = await samla.change(create)
     session = created.session

@@ -23,6 +23,15 @@ def session_channel(session_id: str) -> str:
     return f"{CHANNEL_PREFIX}session:{session_id}"
 
 
+# A minutes document's channel carries raw y-websocket messages, not the session's events.
+MINUTES_PREFIX = CHANNEL_PREFIX + "minutes:"
+
+
+def minutes_channel(document_id: str) -> str:
+    """A minutes document's channel (a room's id, or a session's for its plenary minutes)."""
+    return f"{MINUTES_PREFIX}{document_id}"
+
+
 class Presence(Protocol):
     """Who is here, by session, counted over every instance."""
 

@@ -106,9 +106,10 @@ class Demo:
             f"Samla demo: {EVENT}",
             "",
             f"Organiser page: {self.base}/organiser",
-            f"  sign in as {DEMO_EMAIL} with password {self.password}",
+            f"  sign in as {DEMO_EMAIL} ({demo_event.ORGANISATION}) with password {self.password}",
             "  (every session's archive downloads are there: report, Word, Excel, CSV, JSON)",
-            f"  co-organiser: {demo_event.PARTNER_EMAIL}, the same password",
+            f"  co-organiser: {demo_event.PARTNER_EMAIL} ({demo_event.PARTNER_ORGANISATION}), "
+            "the same password",
             "",
             f"The event's programme: {self.base}/e/{self.event_id}",
             f"  registration: {self.base}/e/{self.event_id}/register",
@@ -169,15 +170,17 @@ def _is_password(password_hash: str, password: str) -> bool:
 
 
 async def _organiser(store: Store, password: str) -> str:
-    """The demo organiser, made once; its password is set only if it is not this one already
-    (a demo made before passwords were derived)."""
+    """The demo organiser (the national agency's), made once; its password is set only if it
+    is not this one already (a demo made before passwords were derived), its organisation
+    on every run."""
     async with store.write() as db:
         found = await db.scalar(select(Organiser).where(col(Organiser.email) == DEMO_EMAIL))
         if found is None:
-            found = await accounts.add_organiser(db, DEMO_EMAIL, password)
+            found = await accounts.add_organiser(db, DEMO_EMAIL, password, demo_event.ORGANISATION)
         elif not await asyncio.to_thread(_is_password, found.password_hash, password):
             found.password_hash = PasswordHasher().hash(password)
             db.add(found)
+        await accounts.set_organisation(db, found.id, demo_event.ORGANISATION)
         return found.id
 
 

@@ -18,11 +18,14 @@ from rooms.events import conferences, registrations, report, selection
 from rooms.models import Conference, Organiser
 
 PARTNER_EMAIL = "samordnare@natverket.demo"
+# Who the event is run by, as its report names them: "I samarbete med …".
+ORGANISATION = "Myndigheten för samverkan"
+PARTNER_ORGANISATION = "Nätverket Idéburen samverkan"
 DESCRIPTION = (
     "En digital halvdag för dig som arbetar med samverkan mellan civilsamhälle och "
     "offentlig sektor: inledning, gruppsamtal om att inleda samverkan, strategisk "
     "samverkan och hur vi utvärderar den.\n\n"
-    "Arrangeras av Myndigheten för samverkan tillsammans med Nätverket Idéburen samverkan."
+    f"Arrangeras av {ORGANISATION} tillsammans med {PARTNER_ORGANISATION}."
 )
 # When each session starts, in hours after 09:00 on the demo's day (local time).
 STARTS = (0.0, 0.5, 1.5, 2.25)
@@ -39,11 +42,12 @@ def day_at(zone: str, hours: float) -> datetime:
 
 
 async def partner(db: AsyncSession, password: str) -> Organiser:
-    """The co-organiser's account (the civil-society network's staff), made once."""
+    """The co-organiser's account (the civil-society network's staff), made once; its
+    organisation is set again on every run (an earlier demo's account may have none)."""
     found = await db.scalar(select(Organiser).where(col(Organiser.email) == PARTNER_EMAIL))
     if found is None:
-        found = await accounts.add_organiser(db, PARTNER_EMAIL, password)
-    return found
+        return await accounts.add_organiser(db, PARTNER_EMAIL, password, PARTNER_ORGANISATION)
+    return await accounts.set_organisation(db, found.id, PARTNER_ORGANISATION)
 
 
 async def clear(db: AsyncSession, organiser_id: str, title: str) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1012_SERVICE_RESTART
 
@@ -37,6 +37,20 @@ from rooms.models import Event
 __all__ = ["SLOWEST_UPDATES", "Connection", "Hub", "OverflowPolicy"]
 
 log = logging.getLogger("samla.hub")
+
+
+class Relay(Protocol):
+    """A kind of channel whose messages are not a session's events (the shared minutes'
+    raw y-websocket messages): they go straight to it, undecoded and unordered."""
+
+    def receive(self, channel: str, payload: bytes) -> None:
+        """A message of one of its channels."""
+
+    async def resync(self) -> None:
+        """The broker's link is back: messages may have been lost meanwhile."""
+
+    def control(self, message: dict[str, Any]) -> None:
+        """A control message (a participant removed, a login ended, a session deleted)."""
 
 
 class Watching:
@@ -92,6 +106,8 @@ class Hub:
         self.repair = Repair(store, broker, self.connections, self.coalescer)
         self._inbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # The relays of other channel kinds, by their channel prefix (live/minutes).
+        self.relays: dict[str, Relay] = {}
         # When the broker last brought this instance a change to show (see live/collector.py).
         self.last_message = 0.0
 
@@ -99,7 +115,7 @@ class Hub:
 
     async def start(self) -> None:
         """Connects the broker and starts receiving and reconciling."""
-        await self.broker.start(self._deliver, self.repair.resync_all)
+        await self.broker.start(self._deliver, self._resync)
         await self.broker.subscribe(CONTROL_CHANNEL)
         self._tasks = [
             asyncio.create_task(self._process_inbox(), name="samla-hub-inbox"),
@@ -227,8 +243,17 @@ class Hub:
 
     # -- receiving -------------------------------------------------------------------------
 
+    async def _resync(self) -> None:
+        await self.repair.resync_all()
+        for relay in self.relays.values():
+            await relay.resync()
+
     def _deliver(self, channel: str, payload: bytes) -> None:
         self.last_message = time.monotonic()
+        for prefix, relay in self.relays.items():
+            if channel.startswith(prefix):
+                relay.receive(channel, payload)
+                return
         self._inbox.put_nowait((channel, payload))
 
     async def _process_inbox(self) -> None:
@@ -246,6 +271,8 @@ class Hub:
     def _control(self, message: dict[str, Any]) -> None:
         if message.get("removed"):
             auth.forget_participant(message["removed"])
+        for relay in self.relays.values():
+            relay.control(message)
         for conn in self.connections.all():
             if message.get("removed") and conn.participant_id == message["removed"]:
                 close(conn, WS_1008_POLICY_VIOLATION, "removed from the session")

@@ -37,6 +37,7 @@ NOT_FOUND = (
     _("No such stage link."),
     _("No such event."),
     _("No such organiser account with that email."),
+    _("No such organiser account."),
 )
 
 CONSTANTS = (
@@ -52,6 +53,7 @@ CONSTANTS = (
     _("You are asking very fast; wait a moment and try again."),
     _("You are posting notes very fast; wait a moment and try again."),
     _("You are upvoting very fast; wait a moment."),
+    _("You are asking for the call very often; wait a moment and try again."),
     _("Too many people are joining from your network right now; try again in a minute."),
     _("Too many people are joining this session right now; try again in a minute."),
     _("Too many wrong codes were tried from your network; wait a minute and try again."),
@@ -68,6 +70,11 @@ CONSTANTS = (
     _("This poll is closed; answers are not taken now."),
     _("This poll's results are shown once it closes."),
     _("This poll's results are shown to the moderator only."),
+    _("The organisation is shown on public pages: give its name, not an email address."),
+    # The minutes' refusals kept in constants (live/minutes).
+    _("This session keeps no plenary minutes: a moderator switches them on."),
+    _("Too fast for the minutes; reconnect shortly."),
+    _("The minutes could not be saved just now; reconnect."),
 )
 
 # Refusals with values in them (the value's name says what it is).
@@ -159,6 +166,16 @@ REPORT = (
     _("Item"),
     _("Label"),
     _("Other links"),
+    # The splits in every report format (`rooms/archive_splits.py`: SPLIT_HEADER, PROTECTS).
+    _("Splits"),
+    _("Source"),
+    _("Group"),
+    _("People"),
+    _("Note"),
+    _("Upvotes split by"),
+    _("hidden to protect a small group"),
+    # The shared minutes in every report format (`rooms/archive_minutes.py`).
+    _("Minutes"),
 )
 
 # What those refusals name.
@@ -169,6 +186,7 @@ NAMED = (
     _("The title"),
     _("The message"),
     _("The email address"),
+    _("The organisation"),
     _("The description"),
     _("The board title"),
     _("An option"),
@@ -179,6 +197,7 @@ NAMED = (
     _("A choice"),
     _("That message"),
     _("The request body"),
+    _("The passage"),
 )
 
 

@@ -1,7 +1,8 @@
-"""The organiser's pages: signing in and out, their events (each with its organisers and its
-programme) and their other sessions, newest first, with dates, people, links and downloads; a
-new session with its join questions built row by row, duplicating a session as a template,
-deleting one, and the archive's downloads. An event's own page is in `organiser_events`."""
+"""The organiser's pages: signing in and out, their organisation, their events (each with its
+organisers and its programme) and their other sessions, newest first, with dates, people,
+links and downloads; a new session with its join questions built row by row, duplicating a
+session as a template, deleting one, and the archive's downloads. An event's own page is in
+`organiser_events`."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from live.templating import zone_named
 from rooms import accounts, archive_parts, copying, sessions
 from rooms.errors import Refused
 from rooms.events import conferences
-from rooms.models import ATTRIBUTES_MAX, TITLE_MAX, Session
+from rooms.models import ATTRIBUTES_MAX, ORGANISATION_MAX, TITLE_MAX, Session
 
 # The downloads listed for each session on the organiser page: (format, kind, label).
 ARCHIVE_LINKS = (
@@ -199,11 +200,19 @@ async def _organiser_page(
         "error": None,
         "draft": Draft(),
         "copied_from": None,
+        "organisation_error": None,
     }
+    async with samla.store.read() as db:
+        account = await accounts.organiser_by_id(db, organiser_id)
+    saved = request.query_params.get("organisation") == "saved"
     return page(
         request,
         "organiser.html",
         status,
+        account=account,
+        organisation_typed=shown.pop("organisation_typed", account.organisation or ""),
+        organisation_saved=saved and "organisation_error" not in shown,
+        organisation_max=ORGANISATION_MAX,
         listed=await _listed(request, organiser_id),
         questions_max=ATTRIBUTES_MAX,
         retention_days=samla.settings.retention_days,
@@ -229,6 +238,39 @@ async def organiser_page(request: Request) -> Response:
     if created is None:
         return await _organiser_page(request, organiser_id, 422, draft=draft, error=error)
     return await _organiser_page(request, organiser_id, created=created)
+
+
+async def organisation_page(request: Request) -> Response:
+    """The signed-in organiser sets, changes or (left blank) removes their organisation; a
+    refusal shows the page again with what they typed and why."""
+    samla = samla_of_page(request)
+    organiser_id = await signed_in_organiser(request)
+    if organiser_id is None:
+        return to_login(request)
+    if request.method == "GET":
+        return RedirectResponse(str(request.url_for("organiser_page")), 303)
+    try:
+        form = await read_form(request)
+    except Refused as exc:
+        return refused_page(request, exc)
+    # Checked whole (the form's own limit bounds it), so a refusal says its true length.
+    typed = str(form.get("organisation", ""))
+    try:
+        async with samla.store.write() as db:
+            await accounts.set_organisation(db, organiser_id, typed)
+    except Refused as exc:
+        if exc.code != "invalid":
+            return refused_page(request, exc)
+        return await _organiser_page(
+            request,
+            organiser_id,
+            422,
+            organisation_error=exc.message,
+            # Shown again as typed, up to a little past the limit.
+            organisation_typed=typed[: ORGANISATION_MAX * 4],
+        )
+    back = str(request.url_for("organiser_page")) + "?organisation=saved#organisation-title"
+    return RedirectResponse(back, 303)
 
 
 async def _create(
@@ -342,6 +384,12 @@ def routes() -> list[BaseRoute]:
         Route("/login", login_page, methods=["GET", "POST"], name="login_page"),
         Route("/logout", logout, methods=["POST"], name="logout"),
         Route("/organiser", organiser_page, methods=["GET", "POST"], name="organiser_page"),
+        Route(
+            "/organiser/organisation",
+            organisation_page,
+            methods=["GET", "POST"],
+            name="organisation_page",
+        ),
         *organiser_events.routes(),
         Route(
             "/organiser/sessions/{sid}/duplicate",

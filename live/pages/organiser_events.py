@@ -254,7 +254,12 @@ async def _event_page(
         organiser_draft=organiser_draft or OrganiserDraft(),
         programme=[(s, counted[s.id]["participants"]) for s in programme],
         organisers=[
-            {"id": o.id, "email": o.email, "creator": o.id == event.organiser_id}
+            {
+                "id": o.id,
+                "email": o.email,
+                "organisation": o.organisation,
+                "creator": o.id == event.organiser_id,
+            }
             for o in organisers
         ],
         you=organiser_id,

@@ -184,6 +184,7 @@ async def _editor(
     async with samla_of_page(request).store.write() as db:
         stored = await report.report_of(db, event.id)
         boards = await report.pickable(db, event.id)
+        partners = await report.partners(db, event.id)
     shown = typed or typed_of(stored)
     notes = {p.id: p for b in boards for p in b.notes}
     picked = {i["note_id"]: s_i for s_i, s in enumerate(shown.sections) for i in s["items"]}
@@ -200,6 +201,7 @@ async def _editor(
         omitted=set(shown.omitted),
         published=stored.published_at is not None,
         public_url=public_url(request, event.id),
+        partners=partners,
         error=error,
         done=done if done in DONE else None,
         summary_max=REPORT_SUMMARY_MAX,

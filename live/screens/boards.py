@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from live.screens import FormReader, Panel, Summary, Viewer
 from live.screens.forms import checkboxes
-from rooms import breakout
+from rooms import breakout, sessions
 from rooms.boards import (
     CARD_FIELDS,
     TEMPLATES,
@@ -33,6 +33,7 @@ from rooms.boards import (
     upvote_count,
     vote_json,
 )
+from rooms.boards.splits import upvote_splits
 from rooms.models import Event, new_id
 
 NOTE_EVENTS = frozenset(
@@ -161,7 +162,47 @@ async def moderation_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     ]
     # A room's board says the room's name, also once its round has closed.
     context["room_names"] = await breakout.room_names(db, viewer.audience.session_id)
+    context["splits"] = await board_splits(db, viewer.audience.session_id, context["boards"])
     return context
+
+
+async def board_splits(
+    db: AsyncSession, session_id: str, boards: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per board, its upvoted notes' upvotes split by each of the session's join questions
+    (the console shows the one the moderator picks): `[{key, label, choices, rows: [{note,
+    cells}]}]`, a column per group the session's split lists (the same on every note: see
+    `rooms.polls.splits`), a row per upvoted note, most upvoted first; a cell is that note's
+    group (hidden as `upvote_splits` hides it), or None should a note lack one."""
+    asked = (await sessions.session_by_id(db, session_id)).attributes
+    upvoted = [n["id"] for b in boards for n in b["notes"] if n["upvotes"]]
+    found = await upvote_splits(db, upvoted, asked)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for board in boards:
+        listed = [n for n in board["notes"] if n["upvotes"] and n["id"] in found]
+        notes = sorted(listed, key=lambda n: -int(n["upvotes"]))
+        if not notes or not asked:
+            continue
+        out[board["id"]] = []
+        for i, attribute in enumerate(asked):
+            groups = [{g["choice"]: g for g in found[n["id"]][i]["groups"]} for n in notes]
+            choices = list(dict.fromkeys(c for by in groups for c in by))
+            choices.sort(key=lambda c: c is None)
+            out[board["id"]].append(
+                {
+                    "key": attribute["key"],
+                    "label": attribute.get("label", attribute["key"]),
+                    "choices": choices,
+                    "rows": [
+                        {
+                            "note": {k: n[k] for k in ("id", "text", "upvotes")},
+                            "cells": [by.get(c) for c in choices],
+                        }
+                        for n, by in zip(notes, groups, strict=True)
+                    ],
+                }
+            )
+    return out
 
 
 async def upvoted_total(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:

@@ -9,11 +9,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from live.screens import FormReader, Panel, Summary, Viewer
 from live.screens.forms import checkboxes
-from rooms import breakout
+from rooms import breakout, minutes
+from rooms import calls as room_calls
+from rooms.boards.reading import session_boards
 from rooms.breakout import Round
 from rooms.breakout.reading import spread
 from rooms.models import Session, iso, utcnow
@@ -35,6 +39,9 @@ _TRIGGERS = frozenset(
         "participant.renamed",
         "participant.removed",
         "session.closed",
+        "session.calls",  # which rooms have calls
+        "minutes.plenary",  # the plenary minutes switched on or off
+        "board.created",  # a plenary board to collect minutes to
     }
 )
 
@@ -92,6 +99,7 @@ async def room_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "announce": said if fresh else None,
         "announce_until": iso(said.created_at + BROADCAST_FRESH) if said and fresh else None,
         "open": await breakout.session_is_open(db, sid),
+        "call": await room_calls.call_here(db, sid, room),  # the room's call, or the plenary's
         **_clock(r),
     }
 
@@ -129,7 +137,53 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
         "plenary": len([pid for pid, _ in people if pid not in seated]),
         "broadcast": await breakout.latest_broadcast(db, sid),
         "assignments": breakout.ASSIGNMENTS,
+        "calls_in": room_calls.rooms_with_calls(session, view.rooms),
+        # Where a passage of a room's minutes may be collected to: the plenary's boards.
+        "minutes_boards": [b for b in await session_boards(db, sid) if b.room_id is None],
+        "plenary_minutes": await _plenary_minutes_on(db, sid),
         **_clock(r),
+    }
+
+
+async def plenary_call_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The plenary's call on a participant's phone, while they are in the plenary."""
+    sid = viewer.audience.session_id
+    here = await room_calls.call_here(db, sid, None)
+    return {"plenary_call": here.plenary and viewer.audience.room_id is None, "sid": sid}
+
+
+async def call_choice_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """The moderator's choice of which calls the session has (shown with a video service)."""
+    session = await db.get(Session, viewer.audience.session_id)
+    assert session is not None
+    return {"session": session, "choice": room_calls.choice_of(session)}
+
+
+async def _plenary_minutes_on(db: AsyncSession, session_id: str) -> bool:
+    head = await db.get(minutes.Minutes, session_id)
+    return head is not None and head.plenary
+
+
+async def minutes_after_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
+    """A participant's minutes outside a room: the room they sat in when its round closed
+    (read-only), and the plenary's while the moderator has them on."""
+    sid = viewer.audience.session_id
+    past = None
+    if viewer.audience.room_id is None and viewer.participant_id is not None:
+        past = await db.scalar(
+            select(breakout.Room)
+            .join(breakout.Seat, col(breakout.Seat.room_id) == col(breakout.Room.id))
+            .where(
+                col(breakout.Seat.participant_id) == viewer.participant_id,
+                col(breakout.Seat.session_id) == sid,
+                col(breakout.Room.status) == "closed",
+            )
+        )
+    on = await _plenary_minutes_on(db, sid)
+    return {
+        "session": await db.get(Session, sid),
+        "past_room": past,
+        "plenary_minutes": on and viewer.audience.room_id is None,
     }
 
 
@@ -151,6 +205,7 @@ PANELS: tuple[Panel, ...] = (
                 "participant.renamed",
                 "participant.removed",
                 "session.closed",
+                "session.calls",
             }
         ),
         room_panel,
@@ -161,6 +216,34 @@ PANELS: tuple[Panel, ...] = (
         frozenset({"moderator"}),
         _TRIGGERS,
         overview_panel,
+    ),
+    Panel(
+        "plenary-call",
+        "sessions/_plenary_call.html",
+        frozenset({"participant"}),
+        frozenset(
+            {"session.calls", "session.closed", "rooms.opened", "rooms.closed"}
+            | {"participants.moved", "rooms.placed"}
+        ),
+        plenary_call_panel,
+    ),
+    Panel(
+        "call-choice",
+        "breakout/_call_choice.html",
+        frozenset({"moderator"}),
+        frozenset({"session.calls", "session.closed"}),
+        call_choice_panel,
+    ),
+    Panel(
+        "minutes-after",
+        "breakout/_minutes_after.html",
+        frozenset({"participant"}),
+        frozenset(
+            {"rooms.opened", "rooms.closed", "participants.moved", "minutes.plenary"}
+            | {"session.closed"}
+        ),
+        minutes_after_panel,
+        personal=True,
     ),
 )
 SUMMARIES: Mapping[str, Summary] = {}
@@ -223,8 +306,17 @@ def read_move(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "room_id": message.get("room_id") or None}
 
 
+def read_plenary_minutes(message: dict[str, Any]) -> dict[str, Any]:
+    """The switch's button sends what the plenary minutes become ("on" or "off"); a JSON
+    message's own boolean (or its wrong type) is left for the action to judge."""
+    value = message.get("plenary")
+    return {**message, "plenary": value == "on"} if isinstance(value, str) else message
+
+
 FORMS: Mapping[str, FormReader] = {
+    "session.calls": lambda message: checkboxes(message, "hall_tables", "plenary"),
     "rooms.open": read_open,
     "rooms.extend": read_extend,
     "rooms.move": read_move,
+    "minutes.plenary": read_plenary_minutes,
 }

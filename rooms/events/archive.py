@@ -1,6 +1,7 @@
 """The event's archive: one report across an event's sessions, as plain frozen values.
 
-It holds the event (title, dates, its organisers' emails as partners), the editor's parts
+It holds the event (title, dates, its partners: the organisers' organisations, and the
+organisers' emails, which are for the organisers only), the editor's parts
 when a `Report` row exists (the summary, the curated sections with their notes, each note's
 original text beside its shortened wording), every session's archive exactly as
 `rooms.archive_parts.build_archive` makes it, and the views across sessions: the most
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from rooms.archive import Archive, Note, Poll
 from rooms.archive_parts import build_archive
 from rooms.events.conferences import conference_by_id, organisers_of, programme
+from rooms.events.report import creator_first, partners_of
 from rooms.models import Report, iso, utcnow
 
 # A national forum's event has a handful of sessions; more than this in one download would
@@ -36,7 +38,8 @@ class EventInfo:
     description: str
     starts_at: str | None
     ends_at: str | None
-    partners: tuple[str, ...]  # the organisers' emails: "in cooperation with"
+    partners: tuple[str, ...]  # "in cooperation with": the organisers' organisations
+    organisers: tuple[str, ...] = ()  # their emails: the archive is the organisers' own
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ async def build_event_archive(
 ) -> EventArchive:
     """The event's archive as the store holds it now; read it in one transaction."""
     conference = await conference_by_id(db, conference_id)
-    partners = tuple(o.email for o in await organisers_of(db, conference.id))
+    organisers = creator_first(conference, await organisers_of(db, conference.id))
     made = now or utcnow()
     sessions = tuple(
         [
@@ -142,7 +145,8 @@ async def build_event_archive(
             conference.description,
             iso(conference.starts_at),
             iso(conference.ends_at),
-            partners,
+            partners_of(organisers),
+            tuple(o.email for o in organisers),
         ),
         made_at=iso(made) or "",
         names=names,

@@ -203,7 +203,8 @@ def event_csv_bytes(
 
 def event_xlsx_bytes(archive: EventArchive, t: Translate = unchanged) -> bytes:
     """A workbook: the event and its sessions, then one sheet per kind (notes, polls,
-    questions) holding every session's rows as the session's own workbook writes them."""
+    questions, splits, minutes) holding every session's rows as the session's own workbook
+    writes them."""
     from openpyxl import Workbook, load_workbook
     from openpyxl.styles import Font
 
@@ -245,6 +246,8 @@ def event_xlsx_bytes(archive: EventArchive, t: Translate = unchanged) -> bytes:
         ]
         title = sheets[0][1].title if sheets else w(formats.SHEET_NAMES[kind])
         _merged_sheet(book.create_sheet(title), sheets, w("session"))
+    for sheet in book.worksheets:
+        office.fit_to_a4(sheet, sheet.max_column)
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
@@ -256,7 +259,7 @@ def _sheet_of(book: Any, title: str, place: int) -> Any:
 
 
 def _merged_sheet(target: Any, sheets: Sequence[tuple[Any, Any]], session_col: str) -> None:
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     header: list[str] = [session_col]
@@ -275,6 +278,7 @@ def _merged_sheet(target: Any, sheets: Sequence[tuple[Any, Any]], session_col: s
         cell.font = Font(bold=True)
     target.freeze_panes = "A2"
     place = {name: at for at, name in enumerate(header, start=1)}
+    wrap = Alignment(wrap_text=True, vertical="top")
     row_at = 2
     for archive, sheet in sheets:
         names = [str(c.value) for c in sheet[1]]
@@ -290,6 +294,8 @@ def _merged_sheet(target: Any, sheets: Sequence[tuple[Any, Any]], session_col: s
                 copy.data_type = cell.data_type
                 copy.number_format = cell.number_format
                 copy.quotePrefix = cell.quotePrefix
+                if cell.alignment.wrap_text:
+                    copy.alignment = wrap
             row_at += 1
     for name, at in place.items():
         target.column_dimensions[get_column_letter(at)].width = widths.get(name, 12)

@@ -8,6 +8,7 @@ stays in the data. What the public page shows is `published_report`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from rooms.events import conferences
 from rooms.models import (
     REPORT_SUMMARY_MAX,
     Conference,
+    Organiser,
     Report,
     Session,
     iso,
@@ -402,10 +404,31 @@ class Curated:
     published_at: datetime | None
 
 
-def partners_of(emails: list[str]) -> tuple[str, ...]:
-    """The organisations behind the organiser accounts, by their mail domains (an account
-    holds no organisation name, and a person's address is not for a public page)."""
-    return tuple(dict.fromkeys(e.rpartition("@")[2].lower() for e in emails if "@" in e))
+def partners_of(organisers: Iterable[Organiser]) -> tuple[str, ...]:
+    """The organisations behind the organiser accounts, each once, in the accounts' order
+    (an event's creator first): an account's organisation, or else its mail domain (a
+    person's address is not for a public page). The same name written in another case is
+    the same organisation."""
+    seen: dict[str, str] = {}
+    for organiser in organisers:
+        name = organiser.organisation or organiser.email.rpartition("@")[2].lower()
+        if name:
+            seen.setdefault(name.casefold(), name)
+    return tuple(seen.values())
+
+
+def creator_first(conference: Conference, organisers: Iterable[Organiser]) -> list[Organiser]:
+    """The event's organisers with its creator first, the others in their order (even when
+    a co-organiser was added within the same instant as the event was made)."""
+    return sorted(organisers, key=lambda o: o.id != conference.organiser_id)
+
+
+async def partners(db: AsyncSession, conference_id: str) -> tuple[str, ...]:
+    """Who the event is run in cooperation with, as its report and archive name them."""
+    conference = await conferences.conference_by_id(db, conference_id)
+    return partners_of(
+        creator_first(conference, await conferences.organisers_of(db, conference_id))
+    )
 
 
 async def curated(db: AsyncSession, conference: Conference, report: Report) -> Curated:
@@ -449,13 +472,12 @@ async def curated(db: AsyncSession, conference: Conference, report: Report) -> C
         LinkGroup(kind, tuple(found))
         for kind, found in sorted(groups.items(), key=lambda g: (g[0] is None, g[0] or ""))
     )
-    organisers = await conferences.organisers_of(db, conference.id)
     return Curated(
         conference.id,
         conference.title,
         conference.starts_at,
         conference.ends_at,
-        partners_of([o.email for o in organisers]),
+        await partners(db, conference.id),
         report.summary,
         tuple(sections),
         links,

@@ -1,20 +1,51 @@
-"""A poll's results split by a join attribute: what each side (a sector, a region) answered.
+"""A poll's results split by a join attribute: what each side (a sector, a region) answered;
+and the rule, shared with the notes' upvote splits, for which groups a split lists and which
+it hides.
 
 Counted from the answers each ballot keeps (`Ballot.attributes`), never from the voters, so
-a split is the same before and after the poll closes and unlinks its ballots. A group of
-fewer than `MIN_GROUP` voters never shows its counts: its `voters` and every count are None.
+a split is the same before and after the poll closes and unlinks its ballots.
+
+The rule: whether a person voted, or which notes they upvoted, must never show, also not to
+a moderator who knows from the room how many people hold each answer.
+
+1. Every split lists the same groups, built once per split from the session
+   (`listed_groups`): every choice of the attribute held by at least one participant of the
+   session, in the attribute's order; then any former choice (no longer among the choices)
+   held by a participant or, for a poll, by one of its ballots; then "No answer" (`choice`
+   None) whenever a participant of the session has none (or, for a poll, a ballot). A choice
+   nobody holds is left out: there is nobody to protect. A poll's ballot keeps the answer
+   its voter gave, so a choice only a ballot still holds is listed too, and the groups add
+   up to the totals. Every note and every poll of the session lists exactly these groups,
+   whatever their counts.
+2. Polls: the population of a group is the poll's voters in it. A group of fewer than
+   `MIN_GROUP` voters, none included, is "small"; if any group is small, the smallest
+   group that is not (the later one among equals) is hidden too, "protects". So the hidden
+   groups always hold a group of `MIN_GROUP` or more, and at least two groups; with no
+   group to protect them, every group is hidden. Which groups are hidden then depends only
+   on which groups are small and on the sizes of the others: a small group of 0, 1 or 2
+   voters looks exactly the same. With no group small, nothing is hidden and the groups'
+   counts add up exactly to the totals.
+3. Upvotes (`rooms/boards/splits.py`): the population of a group is the participants of the
+   session holding that answer, not a note's upvoters. Groups of fewer than `MIN_GROUP`
+   participants are "small" and the smallest other group "protects", as above, so the same
+   groups are hidden on every note of the session; a shown group shows its upvotes, also
+   when 0, 1 or 2 (it is large enough that nobody is singled out).
+
+A hidden group shows its `voters` (`upvotes`) and every count as None, and `hidden` says why.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Literal
 
 from sqlalchemy import ColumnClause, Label, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.errors import invalid
+from rooms.models import Participant
 from rooms.polls.reading import options_of
 from rooms.polls.tables import WITH_OPTIONS, Ballot, BallotChoice, Poll
 
@@ -22,6 +53,61 @@ from rooms.polls.tables import WITH_OPTIONS, Ballot, BallotChoice, Poll
 MIN_GROUP = 3
 
 Answers = tuple[str | None, ...]  # one choice per attribute asked, None for no answer
+# Why a group shows no counts: too few people in it, or hidden so that the totals minus the
+# shown groups cannot give away a group that is.
+Hidden = Literal["small", "protects"]
+
+
+def hidden_groups(sizes: Sequence[int]) -> list[Hidden | None]:
+    """For a split's groups of `sizes` people (in the split's order), which are hidden and
+    why; None for a group shown.
+
+    A group of fewer than `MIN_GROUP`, none included, is "small". If any is, the smallest
+    group that is not (the later one among equals) is hidden as "protects"; with none such,
+    every group is hidden. Only which groups are small counts, never how small: 0, 1 and 2
+    give the same answer. "No answer" is a group like any other."""
+    hidden: list[Hidden | None] = ["small" if n < MIN_GROUP else None for n in sizes]
+    shown = [i for i, why in enumerate(hidden) if why is None]
+    if shown and len(shown) < len(hidden):
+        hidden[min(shown, key=lambda i: (sizes[i], -i))] = "protects"
+    return hidden
+
+
+def listed_groups(choices: Sequence[str], held: Collection[str | None]) -> list[str | None]:
+    """The groups a split lists, of the answers `held` by someone (rule 1): the choices held,
+    in their order, then the former choices held, then None (no answer) if held."""
+    others = sorted(c for c in held if c is not None and c not in choices)
+    order: list[str | None] = [c for c in choices if c in held]
+    order += others
+    if None in held:
+        order.append(None)
+    return order
+
+
+async def held_answers(
+    db: AsyncSession, session_ids: Iterable[str], keys: list[str]
+) -> dict[str, dict[Answers, int]]:
+    """Per session, how many of its participants hold each combination of answers to `keys`
+    (one query for every session and key)."""
+    answers, grouped = answer_columns(col(Participant.attributes), keys)
+    sid = col(Participant.session_id)
+    rows = await db.execute(
+        select(sid, *answers, func.count())
+        .where(sid.in_(list(session_ids)))
+        .group_by(sid, *grouped)
+    )
+    out: dict[str, dict[Answers, int]] = defaultdict(dict)
+    for session_id, *who, n in rows:
+        out[str(session_id)][tuple(who)] = int(n)
+    return out
+
+
+def summed(tally: dict[Answers, int], index: int) -> dict[str | None, int]:
+    """A tally of answer combinations summed down to one attribute's answers."""
+    out: dict[str | None, int] = defaultdict(int)
+    for who, n in tally.items():
+        out[who[index]] += n
+    return out
 
 
 def attribute_named(attributes: list[dict[str, Any]], key: Any) -> dict[str, Any]:
@@ -36,14 +122,18 @@ def attribute_named(attributes: list[dict[str, Any]], key: Any) -> dict[str, Any
 async def split_results(
     db: AsyncSession, poll: Poll, attributes: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The poll's results split by each of `attributes`: `[{key, label, groups}]`, a group
-    per choice in the attribute's order, then `choice: None` for those who gave no answer
-    (only when some did). A group's counts sum, over the groups, to the poll's totals."""
+    """The poll's results split by each of `attributes`: `[{key, label, groups}]`, the
+    groups the session lists (the module's rule 1: the same whoever voted), then `choice:
+    None` for no answer. A group is `{choice, voters, hidden, options, …}`: `hidden` is None,
+    "small" or "protects" (`hidden_groups`), and a hidden group's `voters` and counts are
+    None. With nothing hidden, the groups' counts sum to the poll's totals."""
     if not attributes:
         return []
-    answers, grouped = answer_columns(col(Ballot.attributes), [a["key"] for a in attributes])
+    keys = [a["key"] for a in attributes]
+    answers, grouped = answer_columns(col(Ballot.attributes), keys)
     mine = col(Ballot.poll_id) == poll.id
     voters = _tally(await db.execute(select(*answers, func.count()).where(mine).group_by(*grouped)))
+    held = (await held_answers(db, [poll.session_id], keys)).get(poll.session_id, {})
     marks: dict[Answers, dict[str, tuple[int, int]]] = defaultdict(dict)
     labels: list[tuple[str, str]] = []
     if poll.kind in WITH_OPTIONS:
@@ -71,7 +161,7 @@ async def split_results(
         {
             "key": a["key"],
             "label": a.get("label", a["key"]),
-            "groups": _groups(poll, a["choices"], i, voters, marks, labels),
+            "groups": _groups(poll, a["choices"], i, voters, held, marks, labels),
         }
         for i, a in enumerate(attributes)
     ]
@@ -97,36 +187,37 @@ def _groups(
     choices: list[str],
     index: int,
     voters: dict[Answers, int],
+    held: dict[Answers, int],
     marks: dict[Answers, dict[str, tuple[int, int]]],
     labels: list[tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """One attribute's groups: the combinations of every attribute's answers summed down to
-    this one's (one query serves every attribute of the session)."""
-    counted: dict[str | None, int] = defaultdict(int)
+    this one's (one query serves every attribute of the session). `held` is what the
+    session's participants hold, `voters` what the ballots keep: a group either holds is
+    listed, so the groups still add up to the totals after an answer was changed."""
+    counted = summed(voters, index)
     per: dict[str | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for who, n in voters.items():
-        counted[who[index]] += n
     for who, found in marks.items():
         for oid, (n, ranks) in found.items():
             per[who[index]][oid][0] += n
             per[who[index]][oid][1] += ranks
-    # Answers no longer among the choices (an event's question edited) keep their own group,
-    # after the choices, so the groups still add up to the totals.
-    others = sorted(c for c in counted if c is not None and c not in choices)
-    order: list[str | None] = [*choices, *others]
-    if counted.get(None):
-        order.append(None)
-    return [_group(poll, c, counted.get(c, 0), per.get(c, {}), labels) for c in order]
+    order = listed_groups(choices, {*summed(held, index), *counted})
+    hidden = hidden_groups([counted.get(c, 0) for c in order])
+    return [
+        _group(poll, c, counted.get(c, 0), why, per.get(c, {}), labels)
+        for c, why in zip(order, hidden, strict=True)
+    ]
 
 
 def _group(
     poll: Poll,
     choice: str | None,
     voters: int,
+    hidden: Hidden | None,
     found: dict[str, list[int]],
     labels: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    shown = voters >= MIN_GROUP
+    shown = hidden is None
     options = []
     for oid, label in labels:
         n, ranks = found.get(oid) or (0, 0)
@@ -138,6 +229,7 @@ def _group(
     group: dict[str, Any] = {
         "choice": choice,
         "voters": voters if shown else None,
+        "hidden": hidden,
         "options": options,
     }
     if poll.kind == "scale":

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from live.demo import event as demo_event
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,6 +36,29 @@ def test_an_organiser_is_added_with_the_password_from_standard_input(tmp_path: P
     assert again.returncode == 1 and "already exists" in again.stderr
     short = samla(["organiser", "add", "bo@example.se"], tmp_path, "short\n")
     assert short.returncode == 1 and "password" in short.stderr
+
+
+def test_an_organiser_is_added_with_an_organisation_within_its_limit(tmp_path: Path) -> None:
+    password = "correct horse battery\n"
+    too_long = samla(
+        ["organiser", "add", "kim@natverket.se", "--organisation", "x" * 121], tmp_path, password
+    )
+    assert too_long.returncode == 1
+    assert "The organisation is 121 characters; at most 120 are allowed." in too_long.stderr
+    address = samla(
+        ["organiser", "add", "kim@natverket.se", "--organisation", "kim@natverket.se"],
+        tmp_path,
+        password,
+    )
+    assert address.returncode == 1 and "not an email address" in address.stderr
+    # Nothing was made by the refusals: the same address is added now.
+    done = samla(
+        ["organiser", "add", "Kim@Natverket.se", "--organisation", "  Forum för Samverkan "],
+        tmp_path,
+        password,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Organiser kim@natverket.se (Forum för Samverkan) added."
 
 
 def test_a_bad_configuration_stops_samla_with_a_clear_message(tmp_path: Path) -> None:
@@ -82,8 +107,8 @@ def test_serve_raises_the_open_file_limit_to_what_the_system_allows() -> None:
 
 
 def _demo_store(tmp_path: Path, password: str) -> dict[str, object]:
-    """What the demo left in the store: its sessions' titles, and whether the password signs
-    the demo organiser in."""
+    """What the demo left in the store: its sessions' titles, whether the password signs
+    the demo organiser in, and who its published report says it is run with."""
     code = (
         "import asyncio, json, sys\n"
         "from sqlalchemy import select\n"
@@ -91,18 +116,22 @@ def _demo_store(tmp_path: Path, password: str) -> dict[str, object]:
         "from live.demo import DEMO_EMAIL\n"
         "from rooms import accounts\n"
         "from rooms.errors import Refused\n"
-        "from rooms.models import Session\n"
+        "from rooms.events import report\n"
+        "from rooms.models import Conference, Session\n"
         "async def main():\n"
         "    store = Store(sys.argv[1])\n"
         "    async with store.read() as db:\n"
         "        titles = [s.title for s in await db.scalars(select(Session))]\n"
+        "        events = list(await db.scalars(select(Conference)))\n"
+        "        partners = [list((await report.published_report(db, e.id)).partners)\n"
+        "                    for e in events]\n"
         "        try:\n"
         "            await accounts.check_password(db, DEMO_EMAIL, sys.argv[2])\n"
         "            signs_in = True\n"
         "        except Refused:\n"
         "            signs_in = False\n"
         "    await store.close()\n"
-        "    print(json.dumps({'titles': titles, 'signs_in': signs_in}))\n"
+        "    print(json.dumps({'titles': titles, 'signs_in': signs_in, 'partners': partners}))\n"
         "asyncio.run(main())\n"
     )
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
@@ -134,4 +163,6 @@ def test_the_demo_run_twice_leaves_one_demo_event_and_its_password_still_works(
     titles = stored["titles"]
     assert isinstance(titles, list) and len(titles) == 4 and len(set(titles)) == 4
     assert stored["signs_in"] is True
+    # One demo event, whose report says "I samarbete med" its two organisations.
+    assert stored["partners"] == [[demo_event.ORGANISATION, demo_event.PARTNER_ORGANISATION]]
     assert _demo_store(tmp_path, password + "x")["signs_in"] is False

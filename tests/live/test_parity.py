@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from live import app, quotas
+from rooms import minutes
 from tests.conftest import Api, Served, Stream, free_port, make_settings, open_stream
 
 Message = dict[str, Any]
@@ -135,6 +136,18 @@ class World:
         path = f"/api/v1/sessions/{self.sid}/rooms"
         opened = await self._once("rooms", lambda: self.ok("POST", path, self.mod, body))
         return str(opened["rooms"][0]["id"])
+
+    async def minutes(self) -> str:
+        """The open room, its minutes holding a passage to collect."""
+        room = await self.room()
+
+        async def written() -> str:
+            async with self.api.served.samla.store.write() as db:
+                target, _ = await minutes.room_target(db, room)
+                await minutes.append_text(db, target, "Vi ses igen i vår")
+            return room
+
+        return str(await self._once("minutes", written))
 
     async def own_choice(self) -> str:
         """A room of an open round whose participants choose their own."""
@@ -403,6 +416,22 @@ async def stage_revoke(w: World) -> tuple[Message, Request]:
     return {}, ("POST", f"/api/v1/sessions/{w.sid}/stage/revoke", None)
 
 
+async def minutes_plenary(w: World, plenary: Any = True) -> tuple[Message, Request]:
+    body = {"plenary": plenary}
+    return dict(body), ("POST", f"/api/v1/sessions/{w.sid}/minutes", body)
+
+
+async def minutes_collect(w: World, text: Any = "Vi ses igen i vår") -> tuple[Message, Request]:
+    room, board = await w.minutes(), await w.board()
+    body = {"board_id": board["id"], "text": text}
+    return {**body, "room_id": room}, ("POST", f"/api/v1/rooms/{room}/minutes/collect", body)
+
+
+async def session_calls(w: World, plenary: Any = True) -> tuple[Message, Request]:
+    body = {"plenary": plenary}
+    return dict(body), ("POST", f"/api/v1/sessions/{w.sid}/calls", body)
+
+
 def _with(build: Callable[..., Awaitable[tuple[Message, Request]]], value: Any) -> Build:
     async def wrong(w: World) -> tuple[Message, Request]:
         return await build(w, value)
@@ -452,6 +481,9 @@ CASES = [
     case("question.moderate", "moderator", question_moderate),
     case("stage.show", "moderator", stage_show, _with(stage_show, 123), "id"),
     case("stage.revoke", "moderator", stage_revoke),
+    case("minutes.plenary", "moderator", minutes_plenary, _with(minutes_plenary, 5), "plenary"),
+    case("minutes.collect", "moderator", minutes_collect, _with(minutes_collect, 123), "text"),
+    case("session.calls", "moderator", session_calls, _with(session_calls, 5), "plenary"),
     case("qa.approval", "moderator", qa_approval, _with(qa_approval, 5), "approval"),
 ]
 

@@ -410,6 +410,8 @@ def test_zip_holds_every_format() -> None:
             "samla-x-notes.csv",
             "samla-x-polls.csv",
             "samla-x-questions.csv",
+            "samla-x-splits.csv",
+            "samla-x-minutes.csv",
         ]
     )
     assert made.testzip() is None
@@ -468,7 +470,14 @@ def test_spreadsheets_speak_the_language_with_figures_and_dates_as_such() -> Non
     )
     assert {r["Medelvärde"] for r in polls if r["Typ"] == "scale"} == {"3,5"}
     book = load_workbook(io.BytesIO(office.xlsx_bytes(data, sv)))
-    assert book.sheetnames == ["Programpunkt", "Lappar", "Frågor", "Frågor till panelen"]
+    assert book.sheetnames == [
+        "Programpunkt",
+        "Lappar",
+        "Frågor",
+        "Frågor till panelen",
+        "Uppdelning",
+        "Minnesanteckningar",
+    ]
     facts = dict(book["Programpunkt"].iter_rows(values_only=True))
     assert facts["Skapad"] == datetime(2026, 11, 23, 10, 0) and facts["Status"] == "avslutad"
     header = next(book["Lappar"].iter_rows(values_only=True))

@@ -157,11 +157,18 @@ def test_xlsx_has_its_languages_headers_dates_widths_and_properties(lang: str) -
     data = rich()
     book = load_workbook(io.BytesIO(office.xlsx_bytes(data, words(lang), author=ORGANISERS)))
     names = {
-        "en": ["Session", "Notes", "Polls", "Questions"],
-        "sv": ["Programpunkt", "Lappar", "Frågor", "Frågor till panelen"],
+        "en": ["Session", "Notes", "Polls", "Questions", "Splits", "Minutes"],
+        "sv": [
+            "Programpunkt",
+            "Lappar",
+            "Frågor",
+            "Frågor till panelen",
+            "Uppdelning",
+            "Minnesanteckningar",
+        ],
     }[lang]
     assert book.sheetnames == names
-    about, notes, polls, questions = (book[n] for n in names)
+    about, notes, polls, questions = (book[n] for n in names[:4])
     facts = {row[0].value: row[1] for row in about.iter_rows()}
     created = facts["Created" if lang == "en" else "Skapad"]
     # A date cell, in Stockholm time (stored 09:00 UTC), with a date format.

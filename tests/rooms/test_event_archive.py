@@ -62,7 +62,15 @@ def session(n: int, upvotes: int) -> Archive:
 def event(report: Report | None = None) -> EventArchive:
     sessions = (session(1, 2), session(2, 5))
     return EventArchive(
-        EventInfo("e1", "Forum", "", "2026-03-10T08:00:00Z", None, ("a@x.se", "b@y.se")),
+        EventInfo(
+            "e1",
+            "Forum",
+            "",
+            "2026-03-10T08:00:00Z",
+            None,
+            ("Forum för Samverkan", "y.se"),
+            ("a@x.se", "b@y.se"),
+        ),
         MADE,
         True,
         None if report is None else edited_parts(report, sessions),
@@ -149,5 +157,8 @@ def test_the_word_document_opens_with_the_event_and_holds_each_session_a_level_d
     assert headings[0] == ("Title", "Forum")
     assert ("Heading 1", "Pass 1") in headings and ("Heading 1", "Pass 2") in headings
     assert sum(1 for name, _ in headings if name == "Title") == 1
-    assert doc.core_properties.author == "a@x.se, b@y.se"
-    assert any("I samarbete" in p.text or "In cooperation with" in p.text for p in doc.paragraphs)
+    # The organisations, never the organisers' addresses, in its properties and its text.
+    assert doc.core_properties.author == "Forum för Samverkan, y.se"
+    texts = [p.text for p in doc.paragraphs]
+    assert "In cooperation with: Forum för Samverkan, y.se" in texts
+    assert not any("@" in t for t in texts)

@@ -258,9 +258,10 @@ def test_the_summary_renders_no_html_or_script_links() -> None:
     assert 'href="javascript' not in html
 
 
-def test_partners_are_the_organisers_mail_domains() -> None:
+def test_partners_without_an_organisation_are_the_organisers_mail_domains() -> None:
     emails = ["kim@Natverket.se", "eva@kommun.se", "bo@natverket.se"]
-    assert report.partners_of(emails) == ("natverket.se", "kommun.se")
+    organisers = [Organiser(email=e, password_hash="-") for e in emails]
+    assert report.partners_of(organisers) == ("natverket.se", "kommun.se")
 
 
 async def test_cards_links_are_listed_by_kind_and_only_http_links_are_kept(

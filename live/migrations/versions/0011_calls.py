@@ -9,15 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+COLUMNS = ("hall_calls", "plenary_call")
+
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("session", schema=None) as batch_op:
+        for name in COLUMNS:
+            batch_op.add_column(
+                sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false())
+            )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("session", schema=None) as batch_op:
+        for name in reversed(COLUMNS):
+            batch_op.drop_column(name)
