@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import distributed
 from bench.profile import Profiler
-from bench.targets import Baseline, SamlaServer, Target, cpu_seconds, gather_limited, rss_kib
+from bench.targets import Baseline, SamlaServer, Target, gather_limited
 from bench.wire import Http, HttpError, Stream, open_stream
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -54,6 +55,8 @@ class Options:
     switch_interval: float | None
     trace_memory: bool
     stamp: str = ""
+    instances: int = 1  # several: Samla on Redis and PostgreSQL (bench/distributed.py)
+    reconnect_concurrency: int = 500
 
 
 @dataclass
@@ -102,6 +105,8 @@ class Result:
     idle_kib_per_connection: float = 0.0
     server_cpu_storm_s: float = 0.0
     driver_cpu_storm_s: float = 0.0
+    services_cpu_storm_s: float = 0.0  # Redis and PostgreSQL, on the distributed path
+    instances: int = 1
     closed_during_run: int = 0
     setup_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -186,7 +191,7 @@ async def storm(target: Target, opts: Options, streams: list[Stream], result: Re
     N phones would (default), or through a pool of keep-alive connections."""
     n = opts.participants
     pool: asyncio.Queue[Http] = asyncio.Queue()
-    conns = [Http(target.host, target.http_port) for _ in range(min(opts.vote_connections, n))]
+    conns = [Http(target.host, target.vote_port(j)) for j in range(min(opts.vote_connections, n))]
     await gather_limited(64, [c.open() for c in conns])
     for c in conns:
         pool.put_nowait(c)
@@ -194,7 +199,8 @@ async def storm(target: Target, opts: Options, streams: list[Stream], result: Re
     async def send(record: Sent) -> None:
         vote = target.vote(record.index)
         own = not conns
-        http = Http(target.host, target.http_port) if own else await pool.get()
+        port = target.vote_port(record.index)
+        http = Http(target.host, port) if own else await pool.get()
         try:
             record.sent = time.monotonic()
             status, payload = await http.request(
@@ -208,7 +214,7 @@ async def storm(target: Target, opts: Options, streams: list[Stream], result: Re
             record.answered = time.monotonic()
             record.error = str(exc)
             http.close()
-            http = Http(target.host, target.http_port)
+            http = Http(target.host, http.port)
         finally:
             if own:
                 http.close()
@@ -246,13 +252,14 @@ async def run_target(target: Target, opts: Options) -> Result:
     result.load_average = " ".join(f"{x:.2f}" for x in os.getloadavg())
     t0 = time.monotonic()
     await target.start()
+    result.instances = len(target.pids())
     result.setup_seconds["start"] = round(time.monotonic() - t0, 2)
     t0 = time.monotonic()
     await target.prepare(n, opts.scenario)
     result.setup_seconds["join"] = round(time.monotonic() - t0, 2)
     assert target.progress is not None
     await asyncio.sleep(opts.idle)
-    result.rss_before_kib = rss_kib(target.pid)
+    result.rss_before_kib = target.rss()
     tracing = isinstance(target, SamlaServer) and target.trace_memory
     if tracing:
         os.kill(target.pid, signal.SIGUSR2)
@@ -264,7 +271,7 @@ async def run_target(target: Target, opts: Options) -> Result:
         try:
             return await open_stream(
                 target.host,
-                target.ws_port,
+                target.stream_port(i),
                 target.stream_path,
                 target.tokens[i],
                 progress,
@@ -285,7 +292,7 @@ async def run_target(target: Target, opts: Options) -> Result:
     if not_at_start:
         result.notes.append(f"{not_at_start} snapshots did not show the starting total")
     await asyncio.sleep(opts.idle)
-    result.rss_idle_kib = rss_kib(target.pid)
+    result.rss_idle_kib = target.rss()
     if isinstance(target, SamlaServer) and tracing:
         os.kill(target.pid, signal.SIGUSR2)
         trace = target.stats_path.with_suffix(".memory.txt")
@@ -307,7 +314,8 @@ async def run_target(target: Target, opts: Options) -> Result:
         await asyncio.sleep(0.5)  # py-spy attaches
     if isinstance(target, SamlaServer) and target.instrument:
         os.kill(target.pid, signal.SIGUSR1)  # its timers count the storm only
-    cpu_server = cpu_seconds(target.pid)
+    cpu_server = target.cpu()
+    cpu_services = target.services_cpu()
     cpu_driver = resource.getrusage(resource.RUSAGE_SELF)
     records = await storm(target, opts, streams, result)
     last_answer = max((r.answered for r in records if r.answered), default=time.monotonic())
@@ -346,7 +354,8 @@ async def run_target(target: Target, opts: Options) -> Result:
         await asyncio.sleep(0.6)  # the next dump of the timers
         with contextlib.suppress(OSError, ValueError):
             result.server_timers = json.loads(target.stats_path.read_text())
-    result.server_cpu_storm_s = round(cpu_seconds(target.pid) - cpu_server, 2)
+    result.server_cpu_storm_s = round(target.cpu() - cpu_server, 2)
+    result.services_cpu_storm_s = round(target.services_cpu() - cpu_services, 2)
     result.driver_cpu_storm_s = round(
         after_driver.ru_utime + after_driver.ru_stime - cpu_driver.ru_utime - cpu_driver.ru_stime,
         2,
@@ -388,7 +397,12 @@ async def run_target(target: Target, opts: Options) -> Result:
 
     http = Http(target.host, target.http_port)
     try:
-        result.counted, result.counted_by_option = await target.counted(http)
+        # Bounded: a server still busy with a backlog must not hold the run forever.
+        result.counted, result.counted_by_option = await asyncio.wait_for(
+            target.counted(http), opts.settle + 30
+        )
+    except TimeoutError:
+        result.notes.append(f"the count was not answered within {opts.settle + 30:g} s")
     finally:
         http.close()
     for s in streams:
@@ -518,6 +532,8 @@ ROWS = [
     ("KiB per idle connection", "idle_kib_per_connection"),
     ("server CPU in storm, s", "server_cpu_storm_s"),
     ("driver CPU in storm, s", "driver_cpu_storm_s"),
+    ("Redis + PostgreSQL CPU in storm, s", "services_cpu_storm_s"),
+    ("instances", "instances"),
     ("setup seconds", "setup_seconds"),
     ("machine load average at start", "load_average"),
 ]
@@ -528,6 +544,8 @@ def render(opts: Options, results: list[Result], started: str) -> str:
         f"Samla vote storm — {started} UTC",
         f"N={opts.participants} participants, scenario={opts.scenario}, votes spread over "
         f"{opts.window:g} s, tick {opts.tick:g} s, latency from the {opts.send_time} send time",
+        f"Samla: {opts.instances} instance(s), "
+        + ("SQLite" if opts.instances < 2 else "Redis and PostgreSQL (bench/distributed.py)"),
         "",
     ]
     names = [r.target for r in results]
@@ -561,20 +579,32 @@ def render(opts: Options, results: list[Result], started: str) -> str:
 
 
 async def main_async(opts: Options) -> int:
-    raise_fd_limit(opts.participants * 2 + opts.vote_connections + 1024)
+    if opts.scenario == "minutes":
+        from bench import minutes
+
+        return await minutes.main_async(minutes.EDITORS, minutes.RATE, minutes.SECONDS)
+    if opts.scenario == "reconnect":
+        from bench import reconnect
+
+        return await reconnect.main_async(opts)
+    # N streams, and the votes in flight: a new connection each, at most N (or 5,000).
+    in_flight = opts.vote_connections or min(opts.participants, 5000)
+    raise_fd_limit(opts.participants + in_flight + 1024)
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     opts.stamp = (
         f"storm-{opts.scenario}-n{opts.participants}-{started.replace(' ', 'T').replace(':', '')}"
     )
+    if opts.instances > 1:
+        opts.stamp = opts.stamp.replace("-n", f"-i{opts.instances}-n", 1)
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp, contextlib.ExitStack() as on:
         workdir = Path(tmp)
         if opts.only in (None, "baseline"):
             print(f"bench: baseline, N={opts.participants} …", flush=True)
             results.append(await run_one(Baseline(workdir, opts.tick), opts))
         if opts.only in (None, "samla"):
             print(f"bench: samla, N={opts.participants} …", flush=True)
-            samla = SamlaServer(workdir, opts.instrument, opts.switch_interval, opts.trace_memory)
+            samla = distributed.samla_target(workdir, opts, on)
             results.append(await run_one(samla, opts))
     text = render(opts, results, started)
     for r in results:
@@ -618,9 +648,12 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--scenario",
-        choices=["votes", "joins"],
+        choices=["votes", "upvotes", "joins", "minutes", "reconnect"],
         default="votes",
-        help="votes: the vote storm; joins: a join storm (provisional)",
+        help="votes: the vote storm; upvotes: N upvotes of one note (bench/upvotes.py); "
+        "joins: a join storm (provisional); minutes: 50 editors "
+        "on one room's minutes beside a bare pycrdt-websocket server (bench/minutes.py); "
+        "reconnect: every stream of an instance dropped at once and reopened (bench/reconnect.py)",
     )
     parser.add_argument(
         "--tick",
@@ -629,6 +662,18 @@ def parse(argv: list[str] | None = None) -> Options:
         help="the baseline's coalescing tick (Samla's default hub tick)",
     )
     parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="Samla instances; 2 or more run on a Redis and a PostgreSQL the bench starts",
+    )
+    parser.add_argument(
+        "--reconnect-concurrency",
+        type=int,
+        default=500,
+        help="reconnect scenario: streams reopening at once",
+    )
     parser.add_argument(
         "--vote-connections",
         type=int,
@@ -685,6 +730,8 @@ def parse(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if not 1 <= args.participants <= 10_000:
         parser.error("--participants must be 1..10000")
+    if not 1 <= args.instances <= 4:
+        parser.error("--instances must be 1..4")
     deadline = args.deadline or 180 + args.participants * 0.08
     return Options(
         args.participants,
@@ -703,6 +750,8 @@ def parse(argv: list[str] | None = None) -> Options:
         args.instrument,
         args.switch_interval,
         args.trace_memory,
+        instances=args.instances,
+        reconnect_concurrency=args.reconnect_concurrency,
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import upvotes
 from bench.wire import Http, HttpError, Progress, version_progress, voters_progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +108,28 @@ class Target:
         )
         log.close()
 
+    def stream_port(self, i: int) -> int:
+        """The port participant i's stream opens on (several instances: spread over them)."""
+        return self.ws_port
+
+    def vote_port(self, i: int) -> int:
+        """The port participant i's vote goes to."""
+        return self.http_port
+
+    def pids(self) -> list[int]:
+        """The server's processes: their memory and CPU are the server's."""
+        return [self.pid]
+
+    def rss(self) -> int:
+        return sum(rss_kib(pid) for pid in self.pids())
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
+
+    def services_cpu(self) -> float:
+        """CPU of the services the server runs on (Redis, PostgreSQL), if any."""
+        return 0.0
+
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
@@ -187,7 +210,7 @@ class Baseline(Target):
     async def prepare(self, n: int, scenario: str) -> None:
         self.tokens = [None] * n
         self.option_ids = [f"o{i}" for i in range(len(OPTIONS))]
-        if scenario == "votes":
+        if scenario in ("votes", "upvotes"):  # an upvote is counted as a vote for one option
             self.progress = voters_progress("baseline-poll")
         else:  # the counter's version starts at 1 and rises by one per vote
             self.progress = version_progress(1)
@@ -229,6 +252,8 @@ class SamlaServer(Target):
         self.poll_id = ""
         self.scenario = "votes"
         self.base_version = 0
+        self.board_id = ""  # the upvote storm's board and note (bench/upvotes.py)
+        self.note_id = ""
 
     async def start(self) -> None:
         add = await asyncio.to_thread(
@@ -285,6 +310,8 @@ class SamlaServer(Target):
                 self.option_ids = [o["id"] for o in poll["options"]]
                 await http.json("POST", f"/api/v1/polls/{self.poll_id}/open", None, moderator)
                 self.progress = voters_progress(self.poll_id)
+            elif scenario == "upvotes":
+                await upvotes.prepare(self, http, moderator)
             else:
                 described = await http.json("GET", f"/api/v1/sessions/{sid}", None, moderator)
                 self.base_version = int(described["version"])
@@ -316,6 +343,8 @@ class SamlaServer(Target):
                 c.close()
 
     def vote(self, i: int) -> Vote:
+        if self.scenario == "upvotes":
+            return upvotes.vote(self, i)
         if self.scenario == "votes":
             return Vote(
                 "POST",
@@ -327,6 +356,8 @@ class SamlaServer(Target):
 
     async def counted(self, http: Http) -> tuple[int, dict[str, int]]:
         moderator = self.session["moderator_token"]
+        if self.scenario == "upvotes":
+            return await upvotes.counted(self, http)
         if self.scenario == "votes":
             found = await http.json("GET", f"/api/v1/polls/{self.poll_id}/results", None, moderator)
             return int(found["voters"]), {o["id"]: int(o["count"]) for o in found["options"]}
