@@ -45,12 +45,12 @@ class Stage:
     ref: str | None  # the poll, question or board shown (a poll: None follows the current one)
     text: str | None  # the message
     reveal: bool  # a poll's results are shown (else its question and count only)
-    by: str | None = None  # a poll's results are split by this join question's answers
+    by: str | None = None  # a poll's results, or a board's likes, split by this join question
 
 
 def stage_of(session: Session) -> Stage:
     show: Show = next((s for s in SHOWS if s == session.stage_show), "join")
-    by = session.stage_by if show == "poll" else None
+    by = session.stage_by if show in ("poll", "board") else None
     return Stage(show, session.stage_ref, session.stage_text, session.stage_reveal, by)
 
 
@@ -65,14 +65,15 @@ async def show(
     by: str | None = None,
 ) -> Outcome[dict[str, Any]]:
     """Puts one thing on the stage; the id must be a poll, question or board of this session.
-    A poll's results may be split `by` one of the session's join questions."""
+    A poll's results, or a board's likes, may be split `by` one of the session's join
+    questions."""
     session = await writable(db, session_id)
     if what not in SHOWS:
         raise invalid(f"show: choose one of {', '.join(SHOWS)}.")
     ref = await _checked_ref(db, session_id, what, ref)
     if by is not None:
-        if what != "poll":
-            raise invalid("by: only a poll's results are split.")
+        if what not in ("poll", "board"):
+            raise invalid("by: only a poll's results or a board's likes are split.")
         by = polls.attribute_named(session.attributes, by)["key"]
     if what == "poll" and ref is None and reveal:
         # Results are revealed for one poll: the current one is pinned, so the next poll

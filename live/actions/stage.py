@@ -32,8 +32,8 @@ class StageShown(Body):
     by: str | None = Field(
         None,
         max_length=ATTRIBUTE_KEY_MAX,
-        description="A poll's results split by this join question (its key); groups of "
-        "fewer than 3 show no counts.",
+        description="A poll's results, or a board's likes, split by this join question (its "
+        "key); groups of fewer than 3 show no counts.",
     )
 
 

@@ -19,6 +19,7 @@ from live.screens.forms import checkboxes
 from live.screens.polls import POLL_EVENTS
 from live.screens.questions import QUESTION_EVENTS
 from rooms import boards, breakout, polls, questions, sessions, stage
+from rooms.boards.splits import upvote_splits
 from rooms.models import Session, iso, utcnow
 
 # The most notes a board sends to the stage: more than fit on any screen at the stage's
@@ -26,6 +27,9 @@ from rooms.models import Session, iso, utcnow
 NOTES_MAX = 60
 # The most open answers or words a poll sends to the stage, for the same reason.
 ANSWERS_MAX = 40
+# The most liked notes a board split by a join question shows: a row each, readable from
+# the back of the hall at 1280x720 with a column per group.
+SPLIT_NOTES = 5
 ROOM_EVENTS = frozenset(
     {"rooms.opened", "rooms.closed", "rooms.extended", "rooms.ending", "rooms.broadcast"}
 )
@@ -48,6 +52,8 @@ async def stage_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     elif now.show == "board":
         board = await db.get(boards.Board, now.ref) if now.ref else None
         context["board"] = await _board(db, board) if board is not None else None
+        shown = context["board"]
+        context["board_split"] = await _board_split(db, session, shown, now) if shown else None
     elif now.show == "rooms":
         context.update(await _rooms(db, sid))
     return context
@@ -99,6 +105,31 @@ async def _board(db: AsyncSession, board: boards.Board) -> dict[str, Any]:
     described["notes"] = notes
     described["many_columns"] = len(columns) > 1
     return described
+
+
+async def _board_split(
+    db: AsyncSession, session: Session, board: dict[str, Any], now: stage.Stage
+) -> dict[str, Any] | None:
+    """The board's most liked notes, their likes split by the join question the moderator
+    chose: `{key, label, groups: [{choice, hidden}], rows: [{note, cells}]}`, a column per
+    group the session lists and hides alike on every note (rooms/boards/splits.py), a row
+    per note liked at all, most liked first; a hidden cell has `upvotes` None. None when
+    no split is chosen or the session no longer asks that question."""
+    asked = [a for a in session.attributes if a["key"] == now.by]
+    if not asked:
+        return None
+    notes = [n for n in board["notes"] if n["upvotes"]][:SPLIT_NOTES]
+    found = await upvote_splits(db, [n["id"] for n in notes], asked)
+    rows = [
+        {"note": {k: n[k] for k in ("id", "text", "upvotes")}, "cells": found[n["id"]][0]["groups"]}
+        for n in notes
+        if n["id"] in found
+    ]
+    groups = (
+        [{"choice": g["choice"], "hidden": g["hidden"]} for g in rows[0]["cells"]] if rows else []
+    )
+    label = asked[0].get("label", asked[0]["key"])
+    return {"key": asked[0]["key"], "label": label, "groups": groups, "rows": rows}
 
 
 async def _rooms(db: AsyncSession, sid: str) -> dict[str, Any]:
