@@ -252,6 +252,11 @@ def _gettext_for_templates(
     return gettext_
 
 
+# Scripts fetched only once a page shows what they serve, by the selector that finds it: a
+# phone that is never in a room with minutes never downloads their editor.
+LAZY_SCRIPTS = {"minutes.js": "[data-minutes]"}
+
+
 class Templates:
     def __init__(self, time_zone: str | None = None) -> None:
         self.time_zone = time_zone or time_zone_from_env()
@@ -294,8 +299,12 @@ class Templates:
         env.globals["stylesheets"] = sorted(
             p.name for p in (ROOT / "static").glob("*.css") if p.name != "samla.css"
         )
-        # Small scripts for what HTML cannot do (a countdown, a drag), all deferred.
-        env.globals["scripts"] = sorted(p.name for p in (ROOT / "static").glob("*.js"))
+        # Small scripts for what HTML cannot do (a countdown, a drag), all deferred; a larger
+        # one that few screens show loads when its first element appears (static/live.js).
+        env.globals["scripts"] = sorted(
+            p.name for p in (ROOT / "static").glob("*.js") if p.name not in LAZY_SCRIPTS
+        )
+        env.globals["lazy_scripts"] = LAZY_SCRIPTS
         return env
 
     def gettext(self, lang: str, message: str) -> str:

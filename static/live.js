@@ -147,4 +147,23 @@
   }
   document.addEventListener("htmx:wsOpen", function (e) { show("live", e); });
   document.addEventListener("htmx:wsClose", function (e) { show("down", e); });
+
+  // A script few screens need (the minutes' editor) is fetched when the page first shows
+  // what it serves: at load, or when a live redraw brings it (the room card of a new round).
+  var lazy = document.querySelectorAll('meta[name="samla-lazy-script"]');
+  Array.prototype.forEach.call(lazy, function (meta) {
+    var selector = meta.getAttribute("data-when"), watcher = null;
+    function fetchWhenShown() {
+      if (!document.querySelector(selector)) { return; }
+      if (watcher) { watcher.disconnect(); }
+      var script = document.createElement("script");
+      script.src = meta.content;
+      document.head.appendChild(script);
+      return true;
+    }
+    if (!fetchWhenShown()) {
+      watcher = new MutationObserver(fetchWhenShown);
+      watcher.observe(document.body, { childList: true, subtree: true });
+    }
+  });
 })();

@@ -120,7 +120,7 @@ def test_the_splits_csv_and_sheet_hold_numbers_and_words_never_a_hidden_count(la
 
     book = load_workbook(io.BytesIO(office.xlsx_bytes(data, w)))
     sheet = book[w("Splits")]
-    assert book.sheetnames[-1] == w("Splits")
+    assert w("Splits") in book.sheetnames
     cells = list(sheet.iter_rows(min_row=1))
     assert [c.value for c in cells[0]] == list(header)
     values = [[c.value for c in row] for row in cells[1:]]
