@@ -37,6 +37,11 @@ BUCKETS_MAX = 200_000
 RETRY_SHARED_AFTER = 1.0
 # A hit waits no longer than this for Redis (seconds); a dead Redis must not stall a vote.
 REDIS_TIMEOUT = 2.0
+# Connections to Redis per instance; past them a hit waits for one (at most
+# REDIS_POOL_WAIT seconds: a busy Redis is not a lost one) rather than fail, so a crowd
+# voting at once is still counted in Redis.
+REDIS_CONNECTIONS = 32
+REDIS_POOL_WAIT = 5.0
 
 # What a lost Redis raises, through limits' wrapper or straight from redis-py.
 _UNREACHABLE = (StorageError, RedisError, OSError)
@@ -50,8 +55,10 @@ class Limiter:
             # limits' async Redis storage defaults to the coredis client, which Samla does not
             # install; redis-py, which it does, is chosen, with a pool of ours to close. A
             # pooled connection may have died with a Redis restart: one retry on a fresh one.
-            self._pool = redis.asyncio.ConnectionPool.from_url(
+            self._pool = redis.asyncio.BlockingConnectionPool.from_url(
                 redis_url,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=REDIS_POOL_WAIT,
                 socket_connect_timeout=REDIS_TIMEOUT,
                 socket_timeout=REDIS_TIMEOUT,
                 retry=Retry(NoBackoff(), 1),

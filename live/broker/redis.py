@@ -12,8 +12,8 @@ import contextlib
 import logging
 import time
 
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import Pipeline, PubSub
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -26,6 +26,11 @@ log = logging.getLogger("samla.broker")
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 3.0
+# Connections to Redis per instance, the subscriber's included. Past them a command waits
+# for one to come free (at most POOL_WAIT seconds) rather than fail: a crowd arriving at
+# once must not lose its presence updates or a session's publish.
+POOL_SIZE = 64
+POOL_WAIT = 5.0
 # What a command raises while Redis is away. Under uvloop, redis-py raises RuntimeError
 # ("the handler is closed") when Redis drops a connection as it is being opened (a Redis
 # going down or coming back): an outage like any other, not a bug to crash on.
@@ -42,20 +47,28 @@ class RedisBroker:
         # Short timeouts: a dead Redis must be noticed in seconds, not minutes.
         # A pooled connection may have died with a Redis restart: one quick retry on a
         # fresh connection before a command is given up.
-        self._redis = Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
             socket_connect_timeout=2,
             socket_timeout=5,
             health_check_interval=5,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        self._redis = Redis.from_pool(pool)  # closed with the client
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._deliver: Deliver | None = None
         self._resync: Resync | None = None
         self._held: dict[str, set[str]] = {}
+        # Presence changes not yet written, in the order they were made, and the future
+        # their callers wait on: one writer sends whatever gathered as one pipeline.
+        self._changes: list[tuple[str, frozenset[str], bool]] = []
+        self._written: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
     async def start(self, deliver: Deliver, resync: Resync) -> None:
@@ -70,10 +83,13 @@ class RedisBroker:
         await asyncio.wait_for(self.connected.wait(), timeout=10)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._written is not None and not self._written.done():
+            self._written.set_result(None)  # nobody is left to write them
         await self._redis.aclose()
 
     async def subscribe(self, channel: str) -> None:
@@ -149,23 +165,39 @@ class RedisBroker:
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
     async def set_present(self, session_id: str, members: set[str], present: bool) -> None:
+        """Returns once the change is in Redis (or failed). Changes made meanwhile by other
+        sockets go with it: a crowd arriving at once costs a few round trips, not one each."""
         held = self._held.setdefault(session_id, set())
-        key = _presence_key(session_id)
-        try:
-            if present:
-                held |= members
-                expires = time.time() + PRESENCE_TTL
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.zadd(key, dict.fromkeys(members, expires))
-                    pipe.expire(key, int(PRESENCE_TTL) * 2)
-                    await pipe.execute()
-            else:
-                held -= members
-                await self._redis.zrem(key, *members)
-        except UNREACHABLE as exc:
-            self._failed("presence update", exc)
+        if present:
+            held |= members
+        else:
+            held -= members
         if not held:
             self._held.pop(session_id, None)
+        self._changes.append((session_id, frozenset(members), present))
+        if self._written is None:
+            self._written = asyncio.get_running_loop().create_future()
+        written = self._written
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_presence(), name="samla-presence")
+        # Shielded: a socket that closes while waiting must not cancel the others' write.
+        await asyncio.shield(written)
+
+    async def _write_presence(self) -> None:
+        while self._changes:
+            changes, self._changes = self._changes, []
+            written, self._written = self._written, None
+            try:
+                expires = time.time() + PRESENCE_TTL
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for session_id, members, present in changes:
+                        _change(pipe, session_id, members, present, expires)
+                    await pipe.execute()
+            except UNREACHABLE as exc:
+                self._failed(f"presence update ({len(changes)} changes)", exc)
+            finally:
+                if written is not None and not written.done():
+                    written.set_result(None)
 
     async def refresh_present(self, sessions: dict[str, set[str]]) -> None:
         self._held = {sid: set(members) for sid, members in sessions.items() if members}
@@ -188,3 +220,16 @@ class RedisBroker:
             return int(await self._redis.zcount(_presence_key(session_id), time.time(), "+inf"))
         except UNREACHABLE:
             return len(self._held.get(session_id, ()))
+
+
+def _change(
+    pipe: Pipeline, session_id: str, members: frozenset[str], present: bool, expires: float
+) -> None:
+    key = _presence_key(session_id)
+    if not members:
+        return
+    if present:
+        pipe.zadd(key, dict.fromkeys(members, expires))
+        pipe.expire(key, int(PRESENCE_TTL) * 2)
+    else:
+        pipe.zrem(key, *members)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -18,6 +19,11 @@ from rooms.lifecycle import describe
 SNAPSHOT_REUSE = 0.5
 # Audiences and versions cached at most; past it the cache starts afresh (it lives 0.5 s).
 SNAPSHOTS_KEPT = 512
+
+# What all sockets of an audience share at a version (HTML panels or the JSON body), by
+# audience, kind and version.
+Shared = str | dict[str, Any]
+Key = tuple[Audience, str, int]
 
 
 def version_marker(version: int) -> str:
@@ -44,7 +50,10 @@ class Snapshots:
         self.stats = stats
         # Shared snapshot parts by audience and version; short-lived, because the count
         # of who is here changes without a version.
-        self._cache: dict[tuple[Audience, str, int], tuple[float, str | dict[str, Any]]] = {}
+        self._cache: dict[Key, tuple[float, Shared]] = {}
+        # The builds in flight, by the same key: whoever asks while one is being built
+        # waits for it rather than build the same again (a reconnecting crowd).
+        self._building: dict[Key, asyncio.Future[Shared]] = {}
 
     async def snapshot(self, conn: Connection) -> str:
         """Everything the socket shows, as of one consistent read of the store. What all
@@ -58,16 +67,7 @@ class Snapshots:
                 # and replace what someone is typing.
                 return version_marker(session.version)
             viewer = Viewer(conn.audience, conn.participant_id)
-            key = (conn.audience, conn.kind, session.version)
-            now = time.monotonic()
-            cached = self._cache.get(key)
-            if cached is not None and now - cached[0] < SNAPSHOT_REUSE:
-                shared = cached[1]
-            else:
-                shared = await self._shared(db, conn, session)
-                if len(self._cache) > SNAPSHOTS_KEPT:
-                    self._cache.clear()
-                self._cache[key] = (now, shared)
+            shared = await self._shared_once(db, conn, session)
             mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
             if conn.kind == "json":
                 assert isinstance(shared, dict)
@@ -82,7 +82,47 @@ class Snapshots:
             own = "".join([await self.render(db, p, viewer) for p in mine])
             return shared + own + version_marker(session.version)
 
-    async def _shared(self, db: Any, conn: Connection, session: Any) -> str | dict[str, Any]:
+    async def _shared_once(self, db: Any, conn: Connection, session: Any) -> Shared:
+        """The audience's shared part at this version: cached, awaited from the build in
+        flight, or built here (and then awaited by whoever asks meanwhile). A failed build
+        fails its waiters too and is not kept: the next to ask builds afresh."""
+        key = (conn.audience, conn.kind, session.version)
+        while True:
+            cached = self._cache.get(key)
+            if cached is not None and time.monotonic() - cached[0] < SNAPSHOT_REUSE:
+                return cached[1]
+            building = self._building.get(key)
+            if building is None:
+                break
+            try:
+                # Shielded: a waiter whose socket closes must not cancel the others' build.
+                return await asyncio.shield(building)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not building.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this waiter was cancelled
+                # The builder's own socket closed mid-build: the next one builds instead.
+        started = time.monotonic()
+        future: asyncio.Future[Shared] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            shared = await self._shared(db, conn, session)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved, whether anyone waited or not
+            raise
+        finally:
+            del self._building[key]
+        future.set_result(shared)
+        if len(self._cache) > SNAPSHOTS_KEPT:
+            self._cache.clear()
+        self._cache[key] = (started, shared)
+        return shared
+
+    async def _shared(self, db: Any, conn: Connection, session: Any) -> Shared:
         viewer = Viewer(conn.audience, None)
         shown = [p for p in self.screens.panels_for(conn.role) if not p.personal]
         if conn.kind == "html":
