@@ -50,7 +50,11 @@ class Relay(Protocol):
         """The broker's link is back: messages may have been lost meanwhile."""
 
     def control(self, message: dict[str, Any]) -> None:
-        """A control message (a participant removed, a login ended, a session deleted)."""
+        """A control message (a participant removed, a login ended, a session deleted,
+        people's seats changed)."""
+
+    async def reconcile(self) -> None:
+        """A reconcile round: what was lost on the way is made good from the store."""
 
 
 class Watching:
@@ -110,6 +114,7 @@ class Hub:
         self.relays: dict[str, Relay] = {}
         # When the broker last brought this instance a change to show (see live/collector.py).
         self.last_message = 0.0
+        self._announcing: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -138,6 +143,12 @@ class Hub:
     def publish(self, session_id: str, first_version: int, events: tuple[Event, ...]) -> None:
         """Queues a committed change (its events carry versions first_version, +1, …)."""
         self.coalescer.publish(session_id, first_version, events)
+        seats = seats_changed(session_id, events)
+        if seats is not None:
+            # Every instance's relays check who still sits where (the minutes' sockets).
+            task = asyncio.create_task(self._announce(seats), name="samla-hub-seats")
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
 
     def next_flush(self, session_id: str) -> float:
         """Seconds until a change of this session could next go out (0: at once)."""
@@ -300,3 +311,31 @@ class Hub:
                 await self.repair.reconcile()
             except Exception:
                 log.exception("reconciling with the store failed")
+            for relay in self.relays.values():
+                try:
+                    await relay.reconcile()
+                except Exception:
+                    log.exception("reconciling a relay with the store failed")
+
+
+# Events after which people may sit elsewhere (moved, or rooms opened or closed).
+SEAT_EVENTS = frozenset({"participants.moved", "rooms.opened", "rooms.closed"})
+
+
+def seats_changed(session_id: str, events: tuple[Event, ...]) -> dict[str, Any] | None:
+    """The control message that asks the relays to check seats after these events: for
+    the participants they name, or everyone (None) when one names nobody in particular."""
+    named: set[str] | None = set()
+    found = False
+    for event in events:
+        if event.type not in SEAT_EVENTS:
+            continue
+        found = True
+        ids = event.data.get("participant_ids")
+        if named is not None and isinstance(ids, list):
+            named.update(str(i) for i in ids)
+        else:
+            named = None
+    if not found:
+        return None
+    return {"seats": session_id, "participants": sorted(named) if named is not None else None}

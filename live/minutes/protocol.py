@@ -4,6 +4,7 @@ sync step 1 and 2, updates, awareness, and the query for everyone's awareness.""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,7 +19,8 @@ from pycrdt import (
 from pycrdt import write_var_uint as var_uint
 
 # y-websocket's message types beyond pycrdt's: 2 says what the server permits (unused by
-# Samla), 3 asks every client for its awareness state (sent on someone's arrival).
+# Samla), 3 asks for everyone's awareness state (Samla answers it itself, from the states
+# it keeps; it never passes the question on).
 QUERY_AWARENESS = 3
 # What one client's awareness may carry: its name, colour and cursor take a few hundred bytes.
 AWARENESS_MAX = 8 * 1024
@@ -91,8 +93,25 @@ class Awareness:
                     state["user"] = _with_name(user, name)
             encoder.write_var_uint(client)
             encoder.write_var_uint(clock)
-            encoder.write_var_string(json.dumps(state, ensure_ascii=False))
+            encoder.write_var_string(state_json(state))
         return encoder.to_bytes()
+
+
+def state_json(state: Any) -> str:
+    """An awareness state as the protocol carries it."""
+    return json.dumps(state, ensure_ascii=False)
+
+
+def awareness_entries(entries: Iterable[tuple[int, int, str]]) -> bytes:
+    """An awareness update of these (client, clock, state as JSON) entries."""
+    listed = list(entries)
+    encoder = Encoder()
+    encoder.write_var_uint(len(listed))
+    for client, clock, state in listed:
+        encoder.write_var_uint(client)
+        encoder.write_var_uint(clock)
+        encoder.write_var_string(state)
+    return encoder.to_bytes()
 
 
 def _with_name(state: dict[str, Any], name: str | None) -> dict[str, Any]:
@@ -138,10 +157,6 @@ def step2(update: bytes) -> bytes:
 
 def update(data: bytes) -> bytes:
     return create_update_message(data)
-
-
-def query_awareness() -> bytes:
-    return bytes([QUERY_AWARENESS])
 
 
 def awareness(data: bytes) -> bytes:

@@ -1,13 +1,14 @@
 """The minutes' sync sockets: the y-websocket protocol on a room's (or the plenary's) stored
 document.
 
-On connect the server sends sync step 1 (the stored state) and asks the others for their
-awareness; a client's step 1 is answered with step 2 from the store; a client's update
-(step 2 or update) is checked, stored, then relayed to the document's other sockets;
-awareness is relayed, never stored. A refusal closes the socket with a reason: 1009 for an
-update or a document too large, 1013 to come back later (too fast, the store busy), 1008
-for anything else (not in the room, a closed room, a malformed message). Nothing refused
-is stored."""
+On connect the server sends sync step 1 (the stored state) and, in one message, the
+awareness states it keeps of the document's writers; a client's step 1 is answered with
+step 2 from the store; a client's update (step 2 or update) is checked, stored, then
+relayed to the document's other sockets; awareness is relayed (its last state kept in
+memory), never stored. A refusal closes the socket with a reason: 1009 for an update or a
+document too large, 1013 to come back later (too fast, the store busy, moved out of the
+room), 1008 for anything else (not in the room, a closed room, a malformed message).
+Nothing refused is stored."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ from rooms.errors import Refused
 # Typing makes one update per keystroke: forty a second, with a burst of as many, is more
 # than anyone types (a paste is one update); a script is stopped.
 UPDATES = "40/second"
-# Awareness (a cursor that moves) and questions for it, as often.
+# Awareness (a cursor that moves) and questions for it (answered here), as often.
 AWARENESS = "40/second"
 # A client asks for what it lacks (sync step 1) on connect and now and then after; each
 # reads the whole document, so a client asking in a loop is stopped.
@@ -129,16 +130,18 @@ async def _serve(ws: WebSocket, find: Find, key: str) -> None:
         wire=wire_of(ws),
         participant_id=access.participant_id,
         login_id=access.login_id,
+        room_id=access.target.room_id,
     )
     await desk.relay.join(scribe)
     writer = asyncio.create_task(scribe.serve(), name="samla-minutes-writer")
     writer.add_done_callback(lambda _: _stop_reading(ws))
     try:
         async with samla.store.read() as db:
-            whole = await minutes.document(db, access.target.id)
-        scribe.push(protocol.step1(minutes.state_of(whole)))
+            whole = await minutes.stored(db, access.target.id)
+        desk.relay.seen(access.target.id, whole.version)
+        scribe.push(protocol.step1(whole.state_vector()))
         del whole
-        await desk.relay.relay(scribe, protocol.query_awareness())
+        _push_awareness(desk, scribe)
         while scribe.closing is None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -179,7 +182,7 @@ async def _handle(samla: Samla, desk: Desk, access: Access, scribe: Scribe, data
             await _aware(samla, desk, access, scribe, message.payload)
         elif message.kind == "query":
             await _hit(samla, "minutes.awareness", AWARENESS, access)
-            await desk.relay.relay(scribe, data)
+            _push_awareness(desk, scribe)
     except protocol.Malformed:
         scribe.end(WS_1008_POLICY_VIOLATION, "That is not a message of the Yjs sync protocol.")
     except Refused as exc:
@@ -199,6 +202,13 @@ async def _hit(samla: Samla, what: str, rate: str, access: Access) -> None:
     await samla.limiter.hit(what, rate, access.who, "Too fast for the minutes; reconnect shortly.")
 
 
+def _push_awareness(desk: Desk, scribe: Scribe) -> None:
+    """Everyone's awareness state, as this instance keeps it, in one message."""
+    states = desk.relay.awareness_of(scribe.document_id)
+    if states is not None:
+        scribe.push(states)
+
+
 async def _answer_step1(samla: Samla, access: Access, scribe: Scribe, state: bytes) -> None:
     await _hit(samla, "minutes.sync", SYNCS, access)
     async with samla.store.read() as db:
@@ -215,10 +225,10 @@ async def _write(
         await _hit(samla, "minutes", UPDATES, access)
     minutes.check_update(update)  # before it waits for a batch
     edit = minutes.Edit(update, access.participant_id, scribe.id.hex())
-    refusal = await desk.clerk.write(access.target, edit)
-    if refusal is not None:
-        raise refusal
-    await desk.relay.relay(scribe, protocol.update(update))
+    stored = await desk.clerk.write(access.target, edit)
+    if isinstance(stored, Refused):
+        raise stored
+    await desk.relay.relay(scribe, protocol.update(update), version=stored)
 
 
 async def _aware(samla: Samla, desk: Desk, access: Access, scribe: Scribe, update: bytes) -> None:
@@ -229,7 +239,9 @@ async def _aware(samla: Samla, desk: Desk, access: Access, scribe: Scribe, updat
     scribe.aware.update(found.clocks)
     if len(scribe.aware) > AWARE_MAX:
         raise Refused("invalid", "One socket speaks for one writer's awareness.")
-    await desk.relay.relay(scribe, protocol.awareness(found.named(access.name)))
+    message = protocol.awareness(found.named(access.name))
+    desk.relay.remember_awareness(scribe.document_id, message)
+    await desk.relay.relay(scribe, message)
 
 
 def open_desk(store: Store, hub: Hub) -> Desk:

@@ -11,6 +11,7 @@ import logging
 from live.store import Store
 from rooms import minutes
 from rooms.errors import Refused
+from rooms.minutes import whole
 
 log = logging.getLogger("samla.minutes")
 
@@ -22,7 +23,8 @@ class Unsaved(Refused):
     """The store could not take the batch just now (its client should come back soon)."""
 
 
-_Answer = asyncio.Future[Refused | None]
+# An update's answer: why it was refused, or the document's version that stored it.
+_Answer = asyncio.Future[Refused | int]
 
 
 class Clerk:
@@ -35,8 +37,9 @@ class Clerk:
         self._writing: asyncio.Task[None] | None = None
         self.stats = {"batches": 0, "updates": 0}
 
-    async def write(self, target: minutes.Target, edit: minutes.Edit) -> Refused | None:
-        """Stores the update (None), or answers why it was refused; returns once committed."""
+    async def write(self, target: minutes.Target, edit: minutes.Edit) -> Refused | int:
+        """Stores the update (answering the document's version that holds it), or answers
+        why it was refused; returns once committed."""
         answer: _Answer = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(target.id, (target, []))[1].append((edit, answer))
         if self._writing is None:
@@ -72,22 +75,28 @@ class Clerk:
     async def _write(
         self, batch: list[tuple[minutes.Target, list[tuple[minutes.Edit, _Answer]]]]
     ) -> None:
-        answers: dict[str, list[Refused | None]] = {}
+        answers: dict[str, list[Refused | int]] = {}
+        done: dict[str, minutes.Written] = {}
         try:
             async with self.store.write() as db:
                 for target, waiting in batch:
                     edits = [edit for edit, _ in waiting]
                     try:
-                        answers[target.id] = (await minutes.write(db, target, edits)).refusals
+                        written = done[target.id] = await minutes.write(db, target, edits)
+                        answers[target.id] = [r or written.version for r in written.refusals]
                     except Refused as exc:  # before it wrote anything: the others go on
                         answers[target.id] = [exc] * len(waiting)
         except Exception:
             log.exception("minutes could not be stored")
             failed = Unsaved("conflict", "The minutes could not be saved just now; reconnect.")
             answers = {target.id: [failed] * len(waiting) for target, waiting in batch}
+            done = {}
+        for document_id, written in done.items():
+            if written.state is not None:  # committed: the next write checks against it
+                whole.written(document_id, written.version, written.state, written.whole)
         self.stats["batches"] += 1
         for target, waiting in batch:
             self.stats["updates"] += len(waiting)
-            for (_, answer), refusal in zip(waiting, answers[target.id], strict=True):
+            for (_, answer), result in zip(waiting, answers[target.id], strict=True):
                 if not answer.done():
-                    answer.set_result(refusal)
+                    answer.set_result(result)

@@ -13,6 +13,7 @@ from rooms.minutes.editing import (
     placed,
     plenary_target,
     room_target,
+    seated,
     switch_plenary,
     write,
 )
@@ -20,10 +21,12 @@ from rooms.minutes.reading import (
     document,
     missing,
     state_of,
+    stored,
     text_and_time,
     text_of,
     text_of_room,
     texts_of_session,
+    versions,
 )
 from rooms.minutes.tables import (
     COMPACT_AFTER,
@@ -34,6 +37,7 @@ from rooms.minutes.tables import (
     Minutes,
     MinutesUpdate,
 )
+from rooms.minutes.whole import Whole
 
 __all__ = [
     "COMPACT_AFTER",
@@ -45,6 +49,7 @@ __all__ = [
     "Minutes",
     "MinutesUpdate",
     "Target",
+    "Whole",
     "Written",
     "append_text",
     "check_update",
@@ -54,11 +59,14 @@ __all__ = [
     "placed",
     "plenary_target",
     "room_target",
+    "seated",
     "state_of",
+    "stored",
     "switch_plenary",
     "text_and_time",
     "text_of",
     "text_of_room",
     "texts_of_session",
+    "versions",
     "write",
 ]

@@ -3,10 +3,11 @@ in one transaction, the document compacted now and then."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Text, get_state
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -14,6 +15,7 @@ from sqlmodel import col
 from rooms.breakout.tables import LIVE, Room, Seat
 from rooms.errors import Refused, forbidden, not_found
 from rooms.locks import claim, locked
+from rooms.minutes.structs import lacking
 from rooms.minutes.tables import (
     COMPACT_AFTER,
     DOCUMENT_MAX,
@@ -23,11 +25,20 @@ from rooms.minutes.tables import (
     Minutes,
     MinutesUpdate,
 )
+from rooms.minutes.whole import merged, state_of_rows, stored_updates
 from rooms.models import Event, Outcome, Session, utcnow
 from rooms.sessions import writable
 
 # Ids are short (rooms.models.new_id); anything longer names nothing, without a lookup.
 _ID_MAX = 40
+# A document merged near DOCUMENT_MAX is not merged again for an update that adds text
+# until this many bytes have been stored since (a deletion may merge it at once): a full
+# document refuses each keystroke without merging a megabyte for it.
+MERGE_SLACK = 64 * 1024
+# The documents this process found near full, with their stored size then (a few; the
+# oldest forgotten first).
+_near_full: OrderedDict[str, int] = OrderedDict()
+_NEAR_FULL_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ class Written:
 
     refusals: list[Refused | None]
     version: int
+    # When something was stored: the document's state vector after it, and the document
+    # as one update when the batch compacted it (for this process's cache, once committed).
+    state: dict[int, int] | None = None
+    whole: bytes | None = None
 
 
 def _valid_id(value: str) -> bool:
@@ -87,6 +102,23 @@ async def placed(db: AsyncSession, room_id: str, participant_id: str) -> bool:
         )
     )
     return found is not None
+
+
+async def seated(
+    db: AsyncSession, pairs: set[tuple[str | None, str | None]]
+) -> set[tuple[str | None, str | None]]:
+    """Those of the (room, participant) pairs whose participant sits in that room (or sat
+    in it when its round closed)."""
+    rooms = {r for r, _ in pairs if r is not None}
+    people = {p for _, p in pairs if p is not None}
+    if not rooms or not people:
+        return set()
+    found = await db.execute(
+        select(col(Seat.room_id), col(Seat.participant_id)).where(
+            col(Seat.room_id).in_(rooms), col(Seat.participant_id).in_(people)
+        )
+    )
+    return {(r, p) for r, p in found if (r, p) in pairs}
 
 
 async def _head(db: AsyncSession, target: Target) -> Minutes:
@@ -152,36 +184,17 @@ def check_update(update: bytes) -> None:
         raise Refused("invalid", "That is not a Yjs update of these minutes.") from None
 
 
-def merged(updates: Sequence[bytes]) -> Doc[Text]:
-    """The document the updates make together: integrated rather than merged as raw updates
-    (`merge_updates`), so deleted text is collected and a compacted document is as small as
-    it can be, its size exact."""
-    doc: Doc[Text] = Doc()
-    for update in updates:
-        doc.apply_update(update)
-    return doc
-
-
-async def stored_updates(db: AsyncSession, document_id: str) -> list[bytes]:
-    found = await db.scalars(
-        select(col(MinutesUpdate.data))
-        .where(col(MinutesUpdate.minutes_id) == document_id)
-        .order_by(col(MinutesUpdate.id))
-    )
-    return [bytes(data) for data in found]
-
-
 async def _insert(db: AsyncSession, document_id: str, updates: Sequence[bytes]) -> None:
     if updates:
         rows = [{"minutes_id": document_id, "data": update} for update in updates]
         await db.execute(insert(MinutesUpdate), rows)
 
 
-async def _compact(db: AsyncSession, head: Minutes, merged: bytes) -> None:
+async def _compact(db: AsyncSession, head: Minutes, whole: bytes) -> None:
     """Replaces every stored update of the document with one merged update."""
     await db.execute(delete(MinutesUpdate).where(col(MinutesUpdate.minutes_id) == head.id))
-    await _insert(db, head.id, [merged])
-    head.size, head.count = len(merged), 1
+    await _insert(db, head.id, [whole])
+    head.size, head.count = len(whole), 1
 
 
 @dataclass
@@ -192,18 +205,45 @@ class _Batch:
     appended: list[bytes]
 
 
+def _deletes_only(update: bytes) -> bool:
+    """Whether the update adds no structs (its first number, their writers, is 0)."""
+    return update[:1] == b"\x00"
+
+
+def _full() -> Refused:
+    return Refused("too_large", "The minutes are full (1 MB): shorten them to add more.")
+
+
+def _near(document_id: str, size: int | None) -> None:
+    _near_full.pop(document_id, None)
+    if size is not None:
+        _near_full[document_id] = size
+        while len(_near_full) > _NEAR_FULL_MAX:
+            _near_full.popitem(last=False)
+
+
 async def _store(db: AsyncSession, batch: _Batch, update: bytes) -> None:
     """Appends an update, or refuses it (storing nothing) when the document would pass
-    DOCUMENT_MAX. Near the limit the document is merged first: its size is then exact."""
+    DOCUMENT_MAX. Near the limit the document is merged first: its size is then exact; a
+    merge that found it near full is not repeated for added text until MERGE_SLACK bytes
+    more were stored (a deletion is stored as it is: it only shortens the text)."""
     head = batch.head
     if head.size + len(update) > DOCUMENT_MAX:
-        stored = await stored_updates(db, head.id)
-        whole = merged([*stored, *batch.appended, update]).get_update()
-        if len(whole) > DOCUMENT_MAX:
-            raise Refused("too_large", "The minutes are full (1 MB): shorten them to add more.")
-        batch.appended = []
-        await _compact(db, head, whole)
-        return
+        if _deletes_only(update):
+            _near(head.id, None)
+        else:
+            merged_at = _near_full.get(head.id)
+            if merged_at is not None and 0 <= head.size - merged_at < MERGE_SLACK:
+                raise _full()
+            stored = await stored_updates(db, head.id)
+            whole = merged([*stored, *batch.appended, update]).get_update()
+            if len(whole) > DOCUMENT_MAX:
+                _near(head.id, head.size)
+                raise _full()
+            batch.appended = []
+            await _compact(db, head, whole)
+            _near(head.id, head.size if len(whole) > DOCUMENT_MAX - MERGE_SLACK else None)
+            return
     batch.appended.append(update)
     head.size += len(update)
     head.count += 1
@@ -220,6 +260,8 @@ async def write(db: AsyncSession, target: Target, edits: Sequence[Edit]) -> Writ
     except Refused as closed:
         return Written([closed] * len(edits), head.version)
     allowed = await _writers(db, target, edits)
+    known = await state_of_rows(db, head.id, head.version)
+    exact = True  # whether `known` is the state vector after the stored updates
     batch = _Batch(head, [])
     refusals: list[Refused | None] = []
     refused_senders: set[str] = set()
@@ -232,22 +274,33 @@ async def write(db: AsyncSession, target: Target, edits: Sequence[Edit]) -> Writ
                 raise forbidden("You are not in this room: its minutes are its people's.")
             check_update(edit.update)
             if edit.update != EMPTY:
+                after = dict(known)
+                lacks = lacking(edit.update, after)
+                if lacks:
+                    raise Refused(
+                        "invalid",
+                        "That update builds on changes these minutes do not have; sync again.",
+                    )
                 await _store(db, batch, edit.update)
+                known = after
+                exact = exact and lacks is not None
                 stored += 1
         except Refused as exc:
             refusals.append(exc)
             refused_senders.add(edit.sender)
         else:
             refusals.append(None)
-    if stored:
-        await _insert(db, head.id, batch.appended)
-        head.version += 1
-        head.updated_at = utcnow()
-        if head.count > COMPACT_AFTER:
-            whole = merged(await stored_updates(db, head.id)).get_update()
-            await _compact(db, head, whole)
-        await db.flush()
-    return Written(refusals, head.version)
+    if not stored:
+        return Written(refusals, head.version)
+    await _insert(db, head.id, batch.appended)
+    head.version += 1
+    head.updated_at = utcnow()
+    whole = None
+    if head.count > COMPACT_AFTER:
+        whole = merged(await stored_updates(db, head.id)).get_update()
+        await _compact(db, head, whole)
+    await db.flush()
+    return Written(refusals, head.version, known if exact else None, whole)
 
 
 async def switch_plenary(db: AsyncSession, session_id: str, on: bool) -> Outcome[bool]:

@@ -5,22 +5,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Doc, Text, get_state, get_update
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from rooms.minutes.editing import merged, stored_updates
-from rooms.minutes.tables import EMPTY, TEXT, Minutes, MinutesUpdate
+from rooms.minutes.tables import TEXT, Minutes
+from rooms.minutes.whole import Whole, merged, whole
 from rooms.models import PLENARY
 
 
 async def document(db: AsyncSession, document_id: str) -> bytes:
     """The whole document as one update (EMPTY when nothing was written)."""
-    updates = await stored_updates(db, document_id)
-    if not updates:
-        return EMPTY
-    return updates[0] if len(updates) == 1 else merged(updates).get_update()
+    found = (await whole(db, document_id)).update
+    assert found is not None
+    return found
+
+
+async def stored(db: AsyncSession, document_id: str) -> Whole:
+    """The whole document with its version and state vector (merged once per version in
+    this process, however many ask)."""
+    return await whole(db, document_id)
+
+
+async def versions(db: AsyncSession, document_ids: list[str]) -> dict[str, int]:
+    """The stored versions of these documents (those never written are left out)."""
+    found = await db.execute(
+        select(col(Minutes.id), col(Minutes.version)).where(col(Minutes.id).in_(document_ids))
+    )
+    return {document_id: int(version) for document_id, version in found}
 
 
 def state_of(update: bytes) -> bytes:
@@ -32,7 +45,7 @@ def missing(update: bytes, state: bytes) -> bytes:
     """What a client whose state vector is `state` lacks of the document; a state that is
     not a state vector gets the whole document (it is idempotent)."""
     try:
-        return merged([update]).get_update(state)
+        return get_update(update, state)
     except Exception:
         return update
 
@@ -66,24 +79,18 @@ async def text_of_room(db: AsyncSession, room_id: str) -> tuple[str, datetime | 
 
 async def texts_of_session(db: AsyncSession, session_id: str) -> dict[str, str]:
     """Every room's minutes in the session as plain text, by room id (the plenary minutes
-    under PLENARY); minutes with no text are left out."""
+    under PLENARY); minutes with no text are left out. Read one document at a time, so
+    at most one document's rows are held at once."""
     heads = list(
-        await db.scalars(
-            select(Minutes).where(col(Minutes.session_id) == session_id, col(Minutes.count) > 0)
+        await db.execute(
+            select(col(Minutes.id), col(Minutes.room_id)).where(
+                col(Minutes.session_id) == session_id, col(Minutes.count) > 0
+            )
         )
     )
-    rows = await db.execute(
-        select(col(MinutesUpdate.minutes_id), col(MinutesUpdate.data))
-        .where(col(MinutesUpdate.minutes_id).in_([h.id for h in heads]))
-        .order_by(col(MinutesUpdate.id))
-    )
-    updates: dict[str, list[bytes]] = {}
-    for document_id, data in rows:
-        updates.setdefault(document_id, []).append(bytes(data))
     texts: dict[str, str] = {}
-    for head in heads:
-        found = updates.get(head.id)
-        text = _text(merged(found)) if found else ""
+    for document_id, room_id in heads:
+        text = text_of(await document(db, document_id))
         if text.strip():
-            texts[head.room_id or PLENARY] = text
+            texts[room_id or PLENARY] = text
     return texts

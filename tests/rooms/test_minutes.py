@@ -270,3 +270,74 @@ async def test_two_instances_writing_one_document_on_postgresql_both_commit(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_an_update_before_the_one_it_builds_on_is_refused_and_nothing_is_lost(
+    store: Store,
+) -> None:
+    room = await make_room(store)
+    target = await room_target(store, room)
+    anna, bo = Writer(), Writer()
+    hi = anna.insert(0, "hi")
+    there = anna.insert(2, " there, åäö 😀")
+    (refusal,) = await write(store, target, [there], room.people[0])
+    assert refusal is not None and refusal.code == "invalid" and "sync" in refusal.message
+    # Placed against a writer's text the minutes do not have: refused too.
+    bo.doc.apply_update(hi)
+    against = bo.insert(1, "X")
+    (refusal,) = await write(store, target, [against], room.people[1])
+    assert refusal is not None and refusal.code == "invalid"
+    async with store.read() as db:
+        head = await db.get(minutes.Minutes, room.room_id)
+    assert head is None or head.count == 0
+    # In order, in one batch, they are stored; a compaction keeps every letter.
+    assert await write(store, target, [hi, there, against], room.people[0]) == [None] * 3
+    other = Writer()
+    for n in range(minutes.COMPACT_AFTER + 1):
+        assert await write(store, target, [other.insert(0, f"{n % 10}")], None) == [None]
+    async with store.read() as db:
+        head = await db.get(minutes.Minutes, room.room_id)
+    assert head is not None and head.count < minutes.COMPACT_AFTER
+    found = await text(store, room.room_id)
+    assert "hXi there, åäö 😀" in found and len(found) == len("hXi there, åäö 😀") + 201
+
+
+async def test_full_minutes_refuse_keystrokes_without_merging_each_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rooms.minutes import editing
+
+    room = await make_room(store, people=1)
+    target = await room_target(store, room)
+    anna = Writer()
+    page = "Ett stycke, langt nog. " * 2800  # about 64 KB a paste
+    for _ in range(16):
+        assert await write(store, target, [anna.insert(len(anna.text), page)], None) == [None]
+    async with store.read() as db:
+        head = await db.get(minutes.Minutes, room.room_id)
+    assert head is not None
+    rest = anna.insert(0, "x" * (minutes.DOCUMENT_MAX - head.size - 60))
+    assert await write(store, target, [rest], None) == [None]
+    merges = 0
+    merged = editing.merged
+
+    def counted(updates: list[bytes]) -> object:
+        nonlocal merges
+        merges += 1
+        return merged(updates)
+
+    monkeypatch.setattr(editing, "merged", counted)
+    refused = 0
+    for n in range(40):
+        (refusal,) = await write(store, target, [anna.insert(0, f"tangent {n} ")], None)
+        refused += refusal is not None
+        if refusal is not None:
+            anna = Writer()  # the client starts over from the store, as on reconnect
+            async with store.read() as db:
+                anna.doc.apply_update(await minutes.document(db, room.room_id))
+    assert refused >= 20 and merges <= 2, (refused, merges)
+    # Shortening is taken at once; then there is room to write again.
+    assert await write(store, target, [anna.delete(0, 5000)], None) == [None]
+    assert await write(store, target, [anna.insert(0, "Slutsats. ")], None) == [None]
+    assert (await text(store, room.room_id)).startswith("Slutsats. ")
+    assert merges <= 3
