@@ -4,7 +4,10 @@
 //
 // - Nothing typed is lost: the document is kept in this browser (localStorage, per room) on
 //   every change and applied again on load, so a reload or a lost network keeps what was
-//   typed; once the socket is back, the sync exchange (step 1 and 2) sends what Samla lacks.
+//   typed; once the socket is back, the sync exchange (step 1 and 2) sends what Samla lacks,
+//   in pieces when it is more than one message carries. Two tabs' copies are merged.
+// - A change lost on its way is fetched: the editor asks Samla what it has every half minute,
+//   and when the page is shown again or the network is back.
 // - Someone else's change moves the text under the caret, never the caret: the selection is
 //   held as Yjs relative positions across it.
 // - The page's live redraws never touch the editor (a stable id and hx-preserve, and the morph
@@ -39,6 +42,17 @@
   // A copy is written a moment after typing stops (and when the page is hidden or left): a
   // long text is not encoded on every keystroke.
   var SAVE_AFTER_MS = 800;
+  // This browser's own changes that Samla has not yet said it stored, kept beside the copy:
+  // after a while offline they go out one piece at a time, each well inside one update.
+  var UNSENT_PREFIX = "samla:minutes-unsent:";
+  var PIECE_BYTES = 32 * 1024;
+  // The answer to Samla's "what do you have?" on connect goes out whole up to this size, else
+  // as pieces (Samla takes at most 64 KB a message).
+  var ANSWER_MAX_BYTES = 56 * 1024;
+  // A reader who missed a change (a relay lost on the way) asks "what do you have?" this
+  // often, and when the page is shown again or the network is back. The editor's
+  // data-resync-ms, where set, says another interval.
+  var RESYNC_MS = 30000;
 
   var LOCAL = { name: "local" }, REMOTE = { name: "remote" }, STORE = { name: "store" };
   var editors = new Map();  // element -> editor
@@ -119,6 +133,13 @@
     this.composing = false;
     this.behind = false;  // a remote change arrived while an input method was composing
     this.held = null;
+    this.unsent = [];  // {update, seq}: this browser's changes Samla has not acknowledged
+    this.seq = 0;
+    this.sentSeq = 0;  // the last of them sent on the current socket
+    this.marks = [];  // `sentSeq` at each "what do you have?" on this socket, not yet answered
+    this.keptMine = [];  // the unsent changes this page wrote into the copy last time
+    this.catchingUp = 0;  // `seq` covered by the answer sent on connect, until acknowledged
+    this.inPieces = false;  // the answer on connect goes out as pieces
     this.start();
   }
 
@@ -134,10 +155,15 @@
       self.typed();
       if (self.behind) { self.behind = false; self.render(); }
     };
-    this.onOnline = function () { self.retries = 0; self.connectSoon(0); };
+    this.onOnline = function () {
+      self.retries = 0;
+      if (self.socket) { self.ask(); } else { self.connectSoon(0); }
+    };
     this.onOffline = function () { if (self.socket) { self.socket.close(); } };
     this.onHide = function () { self.saveNow(); };
-    this.onVisibility = function () { if (document.visibilityState === "hidden") { self.saveNow(); } };
+    this.onVisibility = function () {
+      if (document.visibilityState === "hidden") { self.saveNow(); } else { self.ask(); }
+    };
     this.area.addEventListener("input", this.onInput);
     this.area.addEventListener("compositionstart", this.onCompositionStart);
     this.area.addEventListener("compositionend", this.onCompositionEnd);
@@ -146,6 +172,8 @@
     window.addEventListener("pagehide", this.onHide);
     document.addEventListener("visibilitychange", this.onVisibility);
     this.tick = setInterval(function () { self.showWriters(); }, 2000);
+    var every = Number(this.root.getAttribute("data-resync-ms")) || RESYNC_MS;
+    this.resync = setInterval(function () { self.ask(); }, Math.max(200, every));
     this.connect();
   };
 
@@ -156,6 +184,7 @@
     clearTimeout(this.savingTimer);
     clearTimeout(this.askTimer);
     clearInterval(this.tick);
+    clearInterval(this.resync);
     this.area.removeEventListener("input", this.onInput);
     this.area.removeEventListener("compositionstart", this.onCompositionStart);
     this.area.removeEventListener("compositionend", this.onCompositionEnd);
@@ -178,6 +207,10 @@
       try {
         var kept = localStorage.getItem(this.key);
         if (kept) { Y.applyUpdate(this.doc, fromBase64(kept), STORE); }
+        this.keptMine = storedUnsent(this.key);
+        this.unsent = this.keptMine.map(function (text) {
+          return { update: fromBase64(text), seq: ++self.seq };
+        });
       } catch (e) { /* a broken or blocked copy: start from Samla's */ }
     }
     this.area.value = this.text.toString();
@@ -191,7 +224,10 @@
     });
     this.doc.on("update", function (update, origin) {
       self.saveSoon();
-      if (origin === LOCAL) { self.sendUpdate(update); }
+      if (origin === LOCAL) {
+        self.unsent.push({ update: update, seq: ++self.seq });
+        self.sendUpdate(update);
+      }
     });
     var A = window.SamlaYjs.awareness;
     this.awareness = new A.Awareness(this.doc);
@@ -280,14 +316,61 @@
     this.saveTimer = setTimeout(function () { self.saveNow(); }, SAVE_AFTER_MS);
   };
 
+  // The copy is merged with the one kept already: another tab of this browser, closed while
+  // offline, may have kept changes this page never saw. So are the changes not yet sent:
+  // what another tab wrote stays, what this page wrote last time is replaced.
   Editor.prototype.saveNow = function () {
     clearTimeout(this.saveTimer);
     this.saveTimer = null;
     if (this.readOnly || !this.doc) { return; }
+    var Y = this.Y;
     try {
-      localStorage.setItem(this.key, toBase64(this.Y.encodeStateAsUpdate(this.doc)));
+      var mine = Y.encodeStateAsUpdate(this.doc), kept = localStorage.getItem(this.key);
+      if (kept) {
+        try { mine = Y.mergeUpdates([fromBase64(kept), mine]); } catch (e) { /* a broken copy: ours */ }
+      }
+      localStorage.setItem(this.key, toBase64(mine));
       localStorage.setItem(STORED_AT_PREFIX + this.key, String(Date.now()));
+      this.compact();
+      var before = this.keptMine, now = this.unsent.map(function (entry) { return toBase64(entry.update); });
+      var others = storedUnsent(this.key).filter(function (text) {
+        return before.indexOf(text) < 0 && now.indexOf(text) < 0;
+      });
+      var all = others.concat(now);
+      if (all.length) { localStorage.setItem(UNSENT_PREFIX + this.key, JSON.stringify(all)); }
+      else { localStorage.removeItem(UNSENT_PREFIX + this.key); }
+      this.keptMine = now;
     } catch (e) { /* storage full or blocked: the socket still carries every change */ }
+  };
+
+  function storedUnsent(key) {
+    try {
+      var list = JSON.parse(localStorage.getItem(UNSENT_PREFIX + key) || "[]");
+      return Array.isArray(list) ? list.filter(function (t) { return typeof t === "string"; }) : [];
+    } catch (e) { return []; }
+  }
+
+  // Neighbouring unsent changes become one, up to a piece's size: typing offline leaves a few
+  // pieces, not one per keystroke. A merged piece is acknowledged with its last change.
+  Editor.prototype.compact = function () {
+    var Y = this.Y, out = [];
+    this.unsent.forEach(function (entry) {
+      var last = out[out.length - 1];
+      if (last && last.update.length + entry.update.length <= PIECE_BYTES) {
+        out[out.length - 1] = { update: Y.mergeUpdates([last.update, entry.update]), seq: entry.seq };
+      } else {
+        out.push(entry);
+      }
+    });
+    this.unsent = out;
+  };
+
+  // Samla stored everything this page sent before its "what do you have?" was answered.
+  Editor.prototype.acknowledge = function (upTo) {
+    var before = this.unsent.length;
+    this.unsent = this.unsent.filter(function (entry) { return entry.seq > upTo; });
+    if (this.catchingUp && upTo >= this.catchingUp) { this.catchingUp = 0; this.inPieces = false; }
+    if (this.unsent.length !== before) { this.saveSoon(); }
   };
 
   function dropOldCopies() {
@@ -295,7 +378,7 @@
       var now = Date.now(), old = [];
       for (var i = 0; i < localStorage.length; i++) {
         var key = localStorage.key(i);
-        if (key && key.indexOf(STORE_PREFIX) === 0) {
+        if (key && key.indexOf(STORE_PREFIX) === 0 && key.indexOf(UNSENT_PREFIX) !== 0) {
           var at = Number(localStorage.getItem(STORED_AT_PREFIX + key));
           if (!(now - at < KEEP_MS)) { old.push(key); }
         }
@@ -303,6 +386,7 @@
       old.forEach(function (key) {
         localStorage.removeItem(key);
         localStorage.removeItem(STORED_AT_PREFIX + key);
+        localStorage.removeItem(UNSENT_PREFIX + key);
       });
     } catch (e) { /* no storage: nothing kept */ }
   }
@@ -315,6 +399,9 @@
     var socket = new WebSocket(socketUrl(this.path));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    this.sentSeq = 0;
+    this.marks = [];
+    this.catchingUp = 0;
     socket.onopen = function () {
       self.ask();
       if (self.awareness.getLocalState()) { self.sendAwareness([self.doc.clientID]); }
@@ -353,7 +440,11 @@
         ? "readonly" : "refused");
       return;
     }
-    if (event.code === TOO_BIG) {
+    if (event.code === TOO_BIG && this.catchingUp) {
+      // What was written while away was too much at once: nothing of it is dropped, it goes
+      // again in pieces.
+      this.inPieces = true;
+    } else if (event.code === TOO_BIG) {
       // Samla kept the document as it was: start again from its copy, and say why.
       this.forget();
       this.show("too-long");
@@ -371,7 +462,10 @@
     try {
       localStorage.removeItem(this.key);
       localStorage.removeItem(STORED_AT_PREFIX + this.key);
+      localStorage.removeItem(UNSENT_PREFIX + this.key);
     } catch (e) { /* nothing kept */ }
+    this.unsent = [];
+    this.keptMine = [];
     this.awareness.destroy();
     this.doc.destroy();
     this.makeDoc(false);
@@ -395,13 +489,17 @@
   Editor.prototype.ask = function () {
     var encoder = this.message(SYNC);
     window.SamlaYjs.sync.writeSyncStep1(encoder, this.doc);
-    if (this.send(encoder)) { this.asked = this.sent; this.askedAt = Date.now(); }
+    if (this.send(encoder)) {
+      this.asked = this.sent;
+      this.askedAt = Date.now();
+      this.marks.push(this.sentSeq);
+    }
   };
 
   Editor.prototype.sendUpdate = function (update) {
     var encoder = this.message(SYNC);
     window.SamlaYjs.sync.writeUpdate(encoder, update);
-    if (this.send(encoder)) { this.sent += 1; }
+    if (this.send(encoder)) { this.sent += 1; this.sentSeq = this.seq; }
     if (this.status && this.status.getAttribute("data-state") === "saved") { this.show("saving", true); }
     this.unsaved();
   };
@@ -430,19 +528,63 @@
     this.send(encoder);
   };
 
+  // Samla asked what it lacks (its step 1, on connect): the answer carries what was typed
+  // while away, whole when it is small, else in pieces: this page's unsent changes, then
+  // whatever else the copy holds that Samla lacks (changes kept before), one writer at a time.
+  Editor.prototype.answer = function (state) {
+    var S = window.SamlaYjs, Y = this.Y, whole = Y.encodeStateAsUpdate(this.doc, state);
+    var pieces = [whole];
+    if (this.inPieces || whole.length > ANSWER_MAX_BYTES) { pieces = this.pieces(state); }
+    var sent = false, self = this;
+    pieces.forEach(function (piece, i) {
+      var encoder = self.message(SYNC);
+      S.encoding.writeVarUint(encoder, i === 0 ? S.sync.messageYjsSyncStep2 : S.sync.messageYjsUpdate);
+      S.encoding.writeVarUint8Array(encoder, piece);
+      if (self.send(encoder) && piece.length > 2) { sent = true; }
+    });
+    if (!sent) { return; }
+    this.sent += 1;
+    this.sentSeq = this.seq;
+    this.catchingUp = this.seq || -1;
+    this.show("saving");
+    this.unsaved();
+  };
+
+  Editor.prototype.pieces = function (state) {
+    var Y = this.Y, out = [], covered = new Set();
+    this.compact();
+    this.unsent.forEach(function (entry) {
+      Y.parseUpdateMeta(entry.update).to.forEach(function (clock, client) { covered.add(client); });
+      var part = Y.diffUpdate(entry.update, state);
+      if (part.length > 2) { out.push(part); }
+    });
+    var theirs = Y.decodeStateVector(state), ours = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    ours.forEach(function (clock, client) {
+      var has = theirs.get(client) || 0;
+      if (covered.has(client) || clock <= has) { return; }
+      var only = new Map(ours);
+      only.set(client, has);
+      out.push(Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(only)));
+    }, this);
+    // Last, every deletion the copy knows of (small: ranges, not text).
+    var deleted = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(ours));
+    if (deleted.length > 2 || !out.length) { out.push(deleted); }
+    return out;
+  };
+
   Editor.prototype.receive = function (bytes) {
     var S = window.SamlaYjs, D = S.decoding, decoder = D.createDecoder(bytes);
     var type = D.readVarUint(decoder);
     if (type === SYNC) {
-      var reply = this.message(SYNC);
-      var kind = S.sync.readSyncMessage(decoder, reply, this.doc, REMOTE);
-      var answer = S.encoding.toUint8Array(reply);
-      // Samla asked what it lacks: the answer carries what was typed while away (five bytes
-      // of it say "nothing").
-      if (answer.length > 1 && this.send(reply) && answer.length > 5) {
-        this.sent += 1;
-        this.show("saving");
-        this.unsaved();
+      var peek = D.createDecoder(bytes);
+      D.readVarUint(peek);
+      if (D.readVarUint(peek) === S.sync.messageYjsSyncStep1) {
+        this.answer(D.readVarUint8Array(peek));
+        return;
+      }
+      var kind = S.sync.readSyncMessage(decoder, this.message(SYNC), this.doc, REMOTE);
+      if (kind === S.sync.messageYjsSyncStep2 && this.marks.length) {
+        this.acknowledge(this.marks.shift());
       }
       if (kind === S.sync.messageYjsSyncStep2 && this.asked === this.sent) {
         this.retries = 0;
@@ -568,12 +710,14 @@
   document.addEventListener("toggle", function (event) { remember(event); scanSoon(); }, true);
   scan();
 
-  // The moderator collects a passage: its form (data-minutes-collect names the editor) carries
+  // The moderator collects a passage: its form (data-minutes-collect names the editor's
+  // document, as its data-minutes does, read-only or not) carries
   // the text chosen in the room's minutes, all of it when nothing is chosen. This runs before htmx reads the form to send it.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form || !form.hasAttribute || !form.hasAttribute("data-minutes-collect")) { return; }
-    var root = document.getElementById(form.getAttribute("data-minutes-collect"));
+    var name = form.getAttribute("data-minutes-collect");
+    var root = document.querySelector('[data-minutes="' + CSS.escape(name) + '"]');
     var area = root && root.querySelector("textarea");
     var field = form.querySelector("input[name=text]");
     if (!area || !field) { return; }

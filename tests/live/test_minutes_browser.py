@@ -238,6 +238,120 @@ async def test_a_long_paste_arrives_in_parts_and_too_much_is_refused_in_words(
     await expect(erik.locator(TEXT)).to_have_value(paste + "Slut.")
 
 
+async def _type_offline_in_parts(page: Page, parts: int) -> str:
+    """About 20 KB at a time, each pasted at the end of the text: what the person writes."""
+    written = await page.locator(TEXT).input_value()
+    await page.locator(TEXT).focus()
+    for n in range(parts):
+        part = "".join(f"Del {n}, rad {i}: vi samlar idéer om samverkan.\n" for i in range(450))
+        await page.keyboard.press("Control+End")
+        await page.keyboard.insert_text(part)
+        written += part
+        await expect(page.locator(TEXT)).to_have_value(written)
+    return written
+
+
+async def test_a_long_text_written_offline_reaches_everyone_once_back(
+    browser: Browser, api: Api, served: Served
+) -> None:
+    session, room, anna, erik = await _room_of_two(browser, api, served)
+    await anna.locator(TEXT).click()
+    await anna.keyboard.type("Före nätet föll. ")
+    await expect(erik.locator(TEXT)).to_have_value("Före nätet föll. ")
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved")
+    await anna.context.set_offline(True)
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "offline")
+    written = await _type_offline_in_parts(anna, 5)
+    assert len(written.encode()) > 100_000  # more than one message to Samla may carry
+    await anna.context.set_offline(False)
+    await expect(erik.locator(TEXT)).to_have_value(written, timeout=20_000)
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved", timeout=15_000)
+    await expect(anna.locator(TEXT)).to_have_value(written)
+    assert await _stored_text(api, session, room["id"]) == written
+    # What was kept in this browser and not sent yet survives a reload too.
+    reach = {"samla": False}
+
+    def sync(ws: WebSocketRoute) -> None:
+        if reach["samla"]:
+            ws.connect_to_server()
+
+    await anna.route_web_socket(re.compile(r"/minutes/sync$"), sync)
+    await anna.reload()
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "connecting")
+    more = await _type_offline_in_parts(anna, 6)
+    await anna.reload()
+    await expect(anna.locator(TEXT)).to_have_value(more)
+    reach["samla"] = True
+    await anna.reload()
+    await expect(erik.locator(TEXT)).to_have_value(more, timeout=20_000)
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved", timeout=15_000)
+    assert await _stored_text(api, session, room["id"]) == more
+
+
+async def test_a_reader_who_missed_a_change_catches_up(
+    browser: Browser, api: Api, served: Served
+) -> None:
+    session = await api.make_session("Gruppsamtal")
+    anna = await _phone(browser, served, session, "Anna")
+    erik = await _phone(browser, served, session, "Erik")
+    lost = {"updates": 1}
+
+    def lossy(ws: WebSocketRoute) -> None:
+        samla = ws.connect_to_server()
+
+        def down(message: str | bytes) -> None:
+            # The first change relayed to Erik is lost on the way.
+            if isinstance(message, bytes) and message[:2] == b"\x00\x02" and lost["updates"]:
+                lost["updates"] -= 1
+                return
+            ws.send(message)
+
+        samla.on_message(down)
+
+    await erik.route_web_socket(re.compile(r"/minutes/sync$"), lossy)
+    await _open_room(api, session)
+    await _in_room(anna)
+    # Erik only reads; he asks Samla what it has every few seconds (30 s unless told).
+    await erik.locator(EDITOR).evaluate("d => d.setAttribute('data-resync-ms', '2500')")
+    await _in_room(erik)
+    await anna.locator(TEXT).fill("Beslut: vi ses igen i maj.")
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved")
+    await expect(erik.locator(TEXT)).to_have_value("Beslut: vi ses igen i maj.", timeout=10_000)
+    assert lost["updates"] == 0
+    await anna.locator(TEXT).press("End")
+    await anna.keyboard.type(" Ansvar: Erik.")
+    await expect(erik.locator(TEXT)).to_have_value("Beslut: vi ses igen i maj. Ansvar: Erik.")
+
+
+async def test_two_tabs_closed_while_offline_keep_what_each_wrote(
+    browser: Browser, api: Api, served: Served
+) -> None:
+    session = await api.make_session("Gruppsamtal")
+    first = await _phone(browser, served, session, "Anna")
+    room = await _open_room(api, session)
+    await _in_room(first)
+    context = first.context
+    second = await context.new_page()
+    await second.goto(first.url)
+    await _in_room(second)
+    await context.set_offline(True)
+    for page, words in ((first, "Från första fliken."), (second, "Från andra fliken.")):
+        await expect(page.locator(STATUS)).to_have_attribute("data-state", "offline")
+        await page.locator(TEXT).click()
+        await page.keyboard.type(words)
+    for page in (first, second):
+        async with page.expect_event("close"):
+            await page.close(run_before_unload=True)
+    await context.set_offline(False)
+    again = await context.new_page()
+    await again.goto(first.url)
+    await _in_room(again)
+    for words in ("Från första fliken.", "Från andra fliken."):
+        await expect(again.locator(TEXT)).to_have_value(re.compile(re.escape(words)))
+        assert words in await _stored_text(api, session, room["id"])
+    await _shot(again, "phone-two-tabs-kept")
+
+
 async def test_a_refusal_closes_the_editor_and_says_why(
     browser: Browser, api: Api, served: Served
 ) -> None:
@@ -370,14 +484,26 @@ async def test_the_phone_shows_the_plenary_minutes_once_the_moderator_switches_t
     await console.goto(
         f"{served.base}/s/{session['id']}/moderate?key={session['moderator_token']}#sec-rooms"
     )
+    sockets: list[str] = []
+    anna.on("websocket", lambda ws: sockets.append(ws.url))
     await console.get_by_role("button", name="Switch the plenary minutes on").click()
     for page in (anna, erik):
         await expect(page.locator(f"{plenary} .minutes-title")).to_have_text(
             "The plenary's minutes"
         )
+    # A fold, closed: until someone opens it their phone loads no Yjs and opens no socket.
+    fold_on_phone = anna.locator(plenary)
+    assert await fold_on_phone.evaluate("d => d.tagName === 'DETAILS' && !d.open")
+    await expect(fold_on_phone.locator("textarea")).to_be_hidden()
+    await _shot(anna, "phone-plenary-minutes-folded")
+    assert await anna.evaluate("typeof window.SamlaYjs") == "undefined"
+    assert not [url for url in sockets if url.endswith("/minutes/sync")]
+    for page in (anna, erik):
+        await page.locator(f"{plenary} summary").click()
         await expect(page.locator(f"{plenary} [data-minutes-status]")).to_have_attribute(
             "data-state", "saved"
         )
+    assert [url for url in sockets if url.endswith("/minutes/sync")]
     await anna.locator(f"{plenary} textarea").click()
     await anna.keyboard.type("Frågor till panelen efter pausen")
     await expect(erik.locator(f"{plenary} textarea")).to_have_value(
