@@ -159,7 +159,12 @@
       self.retries = 0;
       if (self.socket) { self.ask(); } else { self.connectSoon(0); }
     };
-    this.onOffline = function () { if (self.socket) { self.socket.close(); } };
+    // Offline is said at once, whatever the socket still does: its closing may wait on a
+    // network that is gone, and nothing may show "saved" until the browser is back.
+    this.onOffline = function () {
+      self.show(self.readOnly ? "readonly" : "offline");
+      if (self.socket) { self.socket.close(); }
+    };
     this.onHide = function () { self.saveNow(); };
     this.onVisibility = function () {
       if (document.visibilityState === "hidden") { self.saveNow(); } else { self.ask(); }
@@ -396,6 +401,12 @@
   Editor.prototype.connect = function () {
     var self = this;
     if (this.stopped || this.refused) { return; }
+    if (navigator.onLine === false) {
+      // The "online" event connects; a slow retry in case it never comes.
+      this.show(this.readOnly ? "readonly" : "offline");
+      this.connectSoon(RETRY_MAX_MS);
+      return;
+    }
     var socket = new WebSocket(socketUrl(this.path));
     socket.binaryType = "arraybuffer";
     this.socket = socket;
@@ -588,7 +599,7 @@
       }
       if (kind === S.sync.messageYjsSyncStep2 && this.asked === this.sent) {
         this.retries = 0;
-        if (!this.readOnly) { this.show("saved"); }
+        if (!this.readOnly && navigator.onLine !== false) { this.show("saved"); }
       }
     } else if (type === AWARENESS) {
       S.awareness.applyAwarenessUpdate(this.awareness, D.readVarUint8Array(decoder), REMOTE);

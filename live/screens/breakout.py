@@ -123,12 +123,20 @@ async def overview_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
     assert session is not None
     r = await breakout.current_round(db, sid)
     view = await breakout.view_round(db, r)
+    # Between rounds, the rooms that last closed: their minutes stay readable, and a passage
+    # of them can still be collected to a plenary board.
+    past: list[dict[str, Any]] = []
+    if r is None:
+        last = await breakout.last_round(db, sid)
+        if last is not None and last.status == "closed":
+            past = (await breakout.view_round(db, last)).rooms
     people = await breakout.people(db, sid, breakout.OVERVIEW_NAMES_MAX)
     seated = {pid for room in view.rooms for pid in room["participant_ids"]}
     return {
         "session": session,
         "round": r,
         "rooms": view.rooms,
+        "past_rooms": past,
         "help": await breakout.help_by_room(db, sid),
         "notes": await breakout.notes_by_room(db, sid),
         "spread": await spread(db, r, session.attributes),

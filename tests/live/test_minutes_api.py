@@ -488,6 +488,15 @@ async def test_a_moderator_collects_a_passage_onto_a_plenary_board(
     too_long = await api.call("POST", path, moderator, json={**body, "text": "x" * 5000})
     assert too_long.status_code == 422
     await a.disconnect()
+    # Once the rooms have closed, their minutes can still be collected from.
+    closed = await api.call("POST", f"/api/v1/sessions/{session['id']}/rooms/close", moderator)
+    assert closed.status_code == 200, closed.text
+    after = await api.call(
+        "POST", path, moderator, json={"board_id": board["id"], "text": "mer tid för samtal."}
+    )
+    assert after.status_code == 201, after.text
+    r = await api.call("GET", f"/api/v1/boards/{board['id']}", moderator)
+    assert [n["text"] for n in r.json()["notes"]][-1] == "mer tid för samtal."
 
 
 async def test_the_demos_rooms_have_swedish_minutes(tmp_path: Path) -> None:

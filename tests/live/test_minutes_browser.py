@@ -470,6 +470,33 @@ async def test_the_moderator_reads_a_room_live_and_collects_a_passage_to_a_board
     await console.locator(f"#room-{room['id']}").evaluate("e => e.scrollIntoView()")
     await _shot(console, "console-overview-minutes")
     assert await axe_violations(console) == []
+    # The rooms close: the overview keeps the last round's rooms, their minutes read-only,
+    # and a passage can still be collected from them.
+    r = await api.call(
+        "POST", f"/api/v1/sessions/{session['id']}/rooms/close", session["moderator_token"]
+    )
+    assert r.status_code == 200, r.text
+    past = console.locator(f".past-rooms #room-{room['id']}")
+    await expect(past.locator("h4")).to_have_text("Room 1")
+    fold = past.locator(f"#room-minutes-{room['id']}")
+    if await fold.get_attribute("open") is None:
+        await fold.locator("summary").click()
+    text = fold.locator("textarea")
+    await expect(text).to_have_value("Kommunen har en ingång för föreningar. Vi saknar tid.")
+    await expect(text).to_have_attribute("readonly", "")
+    await expect(fold.locator("[data-minutes-status]")).to_have_text(
+        "Read only: the room has closed"
+    )
+    await text.evaluate("t => t.setSelectionRange(39, 53)")
+    await fold.get_by_role("button", name="Collect to a board").click()
+    for _ in range(50):
+        if len(await collected()) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert await collected() == ["Kommunen har en ingång för föreningar.", "Vi saknar tid."]
+    await past.evaluate("e => e.scrollIntoView()")
+    await _shot(console, "console-overview-past-minutes")
+    assert await axe_violations(console) == []
 
 
 async def test_the_phone_shows_the_plenary_minutes_once_the_moderator_switches_them_on(
