@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
-from rooms import accounts, sessions
+from rooms import accounts, participants, sessions
 from rooms.errors import Refused, forbidden
 from rooms.events import conferences
 from rooms.models import Participant, Role, Session
@@ -103,6 +103,13 @@ def remember(conn: HTTPConnection, kind: Literal["m", "p"], session_id: str, tok
     tokens[session_id] = token
     # A browser seldom holds more than a few sessions; the cookie must stay under 4 KB.
     jar[kind] = dict(list(tokens.items())[-8:])
+
+
+def held_token(conn: HTTPConnection, kind: Literal["m", "p"], session_id: str) -> str | None:
+    """The token of this kind the cookie holds for this session, if any."""
+    held = cookie(conn).get(kind)
+    token = held.get(session_id) if isinstance(held, dict) else None
+    return token if isinstance(token, str) else None
 
 
 async def browser_identities(
@@ -251,21 +258,33 @@ def forget_participant(participant_id: str) -> None:
 
 
 async def participant_by_bearer(db_read: Callable[[], Any], conn: HTTPConnection) -> Voter:
-    """The participant a Bearer token stands for, read at most every half minute."""
+    """The participant a Bearer token stands for, read at most every ten minutes."""
     token = bearer(conn)
     if token is None:
         raise Refused("unauthorized", "Send a token: Authorization: Bearer <token>.")
+    found = await voter(db_read, token)
+    if found is not None:
+        return found
+    async with db_read() as db:
+        who = await identify(db, token)
+    if who is None:
+        raise Refused("unauthorized", "That token is unknown or has been revoked.")
+    raise forbidden("Only participants may do that; join the session first.")
+
+
+async def voter(db_read: Callable[[], Any], token: str) -> Voter | None:
+    """The participant a token stands for: the kept answer, or one plain read (None for any
+    other token). Whoever relies on it for more than a write the domain checks again (a
+    socket's snapshot) reads whether the participant is still in the session."""
     now = time.monotonic()
     kept = _voters.get(token)
     if kept is not None and kept[0] > now:
         return kept[1]
     async with db_read() as db:
-        who = await identify(db, token)
-    if who is None:
-        raise Refused("unauthorized", "That token is unknown or has been revoked.")
-    if who.participant is None or who.session_id is None:
-        raise forbidden("Only participants may do that; join the session first.")
-    found = Voter(who.participant.id, who.session_id)
+        row = await participants.owner_of_token(db, token)
+    if row is None:
+        return None
+    found = Voter(*row)
     if len(_voters) >= _VOTERS_MAX:
         _voters.clear()
     _voters[token] = (now + _VOTER_TTL, found)

@@ -50,9 +50,33 @@ async def browser_socket(ws: WebSocket) -> None:
 async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
     # A function of its own, so the rows read here are freed once the socket runs: a
     # socket lives for hours, and thousands of them keep whatever their frame holds.
-    session_id = ws.path_params["sid"]
     view = ws.query_params.get("view", "participant")
     locale = pick_language(ws.headers.get("accept-language"), auth.cookie(ws).get("lang"))
+    if view == "participant":
+        conn = await _browser_participant(ws, samla, locale)
+    else:
+        conn = await _browser_other(ws, samla, view, locale)
+    shown = ws.query_params.get("v", "")
+    if conn is not None and shown.isdigit() and len(shown) < 19:
+        conn.page_version = int(shown)
+    return conn
+
+
+async def _browser_participant(ws: WebSocket, samla: Samla, locale: str) -> Connection | None:
+    """A participant's page, as a hall of phones reopens them after a restart: as
+    `_participant_stream`, with the token the browser's cookie holds for this session."""
+    session_id = ws.path_params["sid"]
+    token = auth.held_token(ws, "p", session_id)
+    who = await auth.voter(samla.store.read, token) if token is not None else None
+    if who is None or who.session_id != session_id:
+        return None
+    return _participant_connection(ws, who, "html", locale)
+
+
+async def _browser_other(ws: WebSocket, samla: Samla, view: str, locale: str) -> Connection | None:
+    """A moderator's, a presenter's or a room observer's page: whoever the cookie's tokens
+    make them in this session."""
+    session_id = ws.path_params["sid"]
     async with samla.store.read() as db:
         try:
             session = await sessions.session_by_id(db, session_id)
@@ -60,15 +84,10 @@ async def _browser_connection(ws: WebSocket, samla: Samla) -> Connection | None:
             return None
         people = await auth.browser_identities(db, ws, session_id)
     if view == OBSERVER:
-        conn = _observer_for(ws, session, people, locale)
-    elif view in ROLES:
-        conn = _connection_for(ws, session, people, view, "html", locale)
-    else:
-        return None
-    shown = ws.query_params.get("v", "")
-    if conn is not None and shown.isdigit() and len(shown) < 19:
-        conn.page_version = int(shown)
-    return conn
+        return _observer_for(ws, session, people, locale)
+    if view in ROLES:
+        return _connection_for(ws, session, people, view, "html", locale)
+    return None
 
 
 # A moderator who joins a breakout room sees it live as its people do (?view=room&room=…).
@@ -111,6 +130,8 @@ async def event_stream(ws: WebSocket) -> None:
 async def _stream_connection(ws: WebSocket, samla: Samla) -> Connection | None:
     token = auth.bearer(ws)
     session_id = ws.path_params["sid"]
+    if token is not None and token.startswith("p_"):
+        return await _participant_stream(ws, samla, token, session_id)
     async with samla.store.read() as db:
         try:
             session = await sessions.session_by_id(db, session_id)
@@ -130,6 +151,31 @@ async def _stream_connection(ws: WebSocket, samla: Samla) -> Connection | None:
             wanted = view if view in ROLES and role == "moderator" else role
             return _connection_for(ws, session, [who], wanted, "json", "en")
     return None
+
+
+async def _participant_stream(
+    ws: WebSocket, samla: Samla, token: str, session_id: str
+) -> Connection | None:
+    """A participant's stream, as a whole crowd reopens them after a restart: whose token it
+    is comes from what this instance keeps (`auth.voter`), and whether they are still in
+    the session is read with the socket's snapshot, which refuses them if not."""
+    who = await auth.voter(samla.store.read, token)
+    if who is None or who.session_id != session_id:
+        return None
+    return _participant_connection(ws, who, "json", "en")
+
+
+def _participant_connection(ws: WebSocket, who: auth.Voter, kind: str, locale: str) -> Connection:
+    return Connection(
+        session_id=who.session_id,
+        role="participant",
+        kind=kind,
+        locale=locale,
+        send=ws.send_text,
+        close=lambda code, reason: ws.close(code, reason),
+        wire=wire_of(ws),
+        participant_id=who.participant_id,
+    )
 
 
 def _connection_for(
@@ -219,6 +265,11 @@ async def _perform(samla: Samla, conn: Connection, kind: str, message: dict[str,
     act = samla.actions.get(kind)
     if act is None:
         raise Refused("invalid", f"Unknown message type {kind!r}.")
+    if conn.participant_id is not None and conn.version < 0:
+        # Sent before the socket's first snapshot (text kept while offline): the room it
+        # acts in is read now, not taken to be the plenary.
+        async with samla.store.read() as db:
+            conn.room_id = await samla.hub.screens.place(db, conn.session_id, conn.participant_id)
     actor = Actor(conn.session_id, conn.role, conn.participant_id, conn.room_id, conn.organiser_id)
     allowed(act, actor)  # before the form is read: a refusal for the role says so
     if conn.participant_id is not None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from rooms.boards import Note
 from rooms.breakout import rooms_of_people
-from rooms.models import Event, Outcome, Participant, iso
+from rooms.models import Event, Outcome, Participant, Session, digest, iso
 from rooms.polls import Ballot
 from rooms.questions import Question
 from rooms.sessions import participant_in, session_by_id, writable
@@ -58,6 +58,45 @@ async def list_participants(
     people = list(await db.scalars(query))
     rooms = await rooms_of_people(db, session_id, [p.id for p in people])
     return [participant_json(p, rooms.get(p.id)) for p in people]
+
+
+# The statements that reopening sockets run, built once: building a statement costs more
+# than SQLite takes to run it, and a built one keeps its cache key.
+_OWNER_OF_TOKEN = select(col(Participant.id), col(Participant.session_id)).where(
+    col(Participant.token_hash) == bindparam("token_hash")
+)
+_VERSION = select(col(Session.version)).where(col(Session.id) == bindparam("session_id"))
+_STILL_IN = select(col(Participant.id)).where(
+    col(Participant.session_id) == bindparam("session_id"),
+    col(Participant.id).in_(bindparam("participant_ids", expanding=True)),
+)
+
+
+async def owner_of_token(db: AsyncSession, token: str) -> tuple[str, str] | None:
+    """The participant a token stands for and their session, as (participant id, session
+    id): a plain row, for the crowd of sockets that reopen at once after a restart."""
+    if not token.startswith("p_"):
+        return None
+    conn = await db.connection()
+    row = (await conn.execute(_OWNER_OF_TOKEN, {"token_hash": digest(token)})).first()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def session_version(db: AsyncSession, session_id: str) -> int | None:
+    """The session's version, as sockets' snapshots are read at; None when it is gone."""
+    conn = await db.connection()
+    version = (await conn.execute(_VERSION, {"session_id": session_id})).scalar()
+    return None if version is None else int(version)
+
+
+async def still_in(db: AsyncSession, session_id: str, participant_ids: list[str]) -> set[str]:
+    """Which of these participants are still in the session (a token kept from before may
+    belong to one since removed), in one statement for a crowd."""
+    if not participant_ids:
+        return set()
+    conn = await db.connection()
+    params = {"session_id": session_id, "participant_ids": participant_ids}
+    return {str(pid) for pid in (await conn.execute(_STILL_IN, params)).scalars()}
 
 
 async def remove_participant(

@@ -182,7 +182,9 @@ class Hub:
         return Watching(self, conn)
 
     async def _attach(self, conn: Connection) -> None:
-        """Shows the session to the socket: subscribes on its first, counts who is here."""
+        """Shows the session to the socket: subscribes on its first, counts who is here.
+        Reads nothing but for a session's first socket: what a socket shows is read with
+        its snapshot, a crowd's together (live/hub/snapshots.py)."""
         watch = self.connections.get(conn.session_id)
         if watch is None:
             watch = self.connections.open(conn.session_id)
@@ -192,9 +194,8 @@ class Hub:
                 found = await sessions.versions(db, [conn.session_id])
             watch.watermark = watch.store_version_seen = found.get(conn.session_id, 0)
             watch.watermark_seen = watch.watermark
-        if conn.participant_id is not None:
-            async with self.store.read() as db:
-                conn.room_id = await self.screens.place(db, conn.session_id, conn.participant_id)
+        # Which room a participant's socket shows is read with its snapshot, in the same
+        # transaction as the version it shows.
         if self.connections.arrive(watch, conn):
             assert conn.participant_id is not None
             await self.broker.set_present(conn.session_id, {conn.participant_id}, True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -126,19 +126,27 @@ async def everyone(db: AsyncSession, session_id: str) -> list[Participant]:
     return list(found)
 
 
+# Built once: sockets that open ask them, and building a statement costs more than SQLite
+# takes to run it.
+_ROOM_OF = (
+    select(col(Room.id), col(Round.close_at_end), col(Round.ends_at))
+    .join(
+        Seat,
+        and_(
+            col(Seat.room_id) == col(Room.id),
+            col(Seat.participant_id) == bindparam("participant_id"),
+        ),
+    )
+    .join(Round, col(Round.id) == col(Room.round_id))
+    .where(col(Room.session_id) == bindparam("session_id"), col(Room.status) == "open")
+)
+
+
 async def room_of(db: AsyncSession, session_id: str, participant_id: str) -> str | None:
     """The open room this participant sits in; None is the plenary."""
-    row = (
-        await db.execute(
-            select(col(Room.id), col(Round.close_at_end), col(Round.ends_at))
-            .join(
-                Seat,
-                and_(col(Seat.room_id) == col(Room.id), col(Seat.participant_id) == participant_id),
-            )
-            .join(Round, col(Round.id) == col(Room.round_id))
-            .where(col(Room.session_id) == session_id, col(Room.status) == "open")
-        )
-    ).first()
+    conn = await db.connection()
+    params = {"session_id": session_id, "participant_id": participant_id}
+    row = (await conn.execute(_ROOM_OF, params)).first()
     if row is None:
         return None
     room_id, close_at_end, ends_at = row
@@ -147,22 +155,31 @@ async def room_of(db: AsyncSession, session_id: str, participant_id: str) -> str
     return str(room_id)
 
 
+_SEATED = (
+    select(col(Seat.participant_id), col(Room.id), col(Round.close_at_end), col(Round.ends_at))
+    .join(Room, col(Seat.room_id) == col(Room.id))
+    .join(Round, col(Round.id) == col(Room.round_id))
+    .where(col(Room.session_id) == bindparam("session_id"), col(Room.status) == "open")
+)
+_SEATED_AMONG = _SEATED.where(
+    col(Seat.participant_id).in_(bindparam("participant_ids", expanding=True))
+)
+# Up to this many people are looked up by id; more read every seat of the session's open
+# rooms (a list of ids costs a bound parameter each, and both databases cap how many).
+AMONG_MAX = 500
+
+
 async def rooms_of_people(
     db: AsyncSession, session_id: str, participant_ids: list[str]
 ) -> dict[str, str | None]:
     """Everyone's open room in one read (the hub's relocation after a round opens or closes,
-    a batch of votes)."""
+    a batch of votes, the snapshots of sockets that open together)."""
     conn = await db.connection()
-    rows = (
-        await conn.execute(
-            select(
-                col(Seat.participant_id), col(Room.id), col(Round.close_at_end), col(Round.ends_at)
-            )
-            .join(Room, col(Seat.room_id) == col(Room.id))
-            .join(Round, col(Round.id) == col(Room.round_id))
-            .where(col(Room.session_id) == session_id, col(Room.status) == "open")
-        )
-    ).all()
+    params: dict[str, Any] = {"session_id": session_id}
+    query = _SEATED
+    if len(participant_ids) <= AMONG_MAX:
+        query, params["participant_ids"] = _SEATED_AMONG, participant_ids
+    rows = (await conn.execute(query, params)).all()
     now = utcnow()
     found: dict[str, str | None] = dict.fromkeys(participant_ids)
     for pid, room_id, close_at_end, ends_at in rows:
