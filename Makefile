@@ -56,7 +56,10 @@ format: $(STAMP)
 test: $(STAMP) system check
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# The bench extra (the python-socketio peer) only when it is missing: a no-op install of the
+# editable package costs seconds on every run.
 bench: $(STAMP)
+	$(BIN)/python -c "import socketio" 2>/dev/null || $(BIN)/pip install -q -e ".[test,bench]"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.selection
 	$(BIN)/python -m bench.balancing

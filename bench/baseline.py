@@ -5,6 +5,9 @@ It does what the vote storm asks of Samla and nothing else: it takes votes as HT
 GET), counts them in memory, and at most once per tick (leading edge, like Samla's hub)
 broadcasts a `poll.results` frame of the same shape to every open socket with the
 library's one-pass `broadcast`. No store, no auth, no templates: the floor to compare with.
+For the rooms scenario (bench/rooms.py) a socket opened as `/events?p=ID` is that person's,
+and `POST /rooms {"count": K}` / `POST /rooms/close` send each person's socket one frame
+with its own room (or the plenary).
 
 Run as `python -m bench.baseline --port P --vote-port Q`; it prints "ready" when listening."""
 
@@ -14,9 +17,11 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import signal
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -37,6 +42,7 @@ class Counter:
         self.scheduled = False
         self.broadcasts = 0
         self.frames = 0
+        self.people: dict[str, ServerConnection] = {}  # the rooms scenario's named sockets
 
     def results(self) -> dict[str, Any]:
         return {
@@ -72,17 +78,53 @@ class Counter:
         self.frames += len(self.clients)
 
     async def handler(self, ws: ServerConnection) -> None:
-        snapshot = json.dumps(
-            {"type": "snapshot", "version": self.version, "polls": [self.results()]}
-        )
+        shown: dict[str, Any] = {"type": "snapshot", "version": self.version}
+        shown["polls"] = [self.results()]
+        person = parse_qs(urlsplit(ws.request.path if ws.request else "").query).get("p")
+        if person:
+            self.people[person[0]] = ws
+            shown["you"] = {"participant_id": person[0], "room_id": None}
         # Added before the snapshot is written: no broadcast can fall between the two.
         self.clients.add(ws)
         try:
-            await ws.send(snapshot)
+            await ws.send(json.dumps(shown))
             async for _ in ws:
                 pass
         finally:
             self.clients.discard(ws)
+            if person:
+                self.people.pop(person[0], None)
+
+    def open_rooms(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Deals the named sockets' people into `count` rooms at random and sends each
+        socket its own room: one frame per person, as a room's screen differs per person."""
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or count < 1:
+            return 422, {"error": {"code": "invalid", "message": "Give a count."}}
+        people = list(self.people)
+        random.shuffle(people)
+        rooms = [
+            {"id": f"r{k}", "name": f"Room {k + 1}", "participant_ids": people[k::count]}
+            for k in range(count)
+        ]
+        self.version += 1
+        for room in rooms:
+            for person in room["participant_ids"]:
+                self._seat(person, room)
+        return 201, {"rooms": rooms}
+
+    def close_rooms(self) -> tuple[int, dict[str, Any]]:
+        """Everyone back in the plenary, each socket told so in its own frame."""
+        self.version += 1
+        for person in self.people:
+            self._seat(person, None)
+        return 200, {"rooms": []}
+
+    def _seat(self, person: str, room: dict[str, Any] | None) -> None:
+        you = {"participant_id": person, "room_id": room["id"] if room else None}
+        frame = {"type": "snapshot", "version": self.version, "room": room, "you": you}
+        broadcast([self.people[person]], json.dumps(frame))
+        self.frames += 1
 
 
 async def http_handler(
@@ -107,6 +149,10 @@ async def http_handler(
                     status, answer = counter.vote(json.loads(body))
                 except ValueError:
                     status, answer = 422, {"error": {"code": "invalid", "message": "JSON"}}
+            elif method == "POST" and path == "/rooms":
+                status, answer = counter.open_rooms(json.loads(body))
+            elif method == "POST" and path == "/rooms/close":
+                status, answer = counter.close_rooms()
             elif method == "GET" and path == "/results":
                 status, answer = 200, counter.results()
             elif method == "GET" and path == "/stats":

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
-import math
 import os
 import resource
 import shutil
@@ -21,10 +21,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import distributed
+from bench import distributed, slow
 from bench.profile import Profiler
-from bench.targets import Baseline, SamlaServer, Target, gather_limited
-from bench.wire import Http, HttpError, Stream, open_stream
+from bench.targets import Baseline, SamlaServer, Target, gather_limited, raise_fd_limit
+from bench.wire import (
+    Http,
+    HttpError,
+    Stream,
+    broadcast_rate,
+    everyone_saw,
+    open_stream,
+    summary_ms,
+)
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -57,6 +65,7 @@ class Options:
     stamp: str = ""
     instances: int = 1  # several: Samla on Redis and PostgreSQL (bench/distributed.py)
     reconnect_concurrency: int = 500
+    slow_share: float = 0.0  # sockets that stop reading in the storm (bench/slow.py)
 
 
 @dataclass
@@ -108,82 +117,13 @@ class Result:
     services_cpu_storm_s: float = 0.0  # Redis and PostgreSQL, on the distributed path
     instances: int = 1
     closed_during_run: int = 0
+    stalled: int = 0  # sockets that stopped reading (bench/slow.py), left out of the figures
+    stalled_closed: int = 0  # of those, the ones the server had closed
     setup_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     profile: str = ""
     server_timers: dict[str, Any] = field(default_factory=dict)
     memory_trace: str = ""
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def summary_ms(values: list[float], missing: int = 0) -> dict[str, float | str]:
-    """Percentiles in ms; `missing` values (never arrived) count as later than any other."""
-    if not values and not missing:
-        return {}
-    ms = [v * 1000 for v in values] + [math.inf] * missing
-    out: dict[str, float | str] = {}
-    for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
-        value = percentile(ms, q)
-        out[name] = round(value, 1) if value != math.inf else "never"
-    if values:
-        out["mean_arrived"] = round(sum(ms[: len(values)]) / len(values), 1)
-    if missing:
-        out["never"] = missing
-    return out
-
-
-def broadcast_rate(streams: list[Stream]) -> float:
-    """Messages per second while broadcasts are being delivered: for each update (a version),
-    from its first to its last arrival on any socket; the union of those spans is the time
-    the server spent delivering, whatever the pace of the votes that caused the updates."""
-    spans: dict[int, list[float]] = {}
-    frames = 0
-    for s in streams:
-        for version, at in s.arrivals:
-            frames += 1
-            span = spans.get(version)
-            if span is None:
-                spans[version] = [at, at]
-            elif at < span[0]:
-                span[0] = at
-            elif at > span[1]:
-                span[1] = at
-    busy = 0.0
-    end = -math.inf
-    for lo, hi in sorted(spans.values()):
-        if hi <= end:
-            continue
-        busy += hi - max(lo, end)
-        end = hi
-    return round(frames / busy, 1) if busy > 0 else 0.0
-
-
-def everyone_saw(streams: list[Stream], upto: int) -> list[float | None]:
-    """seen[k] = the first moment by which EVERY socket had seen a total >= k (k = 1..upto),
-    or None when some socket never did.
-
-    Each socket's "first time it saw >= k" is a non-decreasing step function of k; the max
-    of those over sockets is the prefix maximum of, for each k, the latest time any socket
-    first covered exactly k."""
-    latest = [0.0] * (upto + 2)
-    for s in streams:
-        for lo, at in s.steps:
-            lo = max(lo, 1)  # the first snapshot's step starts at 0 and is earlier anyway
-            if lo <= upto and at > latest[lo]:
-                latest[lo] = at
-    reached = min((s.best for s in streams), default=0)
-    seen: list[float | None] = [None] * (upto + 1)
-    running = 0.0
-    for k in range(1, upto + 1):
-        running = max(running, latest[k])
-        seen[k] = running if k <= reached else None
-    return seen
 
 
 async def storm(target: Target, opts: Options, streams: list[Stream], result: Result) -> list[Sent]:
@@ -276,6 +216,7 @@ async def run_target(target: Target, opts: Options) -> Result:
                 target.tokens[i],
                 progress,
                 timeout=60.0,
+                kind=target.stream_kind,
             )
         except (OSError, TimeoutError, ConnectionError) as exc:
             return f"{type(exc).__name__}: {exc}"
@@ -307,6 +248,7 @@ async def run_target(target: Target, opts: Options) -> Result:
             (result.rss_idle_kib - result.rss_before_kib) / len(streams), 2
         )
 
+    streams, stalled = slow.stall(streams, opts.slow_share)
     profiler = None
     if opts.profile:
         REPORTS.mkdir(exist_ok=True)
@@ -407,17 +349,9 @@ async def run_target(target: Target, opts: Options) -> Result:
         http.close()
     for s in streams:
         s.close()
+    if stalled:
+        await slow.wake(stalled, result)
     return result
-
-
-def raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        soft = wanted
-    if soft < needed:
-        raise SystemExit(f"bench: needs {needed} open files, the limit is {soft}")
 
 
 async def run_one(target: Target, opts: Options) -> Result:
@@ -534,6 +468,8 @@ ROWS = [
     ("driver CPU in storm, s", "driver_cpu_storm_s"),
     ("Redis + PostgreSQL CPU in storm, s", "services_cpu_storm_s"),
     ("instances", "instances"),
+    ("sockets stalled (not reading)", "stalled"),
+    ("of those closed by the server", "stalled_closed"),
     ("setup seconds", "setup_seconds"),
     ("machine load average at start", "load_average"),
 ]
@@ -578,35 +514,28 @@ def render(opts: Options, results: list[Result], started: str) -> str:
     return "\n".join(lines)
 
 
-async def main_async(opts: Options) -> int:
-    if opts.scenario == "minutes":
-        from bench import minutes
+# Scenarios with their own module and report (`main_async(opts)` in each).
+OWN_MODULES = {
+    "reconnect": "bench.reconnect",
+    "rooms": "bench.rooms",
+    "slow": "bench.slow",
+    "socketio": "bench.socketio_peer",
+}
 
-        return await minutes.main_async(minutes.EDITORS, minutes.RATE, minutes.SECONDS)
-    if opts.scenario == "reconnect":
-        from bench import reconnect
 
-        return await reconnect.main_async(opts)
-    # N streams, and the votes in flight: a new connection each, at most N (or 5,000).
-    in_flight = opts.vote_connections or min(opts.participants, 5000)
-    raise_fd_limit(opts.participants + in_flight + 1024)
+def begin(opts: Options, name: str) -> str:
+    """The run's start (UTC) and the name its report files share, from the scenario's name."""
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    opts.stamp = (
-        f"storm-{opts.scenario}-n{opts.participants}-{started.replace(' ', 'T').replace(':', '')}"
-    )
-    if opts.instances > 1:
-        opts.stamp = opts.stamp.replace("-n", f"-i{opts.instances}-n", 1)
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp, contextlib.ExitStack() as on:
-        workdir = Path(tmp)
-        if opts.only in (None, "baseline"):
-            print(f"bench: baseline, N={opts.participants} …", flush=True)
-            results.append(await run_one(Baseline(workdir, opts.tick), opts))
-        if opts.only in (None, "samla"):
-            print(f"bench: samla, N={opts.participants} …", flush=True)
-            samla = distributed.samla_target(workdir, opts, on)
-            results.append(await run_one(samla, opts))
-    text = render(opts, results, started)
+    where = f"i{opts.instances}-" if opts.instances > 1 else ""
+    opts.stamp = f"{name}-{where}n{opts.participants}-" + started.replace(" ", "T").replace(":", "")
+    return started
+
+
+def write_report(
+    opts: Options, results: list[Result], started: str, verdict_lines: list[str] | None = None
+) -> None:
+    """Prints the storm's report and writes it as text and JSON beside it."""
+    text = "\n".join([render(opts, results, started), *(verdict_lines or [])])
     for r in results:
         if r.server_timers:
             text += f"\n\nTimers inside {r.target} during the storm (instrumented run):"
@@ -621,19 +550,35 @@ async def main_async(opts: Options) -> int:
     REPORTS.mkdir(exist_ok=True)
     base = REPORTS / opts.stamp
     base.with_suffix(".txt").write_text(text + "\n")
-    base.with_suffix(".json").write_text(
-        json.dumps(
-            {
-                "options": asdict(opts),
-                "started_utc": started,
-                "results": [asdict(r) for r in results],
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
-        + "\n"
-    )
+    found: dict[str, Any] = {"options": asdict(opts), "started_utc": started}
+    found["results"] = [asdict(r) for r in results]
+    base.with_suffix(".json").write_text(json.dumps(found, indent=2, ensure_ascii=False) + "\n")
     print(f"\nreport: {base.with_suffix('.txt')} (and .json)")
+
+
+async def main_async(opts: Options) -> int:
+    if opts.scenario == "minutes":
+        from bench import minutes
+
+        return await minutes.main_async(minutes.EDITORS, minutes.RATE, minutes.SECONDS)
+    if opts.scenario in OWN_MODULES:
+        module = importlib.import_module(OWN_MODULES[opts.scenario])
+        return int(await module.main_async(opts))
+    # N streams, and the votes in flight: a new connection each, at most N (or 5,000).
+    in_flight = opts.vote_connections or min(opts.participants, 5000)
+    raise_fd_limit(opts.participants + in_flight + 1024)
+    started = begin(opts, f"storm-{opts.scenario}")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="samla-bench-") as tmp, contextlib.ExitStack() as on:
+        workdir = Path(tmp)
+        if opts.only in (None, "baseline"):
+            print(f"bench: baseline, N={opts.participants} …", flush=True)
+            results.append(await run_one(Baseline(workdir, opts.tick), opts))
+        if opts.only in (None, "samla"):
+            print(f"bench: samla, N={opts.participants} …", flush=True)
+            samla = distributed.samla_target(workdir, opts, on)
+            results.append(await run_one(samla, opts))
+    write_report(opts, results, started)
     return 0
 
 
@@ -648,12 +593,15 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--scenario",
-        choices=["votes", "upvotes", "joins", "minutes", "reconnect"],
+        choices=["votes", "upvotes", "joins", "minutes", "reconnect", "rooms", "slow", "socketio"],
         default="votes",
         help="votes: the vote storm; upvotes: N upvotes of one note (bench/upvotes.py); "
         "joins: a join storm (provisional); minutes: 50 editors "
         "on one room's minutes beside a bare pycrdt-websocket server (bench/minutes.py); "
-        "reconnect: every stream of an instance dropped at once and reopened (bench/reconnect.py)",
+        "reconnect: every stream of an instance dropped at once and reopened (bench/reconnect.py); "
+        "rooms: N people into N/10 breakout rooms and back (bench/rooms.py); slow: the vote "
+        "storm with and without 1%% of the sockets not reading (bench/slow.py); socketio: the "
+        "vote storm on python-socketio beside Samla (bench/socketio_peer.py)",
     )
     parser.add_argument(
         "--tick",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import upvotes
-from bench.wire import Http, HttpError, Progress, version_progress, voters_progress
+from bench.wire import Http, HttpError, Progress, Stream, version_progress, voters_progress
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["Tillit", "Samverkan", "Öppenhet", "Mod"]
@@ -58,6 +59,17 @@ async def gather_limited(limit: int, jobs: list[Any]) -> list[Any]:
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
+def raise_fd_limit(needed: int) -> None:
+    """Every stream and every vote in flight is a file descriptor of the driver."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft < needed:
+        raise SystemExit(f"bench: needs {needed} open files, the limit is {soft}")
+
+
 @dataclass
 class Vote:
     method: str
@@ -88,6 +100,7 @@ class Target:
     option_ids: list[str] = field(default_factory=list)
     progress: Progress | None = None
     stream_path: str = "/"
+    stream_kind: type[Stream] = Stream  # the client side of the server's stream protocol
     expected_progress: int = 0  # the progress number every snapshot should show
 
     @property

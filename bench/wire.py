@@ -2,13 +2,16 @@
 
 The driver shares two cores with the server it measures, so its clients do as little as a
 client can: no per-message task wake-ups, no JSON parsing of updates (the one number a
-frame carries is found with a regular expression), and one timestamp per read."""
+frame carries is found with a regular expression), and one timestamp per read. The figures
+the report gives (percentiles, delivery rate, vote -> every socket) are read from what the
+streams recorded, at the end of this module."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import math
 import os
 import re
 import time
@@ -247,12 +250,19 @@ class Stream(asyncio.Protocol):
 
 
 async def open_stream(
-    host: str, port: int, path: str, token: str | None, progress: Progress, timeout: float
+    host: str,
+    port: int,
+    path: str,
+    token: str | None,
+    progress: Progress,
+    timeout: float,
+    kind: type[Stream] = Stream,
 ) -> Stream:
-    """Opens a stream and waits for its snapshot."""
+    """Opens a stream (`kind`: another server's protocol over the same WebSocket) and waits
+    for its snapshot."""
     loop = asyncio.get_running_loop()
     _, stream = await asyncio.wait_for(
-        loop.create_connection(lambda: Stream(path, host, port, token, progress), host, port),
+        loop.create_connection(lambda: kind(path, host, port, token, progress), host, port),
         timeout,
     )
     try:
@@ -307,3 +317,77 @@ def version_progress(base: int) -> Progress:
         return int(match.group(1)) - base if match else None
 
     return progress
+
+
+# -- what the records say ---------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
+    return ordered[rank - 1]
+
+
+def summary_ms(values: list[float], missing: int = 0) -> dict[str, float | str]:
+    """Percentiles in ms; `missing` values (never arrived) count as later than any other."""
+    if not values and not missing:
+        return {}
+    ms = [v * 1000 for v in values] + [math.inf] * missing
+    out: dict[str, float | str] = {}
+    for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
+        value = percentile(ms, q)
+        out[name] = round(value, 1) if value != math.inf else "never"
+    if values:
+        out["mean_arrived"] = round(sum(ms[: len(values)]) / len(values), 1)
+    if missing:
+        out["never"] = missing
+    return out
+
+
+def broadcast_rate(streams: list[Stream]) -> float:
+    """Messages per second while broadcasts are being delivered: for each update (a version),
+    from its first to its last arrival on any socket; the union of those spans is the time
+    the server spent delivering, whatever the pace of the votes that caused the updates."""
+    spans: dict[int, list[float]] = {}
+    frames = 0
+    for s in streams:
+        for version, at in s.arrivals:
+            frames += 1
+            span = spans.get(version)
+            if span is None:
+                spans[version] = [at, at]
+            elif at < span[0]:
+                span[0] = at
+            elif at > span[1]:
+                span[1] = at
+    busy = 0.0
+    end = -math.inf
+    for lo, hi in sorted(spans.values()):
+        if hi <= end:
+            continue
+        busy += hi - max(lo, end)
+        end = hi
+    return round(frames / busy, 1) if busy > 0 else 0.0
+
+
+def everyone_saw(streams: list[Stream], upto: int) -> list[float | None]:
+    """seen[k] = the first moment by which EVERY socket had seen a total >= k (k = 1..upto),
+    or None when some socket never did.
+
+    Each socket's "first time it saw >= k" is a non-decreasing step function of k; the max
+    of those over sockets is the prefix maximum of, for each k, the latest time any socket
+    first covered exactly k."""
+    latest = [0.0] * (upto + 2)
+    for s in streams:
+        for lo, at in s.steps:
+            lo = max(lo, 1)  # the first snapshot's step starts at 0 and is earlier anyway
+            if lo <= upto and at > latest[lo]:
+                latest[lo] = at
+    reached = min((s.best for s in streams), default=0)
+    seen: list[float | None] = [None] * (upto + 1)
+    running = 0.0
+    for k in range(1, upto + 1):
+        running = max(running, latest[k])
+        seen[k] = running if k <= reached else None
+    return seen
