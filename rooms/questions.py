@@ -1,4 +1,5 @@
-"""Questions to the panel (Q&A): asking, upvoting, approval, answering, the big screen."""
+"""Questions to the panel (Q&A): asking, upvoting (alone or in a storm's batch), approval,
+answering, the big screen."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from rooms.boards import precise
-from rooms.errors import forbidden, not_found
+from rooms.boards import (
+    LikeTally,
+    Press,
+    check_liker,
+    like_counts,
+    liked_among,
+    precise,
+    sessions_of,
+)
+from rooms.errors import Refused, forbidden, not_found
 from rooms.models import Event, Outcome, Participant, Role, new_id, utcnow
 from rooms.sessions import writable
 from rooms.text import clean, optional
@@ -205,11 +214,7 @@ async def upvote(
 ) -> Outcome[int]:
     """One upvote per participant per question, kept by the primary key."""
     await writable(db, participant.session_id)
-    q = await question_by_id(db, question_id)
-    if q.session_id != participant.session_id:
-        raise forbidden("This question belongs to another session.")
-    if not q.approved or q.hidden:
-        raise not_found("question")
+    q = _likeable(await db.get(Question, question_id), participant.session_id)
     changed = False
     if take_back:
         result = await db.execute(
@@ -230,10 +235,56 @@ async def upvote(
     count = await upvote_count(db, q.id)
     if not changed:
         return Outcome(q.session_id, count)
-    event = Event(
-        "question.upvoted", {"question_id": q.id, "upvotes": count}, key=f"question.upvoted:{q.id}"
+    return Outcome(q.session_id, count, (_upvoted(q.id, count),))
+
+
+def _upvoted(question_id: str, count: int) -> Event:
+    return Event(
+        "question.upvoted",
+        {"question_id": question_id, "upvotes": count},
+        key=f"question.upvoted:{question_id}",
     )
-    return Outcome(q.session_id, count, (event,))
+
+
+async def upvote_many(
+    db: AsyncSession, session_id: str, presses: list[Press]
+) -> Outcome[list[int | Refused]]:
+    """Several participants' likes of questions in one transaction (a group commit), each
+    accepted or refused as `upvote` (`toggle_upvote` where it toggles) would; as
+    `rooms.boards.upvote_many` for notes."""
+    await writable(db, session_id)  # the session's row first (rooms/locks.py)
+    pids = sorted({pid for pid, _, _ in presses})
+    people = await sessions_of(db, pids)
+    found = await db.scalars(
+        select(Question).where(col(Question.id).in_(sorted({qid for _, qid, _ in presses})))
+    )
+    asked = {q.id: q for q in found}
+    liked = await liked_among(db, QuestionUpvote, "question_id", list(asked), pids)
+    tally = LikeTally(liked, await like_counts(db, QuestionUpvote, "question_id", list(asked)))
+    done: list[int | Refused] = []
+    for pid, qid, take_back in presses:
+        try:
+            check_liker(people, session_id, pid)
+            q = _likeable(asked.get(qid), session_id)
+        except Refused as exc:
+            done.append(exc)
+            continue
+        done.append(tally.press(q.id, pid, take_back))
+    await tally.store(db, QuestionUpvote, "question_id")
+    events = tuple(_upvoted(qid, tally.counts[qid]) for qid in sorted(tally.touched))
+    return Outcome(session_id, done, events)
+
+
+def _likeable(q: Question | None, session_id: str) -> Question:
+    """The question a like may count for: refused if it is gone, of another session, waiting
+    for a moderator or rejected (alone and in a batch alike)."""
+    if q is None:
+        raise not_found("question")
+    if q.session_id != session_id:
+        raise forbidden("This question belongs to another session.")
+    if not q.approved or q.hidden:
+        raise not_found("question")
+    return q
 
 
 async def toggle_upvote(

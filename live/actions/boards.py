@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
 from live.actions import Action, Actor, Body, as_participant
+from live.actions.batching import Kind, submit
 from live.services import Samla
 from rooms import boards
-from rooms.errors import invalid
-from rooms.models import Outcome, Participant, Role
+from rooms.errors import Refused, invalid, not_found
+from rooms.models import Outcome, Role
+from rooms.sessions import participant_in
 
 PARTICIPANTS = frozenset[Role]({"participant"})
 MODERATORS = frozenset[Role]({"moderator"})
@@ -138,13 +140,30 @@ async def delete_note(samla: Samla, actor: Actor, body: NoteRef) -> Any:
     )
 
 
-async def like_note(samla: Samla, actor: Actor, body: Like) -> Any:
-    async def like(db: AsyncSession, who: Participant) -> Outcome[Any]:
-        if body.take_back is None:
-            return await boards.toggle_upvote(db, who, body.note)
-        return await boards.upvote_note(db, who, body.note, take_back=body.take_back)
+async def _like_many(
+    db: AsyncSession, session_id: str, presses: list[boards.Press]
+) -> Outcome[list[int | Refused]]:
+    return await boards.upvote_many(db, session_id, presses)
 
-    return await as_participant(samla, actor, like)
+
+async def _like_one(db: AsyncSession, session_id: str, press: boards.Press) -> Outcome[int]:
+    participant_id, note_id, take_back = press
+    who = await participant_in(db, session_id, participant_id)
+    if take_back is None:
+        return await boards.toggle_upvote(db, who, note_id)
+    return await boards.upvote_note(db, who, note_id, take_back=take_back)
+
+
+NOTE_LIKES = Kind[boards.Press, int]("likes of notes", _like_many, _like_one)
+
+
+async def like_note(samla: Samla, actor: Actor, body: Like) -> int:
+    """A like joins its session's batch; it is acknowledged, with the note's total, once its
+    batch has committed."""
+    if actor.participant_id is None:
+        raise not_found("participant")
+    press = (actor.participant_id, body.note, body.take_back)
+    return await submit(samla, NOTE_LIKES, actor.session_id, press)
 
 
 async def give_dot(samla: Samla, actor: Actor, body: DotGiven) -> Any:

@@ -9,8 +9,8 @@ from pydantic import ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
-from live.actions import Action, Actor, Body
-from live.actions.votes import batcher_for
+from live.actions import Action, Actor, Body, votes
+from live.actions.batching import submit
 from live.services import Samla
 from rooms import polls
 from rooms.errors import forbidden
@@ -101,8 +101,8 @@ async def vote(samla: Samla, actor: Actor, body: PollVote) -> polls.Voted:
     """An answer joins its session's batch; it is acknowledged once its batch committed."""
     if actor.participant_id is None:
         raise forbidden()
-    batcher = batcher_for(samla)
-    return await batcher.vote(actor.session_id, body.poll_id, actor.participant_id, body.given())
+    answer = (body.poll_id, actor.participant_id, body.given())
+    return await submit(samla, votes.ANSWERS, actor.session_id, answer)
 
 
 async def create(samla: Samla, actor: Actor, body: NewPoll) -> dict[str, Any]:

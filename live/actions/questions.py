@@ -9,11 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live import quotas
 from live.actions import Action, Actor, Body, as_participant
+from live.actions.batching import Kind, submit
 from live.actions.boards import MODERATORS, PARTICIPANTS
 from live.services import Samla
 from rooms import questions
-from rooms.errors import invalid
-from rooms.models import Outcome, Participant
+from rooms.boards import Press
+from rooms.errors import Refused, invalid, not_found
+from rooms.models import Outcome
+from rooms.sessions import participant_in
 
 
 class NewQuestion(Body):
@@ -47,13 +50,29 @@ async def ask(samla: Samla, actor: Actor, body: NewQuestion) -> Any:
     )
 
 
-async def like(samla: Samla, actor: Actor, body: QuestionLike) -> Any:
-    async def liked(db: AsyncSession, who: Participant) -> Outcome[Any]:
-        if body.take_back is None:
-            return await questions.toggle_upvote(db, who, body.question)
-        return await questions.upvote(db, who, body.question, take_back=body.take_back)
+async def _like_many(
+    db: AsyncSession, session_id: str, presses: list[Press]
+) -> Outcome[list[int | Refused]]:
+    return await questions.upvote_many(db, session_id, presses)
 
-    return await as_participant(samla, actor, liked)
+
+async def _like_one(db: AsyncSession, session_id: str, press: Press) -> Outcome[int]:
+    participant_id, question_id, take_back = press
+    who = await participant_in(db, session_id, participant_id)
+    if take_back is None:
+        return await questions.toggle_upvote(db, who, question_id)
+    return await questions.upvote(db, who, question_id, take_back=take_back)
+
+
+QUESTION_LIKES = Kind[Press, int]("likes of questions", _like_many, _like_one)
+
+
+async def like(samla: Samla, actor: Actor, body: QuestionLike) -> int:
+    """A like joins its session's batch, as a like of a note does (`live/actions/boards.py`)."""
+    if actor.participant_id is None:
+        raise not_found("participant")
+    press = (actor.participant_id, body.question, body.take_back)
+    return await submit(samla, QUESTION_LIKES, actor.session_id, press)
 
 
 async def moderate(samla: Samla, actor: Actor, body: QuestionModeration) -> Any:

@@ -1,14 +1,15 @@
-"""Notes: posting (once, however often it is re-sent), editing, deleting, upvoting."""
+"""Notes: posting (once, however often it is re-sent), editing, deleting, upvoting (alone,
+or in a storm's batch)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import HttpUrl, TypeAdapter, ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from rooms.boards.reading import (
     board_by_id,
@@ -29,7 +30,8 @@ from rooms.boards.tables import (
     Note,
     NoteUpvote,
 )
-from rooms.errors import forbidden, invalid, not_found
+from rooms.breakout import rooms_of_people
+from rooms.errors import Refused, forbidden, invalid, not_found
 from rooms.models import Event, Outcome, Participant, Role, utcnow
 from rooms.sessions import writable
 from rooms.text import clean, optional
@@ -272,14 +274,17 @@ async def upvote_note(
     count = await upvote_count(db, note.id)
     if not changed:
         return Outcome(board.session_id, count)
+    return Outcome(board.session_id, count, (_upvoted(note, board, count),))
+
+
+def _upvoted(note: Note, board: Board, count: int) -> Event:
     # Keyed per note: a burst of upvotes crosses the broker as one event with the total.
-    event = Event(
+    return Event(
         "note.upvoted",
         {"note_id": note.id, "board_id": board.id, "upvotes": count},
         key=f"note.upvoted:{note.id}",
         room_id=board.room_id,
     )
-    return Outcome(board.session_id, count, (event,))
 
 
 async def toggle_upvote(db: AsyncSession, participant: Participant, note_id: str) -> Outcome[int]:
@@ -294,3 +299,180 @@ async def moderated_note(db: AsyncSession, session_id: str, note_id: str) -> tup
     if note.session_id != session_id:
         raise forbidden("This note belongs to another session.")
     return note, await board_by_id(db, note.board_id)
+
+
+# One press of a like button in a batch: who, what they like, and whether they take it back
+# (None: the button's toggle, a second press takes the like back).
+Press = tuple[str, str, bool | None]
+
+
+async def upvote_many(
+    db: AsyncSession, session_id: str, presses: list[Press]
+) -> Outcome[list[int | Refused]]:
+    """Several participants' likes of notes in one transaction (a group commit): each is
+    accepted or refused on its own, as `upvote_note` (`toggle_upvote` where it toggles)
+    would, and counted in the order they came; each changed note's event goes out once.
+
+    One read of the likers, one of the notes with their boards, one of the likes given
+    already, then one round of deletes and one of inserts (`LikeTally.store`)."""
+    await writable(db, session_id)  # the session's row first (rooms/locks.py)
+    pids = sorted({pid for pid, _, _ in presses})
+    people = await sessions_of(db, pids)
+    notes = await _notes_on_boards(db, sorted({nid for _, nid, _ in presses}))
+    in_rooms = any(board.room_id is not None for _, board in notes.values())
+    seats = await rooms_of_people(db, session_id, pids) if in_rooms else {}
+    liked = await liked_among(db, NoteUpvote, "note_id", list(notes), pids)
+    tally = LikeTally(liked, await like_counts(db, NoteUpvote, "note_id", list(notes)))
+    done: list[int | Refused] = []
+    for pid, nid, take_back in presses:
+        try:
+            check_liker(people, session_id, pid)
+            note = _likeable(notes, nid, session_id, seats.get(pid))
+        except Refused as exc:
+            done.append(exc)
+            continue
+        done.append(tally.press(note.id, pid, take_back))
+    await tally.store(db, NoteUpvote, "note_id")
+    events = tuple(_upvoted(*notes[nid], tally.counts[nid]) for nid in sorted(tally.touched))
+    return Outcome(session_id, done, events)
+
+
+async def _notes_on_boards(db: AsyncSession, note_ids: list[str]) -> dict[str, tuple[Note, Board]]:
+    rows = await db.execute(
+        select(Note, Board)
+        .join(Board, col(Board.id) == col(Note.board_id))
+        .where(col(Note.id).in_(note_ids))
+    )
+    return {note.id: (note, board) for note, board in rows.all()}
+
+
+def _likeable(
+    notes: dict[str, tuple[Note, Board]], note_id: str, session_id: str, seat: str | None
+) -> Note:
+    """`upvote_note`'s checks, in its order, with the note, its board and the seat read."""
+    found = notes.get(note_id)
+    if found is None:
+        raise not_found("note")
+    note, board = found
+    if session_id != board.session_id:
+        raise forbidden("This board belongs to another session.")
+    if board.room_id is not None and seat != board.room_id:
+        raise forbidden("This board belongs to another room; you can write in your own room's.")
+    if note.hidden:
+        raise not_found("note")
+    return note
+
+
+# -- likes in a batch, of notes and of questions alike ------------------------------------------
+
+
+async def sessions_of(db: AsyncSession, participant_ids: list[str]) -> dict[str, str]:
+    """Each participant's session, read once for a batch."""
+    conn = await db.connection()
+    rows = await conn.execute(
+        select(col(Participant.id), col(Participant.session_id)).where(
+            col(Participant.id).in_(participant_ids)
+        )
+    )
+    return {pid: sid for pid, sid in rows.all()}
+
+
+def check_liker(people: dict[str, str], session_id: str, participant_id: str) -> None:
+    """`participant_in`'s refusals, with the batch's participants read."""
+    found = people.get(participant_id)
+    if found is None:
+        raise not_found("participant")
+    if found != session_id:
+        raise forbidden("This participant belongs to another session.")
+
+
+def _table(model: type[SQLModel]) -> Any:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+async def liked_among(
+    db: AsyncSession,
+    model: type[SQLModel],
+    target: str,
+    targets: list[str],
+    participant_ids: list[str],
+) -> set[tuple[str, str]]:
+    """Which of these participants like which of these targets already: (target, who)."""
+    if not targets:
+        return set()
+    table = _table(model)
+    conn = await db.connection()
+    rows = await conn.execute(
+        select(table.c[target], table.c.participant_id).where(
+            table.c[target].in_(targets), table.c.participant_id.in_(participant_ids)
+        )
+    )
+    return {(str(t), str(p)) for t, p in rows.all()}
+
+
+async def like_counts(
+    db: AsyncSession, model: type[SQLModel], target: str, targets: list[str]
+) -> dict[str, int]:
+    """Each target's likes as stored, every target named (0 for none)."""
+    counts = dict.fromkeys(targets, 0)
+    if targets:
+        table = _table(model)
+        conn = await db.connection()
+        rows = await conn.execute(
+            select(table.c[target], func.count())
+            .where(table.c[target].in_(targets))
+            .group_by(table.c[target])
+        )
+        counts.update((str(t), int(n)) for t, n in rows.all())
+    return counts
+
+
+class LikeTally:
+    """A batch's likes replayed in the order they came, as a transaction each would have
+    counted them: each press's own total, then the batch's rows written at once.
+
+    A like and its taking back in the same batch write nothing; the target still counts as
+    touched, as two transactions would each have told everyone."""
+
+    def __init__(self, liked: set[tuple[str, str]], counts: dict[str, int]) -> None:
+        self._before = frozenset(liked)
+        self._now = set(liked)
+        self.counts = counts
+        self.touched: set[str] = set()
+
+    def press(self, target: str, participant_id: str, take_back: bool | None) -> int:
+        """One press: a like where there was none, a take-back where there was one (the
+        toggle decides by what the person has now); the target's total after it."""
+        key = (target, participant_id)
+        had = key in self._now
+        if take_back is None:
+            take_back = had
+        if take_back == had:  # otherwise nothing changes: liked already, or nothing to take
+            if had:
+                self._now.discard(key)
+            else:
+                self._now.add(key)
+            self.counts[target] += -1 if had else 1
+            self.touched.add(target)
+        return self.counts[target]
+
+    async def store(self, db: AsyncSession, model: type[SQLModel], target: str) -> None:
+        """One round of deletes and one of inserts, each in the order of target and person:
+        two instances' batches take the same rows' locks in the same order and never each
+        wait for the other. A like another instance stored meanwhile fails the insert and
+        with it the batch; the caller then stores each press on its own."""
+        table = _table(model)
+        conn = await db.connection()
+        gone = sorted(self._before - self._now)
+        if gone:
+            await conn.execute(
+                delete(table).where(
+                    table.c[target] == bindparam("t"), table.c.participant_id == bindparam("p")
+                ),
+                [{"t": t, "p": p} for t, p in gone],
+            )
+        new = sorted(self._now - self._before)
+        if new:
+            now = utcnow()
+            rows = [{target: t, "participant_id": p, "created_at": now} for t, p in new]
+            await conn.execute(insert(table), rows)
