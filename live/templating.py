@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -210,8 +210,10 @@ def _label(translations: gettext.NullTranslations, reverse: dict[str, str], name
     return translations.pgettext(DEFAULT_NAME, english) if english is not None else name
 
 
+@cache
 def _load_translations() -> tuple[dict[str, gettext.NullTranslations], frozenset[str]]:
-    """Catalogs are read from the .po sources at start: no compiled files to keep in step.
+    """Catalogs are read from the .po sources at start (once per process, however many apps
+    it makes): no compiled files to keep in step.
     Also every message the catalogs know (translated or not), to tell a template's own text
     from a message the code built (a refusal naming what someone typed)."""
     out: dict[str, gettext.NullTranslations] = {"en": gettext.NullTranslations()}

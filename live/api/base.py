@@ -284,9 +284,12 @@ def _schema(body: type[Body], schemas: dict[str, Any]) -> dict[str, Any]:
 
 def routes(endpoints: list[Endpoint]) -> list[BaseRoute]:
     """The API's routes, its OpenAPI document (made from the same list) and its event stream."""
-    document = openapi(endpoints)
+    document: dict[str, Any] = {}
 
     async def openapi_json(request: Request) -> Response:
+        # Made at the first request, not at every start: a few readers ask for it.
+        if not document:
+            document.update(openapi(endpoints))
         return JSONResponse(document)
 
     out: list[BaseRoute] = [Route(e.path, e.handler, methods=[e.method]) for e in endpoints]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from live.store import Store, migrate
+from live.store import Store
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'samla.db'}"
-    await asyncio.to_thread(migrate, url)
-    opened = Store(url)
+async def store(tmp_path: Path, migrated: Path) -> AsyncIterator[Store]:
+    """A copy of the migrated database (tests/conftest.py), opened."""
+    path = tmp_path / "samla.db"
+    shutil.copyfile(migrated, path)
+    opened = Store(f"sqlite+aiosqlite:///{path}")
     yield opened
     await opened.close()
