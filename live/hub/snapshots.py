@@ -1,16 +1,18 @@
-"""Snapshots: everything a socket shows, read together for the sockets that ask at once,
-rendered once per audience and reused briefly."""
+"""Snapshots: everything a socket shows, read together for the sockets that ask at once;
+the session's description built once per role and version, the rest once per audience."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from live.broker import Broker
 from live.hub.connections import Connection
-from live.screens import PRESENCE, Audience, Painted, Panel, Screens, Viewer
+from live.screens import PRESENCE, Painted, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
 from rooms import sessions
@@ -18,15 +20,20 @@ from rooms.errors import not_found
 from rooms.lifecycle import describe
 from rooms.participants import session_version, still_in
 
-# How long a rendered snapshot may be reused for other sockets of the same audience.
+# How long the count of who is here may be reused, and an audience's HTML panels (which
+# show it) after their build: that count changes without a version. Every other shared part
+# is reused for as long as its version is asked for.
 SNAPSHOT_REUSE = 0.5
-# Audiences and versions cached at most; past it the cache starts afresh (it lives 0.5 s).
-SNAPSHOTS_KEPT = 512
+# Shared parts kept at most, the oldest dropped first: a session of a thousand rooms has a
+# thousand participant audiences at each version, and a part dropped while its version is
+# still asked for is built again. A newer version of a session drops its older parts.
+SNAPSHOTS_KEPT = 4096
 
-# What all sockets of an audience share at a version (HTML panels or the JSON body's text),
-# by audience, kind and version.
+# What the sockets of an audience, or of a role, share at a version: HTML panels, or JSON
+# text that each socket's body splices in.
 Shared = str
-Key = tuple[Audience, str, int]
+# A shared part's key: its session, what else it depends on, and its version.
+Key = tuple[str, Hashable, int]
 # A socket waiting for its snapshot, and where the snapshot goes.
 Waiting = tuple[Connection, asyncio.Future[str]]
 # Sockets whose snapshots are read in one transaction at most. Reading together saves each
@@ -57,9 +64,12 @@ class Snapshots:
         self.broker = broker
         self.templates = templates
         self.stats = stats
-        # Shared snapshot parts by audience and version; short-lived, because the count
-        # of who is here changes without a version.
+        # Shared parts by key, each with the time until which it may be reused, and the
+        # newest version each session's parts were built at.
         self._cache: dict[Key, tuple[float, Shared]] = {}
+        self._newest: dict[str, int] = {}
+        # How many were here in each session, and until when that count may be reused.
+        self._here_counts: dict[str, tuple[float, int]] = {}
         # The builds in flight, by the same key: whoever asks while one is being built
         # waits for it rather than build the same again (a reconnecting crowd).
         self._building: dict[Key, asyncio.Future[Shared]] = {}
@@ -135,44 +145,60 @@ class Snapshots:
         self, db: Any, conn: Connection, version: int, shared: dict[Key, Shared | Exception]
     ) -> str:
         """The socket's snapshot at this version; `shared` holds what this batch has built
-        per audience (or how building it failed: the build is not tried again for it)."""
+        (or how building it failed: the build is not tried again for it)."""
         shown, conn.page_version = conn.page_version, -1
         if conn.kind == "html" and shown == version:
             # The page already shows this version: redrawing it would only repeat it, and
             # replace what someone is typing.
             return version_marker(version)
-        key = (conn.audience, conn.kind, version)
+        key = (conn.session_id, (conn.audience, conn.kind), version)
+        reuse = SNAPSHOT_REUSE if conn.kind == "html" else math.inf
+        part = await self._memo(shared, key, lambda: self._shared(db, conn), reuse)
+        viewer = Viewer(conn.audience, conn.participant_id)
+        mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
+        if conn.kind == "html":
+            html = "".join([await self.render(db, p, viewer) for p in mine])
+            return part + html + version_marker(version)
+        # The description is the same for every room, and most of the body's bytes: built
+        # once per role and version and spliced in, as text, with the audience's panels.
+        described = (conn.session_id, conn.role, version)
+        head = await self._memo(shared, described, lambda: self._described(db, conn), math.inf)
+        own: dict[str, Any] = {p.name: await p.load(db, viewer) for p in mine if p.json}
+        own["you"] = {
+            "role": conn.role,
+            "participant_id": conn.participant_id,
+            "room_id": conn.room_id,
+        }
+        here = await self._here(conn.session_id)
+        return f'{head}, "here": {here}{part}, {json.dumps(own)[1:]}'
+
+    async def _memo(
+        self,
+        shared: dict[Key, Shared | Exception],
+        key: Key,
+        build: Callable[[], Awaitable[Shared]],
+        reuse: float,
+    ) -> Shared:
+        """A shared part as this batch has it, or from `_once` (a failure is kept too)."""
         if key not in shared:
             try:
-                shared[key] = await self._shared_once(db, conn, version)
+                shared[key] = await self._once(key, build, reuse)
             except Exception as exc:
                 shared[key] = exc
         part = shared[key]
         if isinstance(part, Exception):
             raise part
-        viewer = Viewer(conn.audience, conn.participant_id)
-        mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
-        if conn.kind == "json":
-            own: dict[str, Any] = {p.name: await p.load(db, viewer) for p in mine if p.json}
-            own["you"] = {
-                "role": conn.role,
-                "participant_id": conn.participant_id,
-                "room_id": conn.room_id,
-            }
-            # The shared body is kept serialised and open: only this socket's own keys are
-            # serialised here.
-            return part + ", " + json.dumps(own)[1:]
-        html = "".join([await self.render(db, p, viewer) for p in mine])
-        return part + html + version_marker(version)
+        return part
 
-    async def _shared_once(self, db: Any, conn: Connection, version: int) -> Shared:
-        """The audience's shared part at this version: cached, awaited from the build in
-        flight, or built here (and then awaited by whoever asks meanwhile). A failed build
-        fails its waiters too and is not kept: the next to ask builds afresh."""
-        key = (conn.audience, conn.kind, version)
+    async def _once(self, key: Key, build: Callable[[], Awaitable[Shared]], reuse: float) -> Shared:
+        """A shared part: cached, awaited from the build in flight, or built here (and then
+        awaited by whoever asks meanwhile). It is reused for `reuse` seconds after its build
+        ends, so a build slower than that still serves every socket that asked during it and
+        right after. A failed build fails its waiters too and is not kept: the next to ask
+        builds afresh."""
         while True:
             cached = self._cache.get(key)
-            if cached is not None and time.monotonic() - cached[0] < SNAPSHOT_REUSE:
+            if cached is not None and time.monotonic() < cached[0]:
                 return cached[1]
             building = self._building.get(key)
             if building is None:
@@ -185,11 +211,10 @@ class Snapshots:
                 if not building.cancelled() or (task is not None and task.cancelling()):
                     raise  # this waiter was cancelled
                 # The builder's own socket closed mid-build: the next one builds instead.
-        started = time.monotonic()
         future: asyncio.Future[Shared] = asyncio.get_running_loop().create_future()
         self._building[key] = future
         try:
-            shared = await self._shared(db, conn)
+            part = await build()
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -199,27 +224,53 @@ class Snapshots:
             raise
         finally:
             del self._building[key]
-        future.set_result(shared)
-        if len(self._cache) > SNAPSHOTS_KEPT:
-            self._cache.clear()
-        self._cache[key] = (started, shared)
-        return shared
+        future.set_result(part)
+        self._keep(key, time.monotonic() + reuse, part)
+        return part
+
+    def _keep(self, key: Key, until: float, part: Shared) -> None:
+        session_id, _, version = key
+        if version > self._newest.get(session_id, -1):
+            # Nobody asks for the session's older versions again: each snapshot reads the
+            # newest.
+            if len(self._newest) > SNAPSHOTS_KEPT:
+                self._newest.clear()
+            self._newest[session_id] = version
+            for old in [k for k in self._cache if k[0] == session_id and k[2] < version]:
+                del self._cache[old]
+        self._cache[key] = (until, part)
+        while len(self._cache) > SNAPSHOTS_KEPT:
+            del self._cache[next(iter(self._cache))]
 
     async def _shared(self, db: Any, conn: Connection) -> Shared:
-        """HTML panels, or the JSON body serialised without its closing brace (each socket
-        adds its own keys and closes it)."""
+        """The audience's HTML panels, or its JSON panels' keys (each after a comma) for
+        the body to splice in."""
         viewer = Viewer(conn.audience, None)
         shown = [p for p in self.screens.panels_for(conn.role) if not p.personal]
         if conn.kind == "html":
             return "".join([await self.render(db, p, viewer) for p in shown])
+        loaded = [(p.name, await p.load(db, viewer)) for p in shown if p.json]
+        return "".join(f", {json.dumps(name)}: {json.dumps(data)}" for name, data in loaded)
+
+    async def _described(self, db: Any, conn: Connection) -> Shared:
+        """The JSON body's opening: its type, version and the session as the role sees it,
+        serialised without its closing brace."""
         session = await sessions.session_by_id(db, conn.session_id)
         body: dict[str, Any] = {"type": "snapshot", "version": session.version}
         body["session"] = await describe(db, session, conn.role)
-        body["here"] = await self.broker.count_present(conn.session_id)
-        for p in shown:
-            if p.json:
-                body[p.name] = await p.load(db, viewer)
         return json.dumps(body)[:-1]
+
+    async def _here(self, session_id: str) -> int:
+        """How many are here, counted at most once per SNAPSHOT_REUSE for a session."""
+        counted = self._here_counts.get(session_id)
+        now = time.monotonic()
+        if counted is not None and now < counted[0]:
+            return counted[1]
+        here = await self.broker.count_present(session_id)
+        if len(self._here_counts) > SNAPSHOTS_KEPT:
+            self._here_counts.clear()
+        self._here_counts[session_id] = (now + SNAPSHOT_REUSE, here)
+        return here
 
     async def render(self, db: Any, p: Panel, viewer: Viewer) -> str:
         """One panel as an out-of-band fragment for this viewer."""

@@ -1,0 +1,125 @@
+"""A session's description is the same for every room: when rooms open, however many, it is
+built once per role and version for every snapshot, and each socket is still shown its own
+room."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+import live.hub.snapshots
+from live.hub import Connection
+from rooms.models import Role
+from tests.conftest import Api
+
+PEOPLE = 20
+ROOMS = 5
+
+
+async def _nothing(*_: Any) -> None:
+    return None
+
+
+def socket_of(session_id: str, role: Role, participant_id: str | None = None) -> Connection:
+    return Connection(
+        session_id=session_id,
+        role=role,
+        kind="json",
+        locale="en",
+        send=_nothing,
+        close=_nothing,
+        participant_id=participant_id,
+    )
+
+
+class Descriptions:
+    """Counts the session's descriptions built, by role."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.built: Counter[str] = Counter()
+        self._describe = live.hub.snapshots.describe
+        monkeypatch.setattr(live.hub.snapshots, "describe", self.describe)
+
+    async def describe(self, db: Any, session: Any, role: Role = "moderator") -> dict[str, Any]:
+        self.built[role] += 1
+        return await self._describe(db, session, role)
+
+
+async def people_in_rooms(api: Api) -> tuple[dict[str, Any], dict[str, str]]:
+    """A session of PEOPLE placed at random in ROOMS rooms, and each person's room."""
+    session = await api.make_session()
+    for i in range(PEOPLE):
+        await api.join(session, f"Person {i}")
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/rooms",
+        session["moderator_token"],
+        json={"count": ROOMS, "assignment": "random"},
+    )
+    assert r.status_code == 201, r.text
+    seats = {pid: room["id"] for room in r.json()["rooms"] for pid in room["participant_ids"]}
+    assert len(seats) == PEOPLE and len(set(seats.values())) == ROOMS
+    return session, seats
+
+
+async def snapshots_of(api: Api, sockets: list[Connection]) -> list[dict[str, Any]]:
+    hub = api.served.samla.hub
+
+    async def everyone() -> list[str]:
+        return list(await asyncio.gather(*(hub.snapshot(c) for c in sockets)))
+
+    return [json.loads(frame) for frame in await api.served.run(everyone)]
+
+
+async def test_every_room_is_shown_one_description_built_once_per_role_and_version(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, seats = await people_in_rooms(api)
+    descriptions = Descriptions(monkeypatch)
+    people = [socket_of(session["id"], "participant", pid) for pid in seats]
+    moderator = socket_of(session["id"], "moderator")
+    bodies = await snapshots_of(api, [*people, moderator])
+    assert descriptions.built == {"participant": 1, "moderator": 1}
+    shown = bodies[:-1]
+    # Each person is shown their own room, beside the one description every room shares.
+    assert {b["you"]["participant_id"]: b["you"]["room_id"] for b in shown} == seats
+    assert len({json.dumps(b["session"]) for b in shown}) == 1
+    described = {room["id"]: set(room["participant_ids"]) for room in shown[0]["session"]["rooms"]}
+    assert all(pid in described[room] for pid, room in seats.items())
+    # The stream's snapshot keeps its keys, `you` last.
+    assert list(shown[0])[:4] == ["type", "version", "session", "here"]
+    assert list(shown[0])[-1] == "you"
+    assert {b["version"] for b in bodies} == {b["session"]["version"] for b in bodies}
+
+
+async def test_a_fan_out_slower_than_the_reuse_window_still_builds_one_description(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, seats = await people_in_rooms(api)
+    descriptions = Descriptions(monkeypatch)
+    # Every batch of sockets in its own transaction, each after the reuse window has passed:
+    # the description is kept by its version, not by a clock.
+    monkeypatch.setattr(live.hub.snapshots, "BATCH_MAX", 3)
+    monkeypatch.setattr(live.hub.snapshots, "SNAPSHOT_REUSE", 0.0)
+    people = [socket_of(session["id"], "participant", pid) for pid in seats]
+    first = await snapshots_of(api, people)
+    again = await snapshots_of(api, people)
+    assert descriptions.built == {"participant": 1}
+    assert {b["you"]["room_id"] for b in first + again} == set(seats.values())
+
+
+async def test_a_new_version_is_described_afresh(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    session, seats = await people_in_rooms(api)
+    descriptions = Descriptions(monkeypatch)
+    people = [socket_of(session["id"], "participant", pid) for pid in seats]
+    before = await snapshots_of(api, people)
+    await api.join(session, "Late")
+    after = await snapshots_of(api, people)
+    assert descriptions.built == {"participant": 2}
+    assert {b["session"]["participants"] for b in before} == {PEOPLE}
+    assert {b["session"]["participants"] for b in after} == {PEOPLE + 1}
+    assert min(b["version"] for b in after) > max(b["version"] for b in before)
