@@ -53,8 +53,9 @@ format: $(STAMP)
 
 # Two workers on two cores (three starved the load tests of the breakout rooms: a thousand
 # arrivals in ten seconds timed out; `PYTEST_ARGS="-n 0"` runs them in one process).
+# The 25 slowest tests are listed at the end: where the suite's time goes.
 test: $(STAMP) system check
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 # The bench extra (the python-socketio peer) only when it is missing: a no-op install of the
 # editable package costs seconds on every run.
