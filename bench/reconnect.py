@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.distributed import SamlaCluster, samla_target
 from bench.profile import Profiler
-from bench.targets import Baseline, Target, gather_limited
+from bench.targets import Baseline, Target, bounded, gather_limited
 from bench.wire import Stream, open_stream
 
 if TYPE_CHECKING:
@@ -244,17 +243,7 @@ def render(opts: Options, results: list[Reconnect], started: str) -> str:
 
 
 async def run_one(target: Target, opts: Options) -> Reconnect:
-    try:
-        return await asyncio.wait_for(measure(target, opts), opts.deadline)
-    except TimeoutError:
-        raise SystemExit(
-            f"bench: {target.name} did not finish within {opts.deadline:.0f} s\n{target.log_tail()}"
-        ) from None
-    finally:
-        await asyncio.to_thread(target.stop)
-        if target.log_path is not None and target.log_path.exists():
-            REPORTS.mkdir(exist_ok=True)
-            shutil.copyfile(target.log_path, REPORTS / f"{opts.stamp}-{target.name}.log")
+    return await bounded(target, opts.stamp, opts.deadline, measure(target, opts))
 
 
 async def main_async(opts: Options) -> int:

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Awaitable
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.distributed import samla_target
 from bench.profile import Profiler
-from bench.targets import Baseline, SamlaServer, Target, gather_limited, raise_fd_limit
+from bench.targets import Baseline, SamlaServer, Target, bounded, gather_limited, raise_fd_limit
 from bench.wire import Http, Stream, open_stream, summary_ms
 
 if TYPE_CHECKING:
@@ -301,17 +300,7 @@ def render(opts: Options, results: list[Rooms], started: str) -> str:
 
 
 async def run_one(target: Target, opts: Options) -> Rooms:
-    try:
-        return await asyncio.wait_for(measure(target, opts), opts.deadline)
-    except TimeoutError:
-        raise SystemExit(
-            f"bench: {target.name} did not finish within {opts.deadline:.0f} s\n{target.log_tail()}"
-        ) from None
-    finally:
-        await asyncio.to_thread(target.stop)
-        if target.log_path is not None and target.log_path.exists():
-            REPORTS.mkdir(exist_ok=True)
-            shutil.copyfile(target.log_path, REPORTS / f"{opts.stamp}-{target.name}.log")
+    return await bounded(target, opts.stamp, opts.deadline, measure(target, opts))
 
 
 async def main_async(opts: Options) -> int:

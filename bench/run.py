@@ -12,7 +12,6 @@ import importlib
 import json
 import os
 import resource
-import shutil
 import signal
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from typing import Any
 
 from bench import distributed, slow
 from bench.profile import Profiler
-from bench.targets import Baseline, SamlaServer, Target, gather_limited, raise_fd_limit
+from bench.targets import Baseline, SamlaServer, Target, bounded, gather_limited, raise_fd_limit
 from bench.wire import (
     Http,
     HttpError,
@@ -355,18 +354,7 @@ async def run_target(target: Target, opts: Options) -> Result:
 
 
 async def run_one(target: Target, opts: Options) -> Result:
-    try:
-        return await asyncio.wait_for(run_target(target, opts), opts.deadline)
-    except TimeoutError:
-        raise SystemExit(
-            f"bench: {target.name} did not finish within {opts.deadline:.0f} s\n{target.log_tail()}"
-        ) from None
-    finally:
-        await asyncio.to_thread(target.stop)
-        # The server's own log (errors, access lines) is kept beside the report.
-        if target.log_path is not None and target.log_path.exists():
-            REPORTS.mkdir(exist_ok=True)
-            shutil.copyfile(target.log_path, REPORTS / f"{opts.stamp}-{target.name}.log")
+    return await bounded(target, opts.stamp, opts.deadline, run_target(target, opts))
 
 
 def ratio(a: float | str, b: float | str) -> float | None:

@@ -10,14 +10,16 @@ import asyncio
 import os
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import upvotes
 from bench.wire import Http, HttpError, Progress, Stream, version_progress, voters_progress
@@ -46,6 +48,26 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+T = TypeVar("T")
+
+
+async def bounded(target: Target, stamp: str, deadline: float, work: Awaitable[T]) -> T:
+    """One server's measurement within its deadline; the server is stopped whatever happens,
+    and its own log (errors, access lines) kept beside the report."""
+    try:
+        return await asyncio.wait_for(work, deadline)
+    except TimeoutError:
+        raise SystemExit(
+            f"bench: {target.name} did not finish within {deadline:.0f} s\n{target.log_tail()}"
+        ) from None
+    finally:
+        await asyncio.to_thread(target.stop)
+        if target.log_path is not None and target.log_path.exists():
+            REPORTS.mkdir(exist_ok=True)
+            shutil.copyfile(target.log_path, REPORTS / f"{stamp}-{target.name}.log")
 
 
 async def gather_limited(limit: int, jobs: list[Any]) -> list[Any]:
