@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import httpx._transports.default as httpx_transports
 import pytest
 import uvicorn
 import websockets
@@ -95,6 +96,24 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """httpx builds a TLS context for every client it makes, parsing the whole CA bundle
+    (about 70 ms); the tests make hundreds of clients, all to plain http on 127.0.0.1. The
+    default context is built once and shared (a context is safe to share); a test that asks
+    for another (its own CA, no verification) still gets its own."""
+    original = httpx_transports.create_ssl_context
+    built: dict[bool, Any] = {}
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None:
+            return original(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in built:
+            built[trust_env] = original(verify=True, cert=None, trust_env=trust_env)
+        return built[trust_env]
+
+    httpx_transports.create_ssl_context = shared
 
 
 # Fixtures that start a real server: any test that uses one, directly or through another
