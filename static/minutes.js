@@ -45,6 +45,11 @@
   // This browser's own changes that Samla has not yet said it stored, kept beside the copy:
   // after a while offline they go out one piece at a time, each well inside one update.
   var UNSENT_PREFIX = "samla:minutes-unsent:";
+  // Each page keeps its own copy (the document's key, "#", the page's own id): two tabs never
+  // write the same entry, as storage gives no way to read and write it in one step across
+  // tabs. A page starts from every copy of its document and, once its own holds them all,
+  // drops those of pages gone this long (a living page marks its copy every few seconds).
+  var GONE_MS = 120 * 1000;
   var PIECE_BYTES = 32 * 1024;
   // The answer to Samla's "what do you have?" on connect goes out whole up to this size, else
   // as pieces (Samla takes at most 64 KB a message).
@@ -115,6 +120,8 @@
     this.room = root.getAttribute("data-minutes");
     this.path = root.getAttribute("data-sync");
     this.key = STORE_PREFIX + root.getAttribute("data-minutes");
+    this.own = this.key + "#" + Math.random().toString(36).slice(2, 10);
+    this.gone = [];  // copies of closed pages, merged here, dropped once this page's is kept
     this.area = root.querySelector("textarea");
     this.status = root.querySelector("[data-minutes-status]");
     this.writing = root.querySelector("[data-minutes-writing]");
@@ -137,7 +144,6 @@
     this.seq = 0;
     this.sentSeq = 0;  // the last of them sent on the current socket
     this.marks = [];  // `sentSeq` at each "what do you have?" on this socket, not yet answered
-    this.keptMine = [];  // the unsent changes this page wrote into the copy last time
     this.catchingUp = 0;  // `seq` covered by the answer sent on connect, until acknowledged
     this.inPieces = false;  // the answer on connect goes out as pieces
     this.start();
@@ -176,7 +182,7 @@
     window.addEventListener("offline", this.onOffline);
     window.addEventListener("pagehide", this.onHide);
     document.addEventListener("visibilitychange", this.onVisibility);
-    this.tick = setInterval(function () { self.showWriters(); }, 2000);
+    this.tick = setInterval(function () { self.showWriters(); self.markAlive(); }, 2000);
     var every = Number(this.root.getAttribute("data-resync-ms")) || RESYNC_MS;
     this.resync = setInterval(function () { self.ask(); }, Math.max(200, every));
     this.connect();
@@ -209,14 +215,21 @@
     this.doc = new Y.Doc();
     this.text = this.doc.getText("minutes");
     if (fromStore && !this.readOnly) {
-      try {
-        var kept = localStorage.getItem(this.key);
-        if (kept) { Y.applyUpdate(this.doc, fromBase64(kept), STORE); }
-        this.keptMine = storedUnsent(this.key);
-        this.unsent = this.keptMine.map(function (text) {
-          return { update: fromBase64(text), seq: ++self.seq };
-        });
-      } catch (e) { /* a broken or blocked copy: start from Samla's */ }
+      var now = Date.now(), unsent = [];
+      copiesOf(this.key).forEach(function (key) {
+        try {
+          var kept = localStorage.getItem(key);
+          if (kept) { Y.applyUpdate(self.doc, fromBase64(kept), STORE); }
+          storedUnsent(key).forEach(function (text) {
+            if (unsent.indexOf(text) < 0) { unsent.push(text); }
+          });
+          var at = Number(localStorage.getItem(STORED_AT_PREFIX + key));
+          if (key === self.key || !(now - at < GONE_MS)) { self.gone.push(key); }
+        } catch (e) { /* a broken or blocked copy: the others, and Samla's */ }
+      });
+      this.unsent = unsent.map(function (text) {
+        return { update: fromBase64(text), seq: ++self.seq };
+      });
     }
     this.area.value = this.text.toString();
     this.doc.on("beforeTransaction", function (tr) {
@@ -321,32 +334,52 @@
     this.saveTimer = setTimeout(function () { self.saveNow(); }, SAVE_AFTER_MS);
   };
 
-  // The copy is merged with the one kept already: another tab of this browser, closed while
-  // offline, may have kept changes this page never saw. So are the changes not yet sent:
-  // what another tab wrote stays, what this page wrote last time is replaced.
+  // This page's copy, and its changes not yet sent, under its own key (see GONE_MS). Once
+  // they are kept, the copies of closed pages this page started from are dropped: all they
+  // held is in this page's now.
   Editor.prototype.saveNow = function () {
     clearTimeout(this.saveTimer);
     this.saveTimer = null;
     if (this.readOnly || !this.doc) { return; }
-    var Y = this.Y;
     try {
-      var mine = Y.encodeStateAsUpdate(this.doc), kept = localStorage.getItem(this.key);
-      if (kept) {
-        try { mine = Y.mergeUpdates([fromBase64(kept), mine]); } catch (e) { /* a broken copy: ours */ }
-      }
-      localStorage.setItem(this.key, toBase64(mine));
-      localStorage.setItem(STORED_AT_PREFIX + this.key, String(Date.now()));
+      localStorage.setItem(this.own, toBase64(this.Y.encodeStateAsUpdate(this.doc)));
+      localStorage.setItem(STORED_AT_PREFIX + this.own, String(Date.now()));
       this.compact();
-      var before = this.keptMine, now = this.unsent.map(function (entry) { return toBase64(entry.update); });
-      var others = storedUnsent(this.key).filter(function (text) {
-        return before.indexOf(text) < 0 && now.indexOf(text) < 0;
-      });
-      var all = others.concat(now);
-      if (all.length) { localStorage.setItem(UNSENT_PREFIX + this.key, JSON.stringify(all)); }
-      else { localStorage.removeItem(UNSENT_PREFIX + this.key); }
-      this.keptMine = now;
+      var now = this.unsent.map(function (entry) { return toBase64(entry.update); });
+      if (now.length) { localStorage.setItem(UNSENT_PREFIX + this.own, JSON.stringify(now)); }
+      else { localStorage.removeItem(UNSENT_PREFIX + this.own); }
+      this.gone.forEach(removeCopy);
+      this.gone = [];
     } catch (e) { /* storage full or blocked: the socket still carries every change */ }
   };
+
+  // A living page marks its copy, so that no other page takes it for a closed one's.
+  Editor.prototype.markAlive = function () {
+    try {
+      if (localStorage.getItem(this.own) !== null) {
+        localStorage.setItem(STORED_AT_PREFIX + this.own, String(Date.now()));
+      }
+    } catch (e) { /* no storage */ }
+  };
+
+  // Every copy of a document this browser keeps: each page's, and one from before pages had
+  // their own.
+  function copiesOf(key) {
+    var found = [];
+    try {
+      for (var i = 0; i < localStorage.length; i++) {
+        var k = localStorage.key(i);
+        if (k === key || (k && k.indexOf(key + "#") === 0)) { found.push(k); }
+      }
+    } catch (e) { /* no storage */ }
+    return found;
+  }
+
+  function removeCopy(key) {
+    localStorage.removeItem(key);
+    localStorage.removeItem(STORED_AT_PREFIX + key);
+    localStorage.removeItem(UNSENT_PREFIX + key);
+  }
 
   function storedUnsent(key) {
     try {
@@ -388,11 +421,7 @@
           if (!(now - at < KEEP_MS)) { old.push(key); }
         }
       }
-      old.forEach(function (key) {
-        localStorage.removeItem(key);
-        localStorage.removeItem(STORED_AT_PREFIX + key);
-        localStorage.removeItem(UNSENT_PREFIX + key);
-      });
+      old.forEach(removeCopy);
     } catch (e) { /* no storage: nothing kept */ }
   }
 
@@ -468,15 +497,14 @@
     this.connectSoon(navigator.onLine === false ? RETRY_MAX_MS : delay * (0.5 + Math.random() / 2));
   };
 
-  // Drops this browser's copy (Samla refused it): the text comes back from Samla's.
+  // Drops this page's copy (Samla refused it): the text comes back from Samla's.
   Editor.prototype.forget = function () {
     try {
-      localStorage.removeItem(this.key);
-      localStorage.removeItem(STORED_AT_PREFIX + this.key);
-      localStorage.removeItem(UNSENT_PREFIX + this.key);
+      removeCopy(this.own);
+      this.gone.forEach(removeCopy);
     } catch (e) { /* nothing kept */ }
+    this.gone = [];
     this.unsent = [];
-    this.keptMine = [];
     this.awareness.destroy();
     this.doc.destroy();
     this.makeDoc(false);
