@@ -189,6 +189,9 @@ class Served:
         options = uvicorn_options(self.settings, "127.0.0.1", self.port)
         options["log_level"] = "warning"
         options["timeout_graceful_shutdown"] = 1
+        # An idle keep-alive connection closed by the server just as a test's client reuses
+        # it fails the request (httpx's ReadError); a test's clients live for the test only.
+        options["timeout_keep_alive"] = 120
         self.server = uvicorn.Server(uvicorn.Config(self.app, **options))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
