@@ -77,6 +77,9 @@ class Limiter:
         self.degraded = False  # Redis failed and has not answered since
 
     async def close(self) -> None:
+        # A hit after this (a request finishing as Samla shuts down) counts here, rather
+        # than open a connection to Redis that nobody would close.
+        self._shared = None
         if self._pool is not None:
             await self._pool.aclose()
 

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ import pytest
 import uvicorn
 import websockets
 from sqlalchemy import select
+from uvicorn._compat import asyncio_run
 
 from live.app import create_app
 from live.cli import uvicorn_options
@@ -38,6 +40,8 @@ from rooms.models import Organiser
 
 ORGANISER_EMAIL = "organiser@samla.test"
 ORGANISER_PASSWORD = "a long test password"
+# A served Samla stops within this many seconds, or its test fails saying where it was.
+STOP_WITHIN = 20.0
 
 
 def free_port() -> int:
@@ -165,6 +169,7 @@ class Served:
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    failure: BaseException | None = None
 
     @property
     def base(self) -> str:
@@ -192,8 +197,11 @@ class Served:
         # An idle keep-alive connection closed by the server just as a test's client reuses
         # it fails the request (httpx's ReadError); a test's clients live for the test only.
         options["timeout_keep_alive"] = 120
-        self.server = uvicorn.Server(uvicorn.Config(self.app, **options))  # type: ignore[arg-type]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        config = uvicorn.Config(self.app, **options)  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self._serve, args=(config,), daemon=True, name=f"samla-{self.port}"
+        )
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started:
@@ -201,11 +209,43 @@ class Served:
                 raise RuntimeError("Samla did not start")
             time.sleep(0.02)
 
+    def _serve(self, config: uvicorn.Config) -> None:
+        """The server's thread: how it ended is kept for `stop` to raise, in the test whose
+        server it was (an exception left to the thread would be reported in whichever test
+        runs when the thread ends)."""
+        try:
+            asyncio_run(self._serve_then_close(), loop_factory=config.get_loop_factory())
+        except BaseException as exc:
+            self.failure = exc
+
+    async def _serve_then_close(self) -> None:
+        assert self.server is not None
+        await self.server.serve()
+        # A connection uvicorn's shutdown gave up on (its graceful period is short here) is
+        # closed before the loop is: uvloop will not close a loop with a transport open.
+        for connection in list(self.server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await asyncio.sleep(0)
+
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.should_exit = True
-        if self.thread is not None:
-            self.thread.join(timeout=15)
+        if self.server is None or self.thread is None:
+            return
+        self.server.should_exit = True
+        self.thread.join(timeout=STOP_WITHIN)
+        if self.thread.is_alive():
+            # Stuck: where, for the report, before uvicorn is told to give up waiting.
+            frame = sys._current_frames().get(self.thread.ident or -1)
+            stack = "".join(traceback.format_stack(frame)) if frame is not None else "?"
+            self.server.force_exit = True
+            self.thread.join(timeout=STOP_WITHIN)
+            raise RuntimeError(
+                f"Samla on port {self.port} did not stop within {STOP_WITHIN} s; "
+                f"its thread was at:\n{stack}"
+            )
+        if self.failure is not None:
+            raise RuntimeError(f"Samla on port {self.port} failed") from self.failure
 
 
 async def _call(make: Callable[[], Awaitable[Any]]) -> Any:

@@ -70,6 +70,9 @@ class RedisBroker:
         self._written: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # Once stopped, nothing opens a connection again: a socket closing as Samla shuts
+        # down (its presence, its session's last publish) would open one nobody closes.
+        self._stopped = False
 
     async def start(self, deliver: Deliver, resync: Resync) -> None:
         self._deliver, self._resync = deliver, resync
@@ -83,6 +86,7 @@ class RedisBroker:
         await asyncio.wait_for(self.connected.wait(), timeout=10)
 
     async def stop(self) -> None:
+        self._stopped = True
         for task in (self._reader, self._writer):
             if task is not None:
                 task.cancel()
@@ -94,17 +98,19 @@ class RedisBroker:
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
-        if self._pubsub is not None and self.connected.is_set():
+        if self._pubsub is not None and self.connected.is_set() and not self._stopped:
             with contextlib.suppress(*UNREACHABLE):
                 await self._pubsub.subscribe(channel)
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
-        if self._pubsub is not None and self.connected.is_set():
+        if self._pubsub is not None and self.connected.is_set() and not self._stopped:
             with contextlib.suppress(*UNREACHABLE):
                 await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, payload: bytes) -> None:
+        if self._stopped:
+            return  # committed already; the other instances find it in the store
         try:
             await self._redis.publish(channel, payload)
         except UNREACHABLE as exc:
@@ -174,6 +180,8 @@ class RedisBroker:
             held -= members
         if not held:
             self._held.pop(session_id, None)
+        if self._stopped:
+            return  # presence expires in Redis by itself (PRESENCE_TTL)
         self._changes.append((session_id, frozenset(members), present))
         if self._written is None:
             self._written = asyncio.get_running_loop().create_future()
@@ -201,7 +209,8 @@ class RedisBroker:
 
     async def refresh_present(self, sessions: dict[str, set[str]]) -> None:
         self._held = {sid: set(members) for sid, members in sessions.items() if members}
-        await self._restore_presence()
+        if not self._stopped:
+            await self._restore_presence()
 
     async def _restore_presence(self) -> None:
         expires = time.time() + PRESENCE_TTL
@@ -216,6 +225,8 @@ class RedisBroker:
             self._failed("presence refresh", exc)
 
     async def count_present(self, session_id: str) -> int:
+        if self._stopped:
+            return len(self._held.get(session_id, ()))
         try:
             return int(await self._redis.zcount(_presence_key(session_id), time.time(), "+inf"))
         except UNREACHABLE:

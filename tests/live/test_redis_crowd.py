@@ -116,3 +116,42 @@ async def test_a_crowd_of_hits_at_once_is_counted_in_redis(
     finally:
         await limiter.close()
         await other.close()
+
+
+async def _clients(url: str, name: str) -> int:
+    """How many connections to Redis are open under this client name."""
+    probe = RedisBroker(url)._redis
+    try:
+        listed = await probe.client_list()
+        return sum(1 for c in listed if c.get("name") == name)
+    finally:
+        await probe.aclose()
+
+
+async def test_a_stopped_broker_and_limiter_open_no_connection_to_redis(
+    redis_server: RedisServer,
+) -> None:
+    """Sockets close as Samla shuts down, after its broker and limiter have: their presence,
+    their session's last publish and a request's last rate-limit hit must not open a
+    connection to Redis that nobody will close (the process would not stop cleanly)."""
+    name = f"samla-{uuid.uuid4().hex[:8]}"
+    url = f"{redis_server.url}?client_name={name}"
+    session_id = uuid.uuid4().hex
+    instance = Instance(url, session_channel(session_id), 1)
+    limiter = Limiter(url)
+    await instance.broker.start(instance.deliver, instance.resync)
+    await instance.broker.set_present(session_id, {"p1"}, True)
+    await limiter.hit("notes", "5/minute", "p1", "Too many notes.")
+    assert await _clients(redis_server.url, name) > 0
+    await instance.broker.stop()
+    await limiter.close()
+    assert await _clients(redis_server.url, name) == 0
+
+    await instance.broker.set_present(session_id, {"p1"}, False)
+    await instance.broker.publish(session_channel(session_id), b"after the end")
+    await instance.broker.subscribe(session_channel("another"))
+    await instance.broker.refresh_present({session_id: {"p2"}})
+    assert await instance.broker.count_present(session_id) == 1  # as this instance holds it
+    await limiter.hit("notes", "5/minute", "p1", "Too many notes.")  # counted here instead
+    await asyncio.sleep(0.1)
+    assert await _clients(redis_server.url, name) == 0
