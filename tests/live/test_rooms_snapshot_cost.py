@@ -88,8 +88,13 @@ async def test_every_room_is_shown_one_description_built_once_per_role_and_versi
     # Each person is shown their own room, beside the one description every room shares.
     assert {b["you"]["participant_id"]: b["you"]["room_id"] for b in shown} == seats
     assert len({json.dumps(b["session"]) for b in shown}) == 1
-    described = {room["id"]: set(room["participant_ids"]) for room in shown[0]["session"]["rooms"]}
-    assert all(pid in described[room] for pid, room in seats.items())
+    # Each room's size, not who sits in it: that list only the moderator is shown.
+    sizes = Counter(seats.values())
+    assert {room["id"]: room["size"] for room in shown[0]["session"]["rooms"]} == sizes
+    assert all("participant_ids" not in room for room in shown[0]["session"]["rooms"])
+    told = {room["id"]: set(room["participant_ids"]) for room in bodies[-1]["session"]["rooms"]}
+    assert all(pid in told[room] for pid, room in seats.items())
+    assert {room["id"]: room["size"] for room in bodies[-1]["session"]["rooms"]} == sizes
     # The stream's snapshot keeps its keys, `you` last.
     assert list(shown[0])[:4] == ["type", "version", "session", "here"]
     assert list(shown[0])[-1] == "you"
