@@ -51,12 +51,16 @@ async def close_session(db: AsyncSession, session_id: str) -> Outcome[Session]:
     return Outcome(session.id, session, (*rooms_closed, *polls_closed, closed))
 
 
-async def describe(db: AsyncSession, session: Session, role: Role = "moderator") -> dict[str, Any]:
-    """The session as GET /api/v1/sessions/{sid} and the event stream's snapshot show it to
-    `role` (a participant is not shown what is still being prepared)."""
+async def describe(
+    db: AsyncSession, session: Session, role: Role = "moderator", *, stream: bool = False
+) -> dict[str, Any]:
+    """The session as GET /api/v1/sessions/{sid} shows it to `role` (a participant is not
+    shown what is still being prepared), or, with `stream`, an event stream's snapshot: its
+    rooms as `breakout.stream_rooms` lists them."""
+    rooms = breakout.stream_rooms if stream else breakout.rooms_part
     return {
         **await sessions.describe_session(db, session),
-        "rooms": await breakout.rooms_part(db, session.id, role),
+        "rooms": await rooms(db, session.id, role),
         "polls": await polls.describe_polls(db, session.id, role),
         "boards": await boards.describe_boards(db, session.id, role),
     }

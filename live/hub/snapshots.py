@@ -15,7 +15,7 @@ from live.hub.connections import Connection
 from live.screens import PRESENCE, Painted, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
-from rooms import sessions
+from rooms import breakout, sessions
 from rooms.errors import not_found
 from rooms.lifecycle import describe
 from rooms.participants import session_version, still_in
@@ -40,18 +40,6 @@ Waiting = tuple[Connection, asyncio.Future[str]]
 # socket a transaction and its statements, but the loop is held while the batch's own
 # panels are rendered (about a millisecond a socket for a participant's HTML panels).
 BATCH_MAX = 64
-
-
-def _sized(room: dict[str, Any], role: str) -> dict[str, Any]:
-    """A room as a stream's snapshot shows it: how many sit in it, and who only to the
-    moderators. A participant's own room is the snapshot's `you.room_id`; every room's list
-    of ids would be most of every participant's snapshot (10,000 people in 1,000 rooms: 297
-    KiB, sent to each of them when the rooms open), and where each other person sits is not
-    theirs to follow. `GET /api/v1/sessions/{sid}` still lists them, as API.md says."""
-    ids = room["participant_ids"]
-    if role == "moderator":
-        return {**room, "size": len(ids)}
-    return {**{k: v for k, v in room.items() if k != "participant_ids"}, "size": len(ids)}
 
 
 def version_marker(version: int) -> str:
@@ -131,6 +119,8 @@ class Snapshots:
         people = sorted({c.participant_id for c, _ in group if c.participant_id is not None})
         members = await still_in(db, session_id, people)
         rooms = await self.screens.place_many(db, session_id, people) if people else {}
+        # Each person's own room, as their snapshot's `you` shows it.
+        seated = await breakout.rooms_sized(db, filter(None, rooms.values()))
         shared: dict[Key, Shared | Exception] = {}
         for conn, future in group:
             if future.done():
@@ -146,7 +136,7 @@ class Snapshots:
                 # this read sends the socket another snapshot (live/hub/fanout.py).
                 conn.room_id = rooms.get(conn.participant_id)
             try:
-                frame = await self._frame(db, conn, version, shared)
+                frame = await self._frame(db, conn, version, shared, seated)
             except Exception as exc:
                 _fail(future, exc)
                 continue
@@ -154,10 +144,16 @@ class Snapshots:
                 future.set_result(frame)
 
     async def _frame(
-        self, db: Any, conn: Connection, version: int, shared: dict[Key, Shared | Exception]
+        self,
+        db: Any,
+        conn: Connection,
+        version: int,
+        shared: dict[Key, Shared | Exception],
+        seated: dict[str, dict[str, Any]],
     ) -> str:
         """The socket's snapshot at this version; `shared` holds what this batch has built
-        (or how building it failed: the build is not tried again for it)."""
+        (or how building it failed: the build is not tried again for it), `seated` the
+        rooms its people sit in."""
         shown, conn.page_version = conn.page_version, -1
         if conn.kind == "html" and shown == version:
             # The page already shows this version: redrawing it would only repeat it, and
@@ -180,6 +176,7 @@ class Snapshots:
             "role": conn.role,
             "participant_id": conn.participant_id,
             "room_id": conn.room_id,
+            "room": seated.get(conn.room_id) if conn.room_id is not None else None,
         }
         here = await self._here(conn.session_id)
         return f'{head}, "here": {here}{part}, {json.dumps(own)[1:]}'
@@ -269,9 +266,7 @@ class Snapshots:
         serialised without its closing brace."""
         session = await sessions.session_by_id(db, conn.session_id)
         body: dict[str, Any] = {"type": "snapshot", "version": session.version}
-        described = await describe(db, session, conn.role)
-        described["rooms"] = [_sized(room, conn.role) for room in described["rooms"]]
-        body["session"] = described
+        body["session"] = await describe(db, session, conn.role, stream=True)
         return json.dumps(body)[:-1]
 
     async def _here(self, session_id: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -222,6 +223,57 @@ async def rooms_part(db: AsyncSession, session_id: str, role: Role) -> list[dict
     for room_id, participant_id in (await conn.execute(_LIVE_SEATS, params)).all():
         seated.setdefault(room_id, []).append(participant_id)
     return [room_json(room, seated.get(room.id, [])) for room in rooms]
+
+
+_SIZED = (
+    select(
+        col(Room.id),
+        col(Room.name),
+        col(Room.status),
+        col(Room.place),
+        col(Room.capacity),
+        col(Room.round_id),
+        func.count(col(Seat.id)),
+    )
+    .outerjoin(Seat, col(Seat.room_id) == col(Room.id))
+    .where(col(Room.id).in_(bindparam("room_ids", expanding=True)))
+    .group_by(col(Room.id))
+)
+
+
+async def rooms_sized(db: AsyncSession, room_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """These rooms as the API shows them, each with how many sit in it (`size`) in place of
+    who: one statement for them all."""
+    ids = sorted(set(room_ids))
+    if not ids:
+        return {}
+    conn = await db.connection()
+    rows = (await conn.execute(_SIZED, {"room_ids": ids})).all()
+    found = {}
+    for row in rows:
+        described = room_json(row, [])
+        del described["participant_ids"]
+        described["size"] = row[-1] if row.status in LIVE else 0
+        found[row.id] = described
+    return found
+
+
+async def stream_rooms(db: AsyncSession, session_id: str, role: Role) -> list[dict[str, Any]]:
+    """The rooms an event stream's snapshot lists. A moderator's: every room, with who sits
+    in it and its size. Anyone else's: the rooms they may choose (an open round where people
+    choose their own room), with their sizes, and none otherwise; their own room is theirs
+    alone (the snapshot's `you.room`). Every room's list of people would be most of every
+    participant's snapshot (10,000 people in 1,000 rooms: 297 KiB each, sent to all of them
+    as the rooms open), and where everyone else sits is not theirs to follow."""
+    if role == "moderator":
+        every = await rooms_part(db, session_id, role)
+        return [{**room, "size": len(room["participant_ids"])} for room in every]
+    r = await current_round(db, session_id)
+    if r is None or r.status != "open" or r.assignment != "self":
+        return []
+    rooms = await rooms_of(db, r.id)
+    sized = await rooms_sized(db, [room.id for room in rooms])
+    return [sized[room.id] for room in rooms if room.status in LIVE]
 
 
 async def room_in(db: AsyncSession, session_id: str, room_id: str) -> Room:

@@ -44,9 +44,11 @@ class Descriptions:
         self._describe = live.hub.snapshots.describe
         monkeypatch.setattr(live.hub.snapshots, "describe", self.describe)
 
-    async def describe(self, db: Any, session: Any, role: Role = "moderator") -> dict[str, Any]:
+    async def describe(
+        self, db: Any, session: Any, role: Role = "moderator", **how: Any
+    ) -> dict[str, Any]:
         self.built[role] += 1
-        return await self._describe(db, session, role)
+        return await self._describe(db, session, role, **how)
 
 
 async def people_in_rooms(api: Api) -> tuple[dict[str, Any], dict[str, str]]:
@@ -88,10 +90,12 @@ async def test_every_room_is_shown_one_description_built_once_per_role_and_versi
     # Each person is shown their own room, beside the one description every room shares.
     assert {b["you"]["participant_id"]: b["you"]["room_id"] for b in shown} == seats
     assert len({json.dumps(b["session"]) for b in shown}) == 1
-    # Each room's size, not who sits in it: that list only the moderator is shown.
+    # Each person is shown their own room and its size; every room, and who sits in it,
+    # only the moderator (the round placed people at random: there is no room to choose).
     sizes = Counter(seats.values())
-    assert {room["id"]: room["size"] for room in shown[0]["session"]["rooms"]} == sizes
-    assert all("participant_ids" not in room for room in shown[0]["session"]["rooms"])
+    assert {b["you"]["room"]["id"]: b["you"]["room"]["size"] for b in shown} == sizes
+    assert all(b["you"]["room"]["id"] == b["you"]["room_id"] for b in shown)
+    assert shown[0]["session"]["rooms"] == []
     told = {room["id"]: set(room["participant_ids"]) for room in bodies[-1]["session"]["rooms"]}
     assert all(pid in told[room] for pid, room in seats.items())
     assert {room["id"]: room["size"] for room in bodies[-1]["session"]["rooms"]} == sizes
@@ -128,3 +132,31 @@ async def test_a_new_version_is_described_afresh(api: Api, monkeypatch: pytest.M
     assert {b["session"]["participants"] for b in before} == {PEOPLE}
     assert {b["session"]["participants"] for b in after} == {PEOPLE + 1}
     assert min(b["version"] for b in after) > max(b["version"] for b in before)
+
+
+async def test_where_people_choose_their_room_every_room_is_listed_with_its_size(
+    api: Api,
+) -> None:
+    session = await api.make_session()
+    people = [await api.join(session, f"Person {i}") for i in range(3)]
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/rooms",
+        session["moderator_token"],
+        json={"count": 2, "assignment": "self"},
+    )
+    assert r.status_code == 201, r.text
+    rooms = r.json()["rooms"]
+    chose = await api.call("POST", f"/api/v1/rooms/{rooms[1]['id']}/members", people[0]["token"])
+    assert chose.status_code == 200, chose.text
+    sockets = [socket_of(session["id"], "participant", p["participant_id"]) for p in people]
+    chooser, *plenary = await snapshots_of(api, sockets)
+    # Those still to choose are shown every room, and how full it is, but not who is in it.
+    listed = plenary[0]["session"]["rooms"]
+    assert [(room["id"], room["size"]) for room in listed] == [
+        (rooms[0]["id"], 0),
+        (rooms[1]["id"], 1),
+    ]
+    assert all("participant_ids" not in room for room in listed)
+    assert plenary[0]["you"]["room"] is None and plenary[0]["you"]["room_id"] is None
+    assert chooser["you"]["room"]["id"] == rooms[1]["id"] and chooser["you"]["room"]["size"] == 1
