@@ -173,6 +173,7 @@ async def test_participants_of_an_audience_share_the_body_and_differ_in_you(
         "role": "participant",
         "participant_id": a["participant_id"],
         "room_id": None,
+        "room": None,
     }
     assert second["you"]["participant_id"] == b["participant_id"]
     shared = {k: v for k, v in first.items() if k not in ("you", "here")}
