@@ -5,10 +5,10 @@ object they hold: at 2,000 sockets it stopped the loop for 180 ms, at 5,000 for 
 a second, and its own heuristics start it whenever enough has been allocated, a vote storm
 included. So Samla leaves what start-up built out of every collection (`gc.freeze`), keeps
 the young generations' collections, which take about a millisecond, and runs the full one
-itself: once the broker has brought no change for a few seconds after bringing some, or at
-the latest every ten minutes. Sockets' objects are freed by reference counting as they
-close; a full collection finds only the rare cycle, so deferring it costs next to no
-memory."""
+itself: once the broker has brought no change, and no crowd of sockets has been sent its
+snapshots, for a few seconds after either, or at the latest every ten minutes. Sockets'
+objects are freed by reference counting as they close; a full collection finds only the
+rare cycle, so deferring it costs next to no memory."""
 
 from __future__ import annotations
 
@@ -35,11 +35,14 @@ def settle() -> None:
 
 
 async def collect_when_quiet(samla: Samla) -> None:
-    """A full collection, when the broker has been quiet for a while after a change."""
+    """A full collection, when the broker and the snapshots have been quiet for a while
+    after a change (10,000 people sent into rooms bring one message, then seconds of
+    snapshots: a full collection among them stopped the loop for a second and more)."""
     global _last_full
     now = time.monotonic()
-    changed = samla.hub.last_message > _last_full  # since the last full collection
-    quiet = now - samla.hub.last_message >= QUIET
+    last = max(samla.hub.last_message, samla.hub.snapshots.last_read)
+    changed = last > _last_full  # since the last full collection
+    quiet = now - last >= QUIET
     if (changed and quiet) or now - _last_full >= LONGEST:
         gc.collect()
         _last_full = time.monotonic()

@@ -78,6 +78,9 @@ class Snapshots:
         self._waiting: list[Waiting] = []
         self._gathering = False  # a read is about to take the waiting sockets
         self._reading: set[asyncio.Task[None]] = set()
+        # When a batch of snapshots was last read (a crowd opening or moving keeps the loop
+        # busy without any message from the broker).
+        self.last_read = 0.0
 
     async def snapshot(self, conn: Connection) -> str:
         """Everything the socket shows, as of one consistent read of the store. Sockets
@@ -99,6 +102,7 @@ class Snapshots:
         waiting, self._waiting = self._waiting, []
         for start in range(0, len(waiting), BATCH_MAX):
             batch = [(c, f) for c, f in waiting[start : start + BATCH_MAX] if not f.done()]
+            self.last_read = time.monotonic()
             try:
                 async with self.store.read() as db:
                     for session_id, group in _by_session(batch).items():

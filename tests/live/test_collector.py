@@ -29,8 +29,9 @@ def full_collections() -> Iterator[list[int]]:
     gc.set_threshold(*thresholds)
 
 
-def _samla(last_message: float) -> Any:
-    return SimpleNamespace(hub=SimpleNamespace(last_message=last_message))
+def _samla(last_message: float, last_read: float = 0.0) -> Any:
+    snapshots = SimpleNamespace(last_read=last_read)
+    return SimpleNamespace(hub=SimpleNamespace(last_message=last_message, snapshots=snapshots))
 
 
 def test_after_start_up_only_the_young_generations_collect_by_themselves(
@@ -65,4 +66,17 @@ async def test_a_full_collection_runs_at_the_latest_after_the_longest_wait(
     now = time.monotonic()
     monkeypatch.setattr(collector, "_last_full", now - collector.LONGEST - 1)
     await collector.collect_when_quiet(_samla(now))  # busy right now, but it is time
+    assert len(full_collections) == 1
+
+
+async def test_a_crowd_being_sent_its_snapshots_is_not_a_quiet_spell(
+    full_collections: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rooms opened for thousands: one message, then seconds of snapshots and no message."""
+    now = time.monotonic()
+    monkeypatch.setattr(collector, "_last_full", now - 10)
+    opened = now - collector.QUIET - 1
+    await collector.collect_when_quiet(_samla(opened, last_read=now - 0.2))
+    assert full_collections == []
+    await collector.collect_when_quiet(_samla(opened, last_read=now - collector.QUIET - 0.5))
     assert len(full_collections) == 1
