@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,7 +29,16 @@ from rooms.breakout.tables import (
     whole,
 )
 from rooms.errors import Refused, invalid
-from rooms.models import ATTRIBUTES_MAX, Event, Outcome, Participant, Session, iso, utcnow
+from rooms.models import (
+    ATTRIBUTES_MAX,
+    Event,
+    Outcome,
+    Participant,
+    Session,
+    iso,
+    new_id,
+    utcnow,
+)
 from rooms.sessions import writable
 from rooms.text import optional
 
@@ -235,19 +244,21 @@ async def _seat_many(
         )
     )
     now = utcnow()
-    db.add_all(
+    # Plain rows in one statement: 10,000 seats as ORM objects took two seconds.
+    await db.execute(
+        insert(Seat),
         [
-            Seat(
-                session_id=r.session_id,
-                participant_id=pid,
-                room_id=rid,
-                placed_at=now,
-                tag=tag_of(people[pid].attributes, r.balance_by),
-            )
+            {
+                "id": new_id(),
+                "session_id": r.session_id,
+                "participant_id": pid,
+                "room_id": rid,
+                "placed_at": now,
+                "tag": tag_of(people[pid].attributes, r.balance_by),
+            }
             for pid, rid in plan.items()
-        ]
+        ],
     )
-    await db.flush()
 
 
 async def place_late_joiner(
