@@ -162,7 +162,11 @@ snapshot first, then every change with the session's version."""
 
 _EVENTS = """A WebSocket (send the same `Authorization: Bearer <token>` header). The first
 frame is `{"type": "snapshot", "version": n, ...}`: the session as GET /api/v1/sessions/{sid}
-describes it, with what the caller may see. Every later frame is an event,
+describes it, with what the caller may see, and `you`: the caller's role, participant id and
+room (`room_id`, and `room` with its name and `size`). Its rooms are listed with their `size`;
+a moderator's also with `participant_ids`, a participant's only where they may choose a room
+(an open round with `assignment: "self"`), since where everyone else sits is the moderator's
+to follow, not theirs. Every later frame is an event,
 `{"type": "poll.results", "version": n, ...}`, in version order; after a gap the server
 sends a fresh snapshot. A client may send the same actions as a browser
 (`{"type": "rename", "name": "Anna"}`, `{"type": "ping"}`), answered by
