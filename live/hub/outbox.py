@@ -13,8 +13,9 @@ from starlette.status import (
 )
 
 from live.hub.connections import Connection
+from live.hub.snapshots import PARTICIPANT
 from live.wire import framed
-from rooms.errors import Refused
+from rooms.errors import Refused, not_found
 
 log = logging.getLogger("samla.hub")
 
@@ -153,8 +154,8 @@ class Outboxes:
                 conn.outbox.clear()
                 try:
                     frame = await snapshot(conn)
-                except Refused:
-                    await conn.close(WS_1008_POLICY_VIOLATION, "session deleted")
+                except Refused as refused:
+                    await conn.close(WS_1008_POLICY_VIOLATION, _gone(refused))
                     return
                 except Exception:
                     # The store is unreachable for now: ask the client to come back later
@@ -171,3 +172,10 @@ class Outboxes:
                 self.stats["frames"] += 1
             while conn.direct and conn.closing is None:
                 await conn.send(conn.direct.pop(0))
+
+
+def _gone(refused: Refused) -> str:
+    """Why a socket whose snapshot was refused closes: its person, or its session, is gone."""
+    if refused.message == not_found(PARTICIPANT).message:
+        return "removed from the session"
+    return "session deleted"

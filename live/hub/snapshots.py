@@ -42,6 +42,10 @@ Waiting = tuple[Connection, asyncio.Future[str]]
 BATCH_MAX = 64
 
 
+# What a snapshot refused for someone no longer in the session says it did not find.
+PARTICIPANT = "participant in this session"
+
+
 def version_marker(version: int) -> str:
     """Tells a page the version it now shows, so that its socket, reopened, says so."""
     return f'<i id="live-version" hidden data-version="{version}" hx-swap-oob="true"></i>'
@@ -129,10 +133,11 @@ class Snapshots:
         for conn, future in group:
             if future.done():
                 continue  # its socket closed meanwhile
-            if version is None or (
-                conn.participant_id is not None and conn.participant_id not in members
-            ):
-                _fail(future, not_found("session"))  # or the person's place in it
+            if version is None:
+                _fail(future, not_found("session"))
+                continue
+            if conn.participant_id is not None and conn.participant_id not in members:
+                _fail(future, not_found(PARTICIPANT))  # removed by a moderator
                 continue
             conn.version = version
             if conn.participant_id is not None:

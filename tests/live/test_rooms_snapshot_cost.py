@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import live.hub.snapshots
-from live.hub import Connection
+from live.hub import Connection, outbox
+from rooms.errors import Refused
 from rooms.models import Role
 from tests.conftest import Api
 
@@ -160,3 +161,27 @@ async def test_where_people_choose_their_room_every_room_is_listed_with_its_size
     assert all("participant_ids" not in room for room in listed)
     assert plenary[0]["you"]["room"] is None and plenary[0]["you"]["room_id"] is None
     assert chooser["you"]["room"]["id"] == rooms[1]["id"] and chooser["you"]["room"]["size"] == 1
+
+
+async def test_a_removed_persons_snapshot_says_they_were_removed_not_the_session(
+    api: Api,
+) -> None:
+    """A socket sent a snapshot after its person was removed (the removal's message lost
+    with Redis) closes saying why: the person is gone, the session is not."""
+    session = await api.make_session()
+    anna = await api.join(session, "Anna")
+    r = await api.call(
+        "DELETE",
+        f"/api/v1/sessions/{session['id']}/participants/{anna['participant_id']}",
+        session["moderator_token"],
+    )
+    assert r.status_code in (200, 204), r.text
+    socket = socket_of(session["id"], "participant", anna["participant_id"])
+    with pytest.raises(Refused) as refused:
+        await snapshots_of(api, [socket])
+    assert outbox._gone(refused.value) == "removed from the session"
+    moderator = socket_of(session["id"], "moderator")
+    await api.call("DELETE", f"/api/v1/sessions/{session['id']}", await api.organiser_token())
+    with pytest.raises(Refused) as refused:
+        await snapshots_of(api, [moderator])
+    assert outbox._gone(refused.value) == "session deleted"
