@@ -203,15 +203,16 @@ async def rooms_of_people(
 
 # A session's rooms, newest round last, and who sits in its live ones: as rows, because at a
 # thousand rooms and ten thousand seats making ORM objects of them costs more than the reads.
+_ROOM_COLUMNS = (
+    col(Room.id),
+    col(Room.name),
+    col(Room.status),
+    col(Room.place),
+    col(Room.capacity),
+    col(Room.round_id),
+)
 _ROOMS = (
-    select(
-        col(Room.id),
-        col(Room.name),
-        col(Room.status),
-        col(Room.place),
-        col(Room.capacity),
-        col(Room.round_id),
-    )
+    select(*_ROOM_COLUMNS)
     .join(Round, col(Round.id) == col(Room.round_id))
     .where(col(Room.session_id) == bindparam("session_id"))
     .order_by(col(Round.created_at), col(Room.position))
@@ -237,15 +238,7 @@ async def rooms_part(db: AsyncSession, session_id: str, role: Role) -> list[dict
 
 
 _SIZED = (
-    select(
-        col(Room.id),
-        col(Room.name),
-        col(Room.status),
-        col(Room.place),
-        col(Room.capacity),
-        col(Room.round_id),
-        func.count(col(Seat.id)),
-    )
+    select(*_ROOM_COLUMNS, func.count(col(Seat.id)))
     .outerjoin(Seat, col(Seat.room_id) == col(Room.id))
     .where(col(Room.id).in_(bindparam("room_ids", expanding=True)))
     .group_by(col(Room.id))
