@@ -127,8 +127,12 @@ class Snapshots:
         people = sorted({c.participant_id for c, _ in group if c.participant_id is not None})
         members = await still_in(db, session_id, people)
         rooms = await self.screens.place_many(db, session_id, people) if people else {}
-        # Each person's own room, as their snapshot's `you` shows it.
-        seated = await breakout.rooms_sized(db, filter(None, rooms.values()))
+        # Each stream's person's own room, as their snapshot's `you` shows it (a page shows
+        # its room in its panels).
+        streams = {c.participant_id for c, _ in group if c.kind == "json"}
+        seated = await breakout.rooms_sized(
+            db, [rid for pid, rid in rooms.items() if rid is not None and pid in streams]
+        )
         shared: dict[Key, Shared | Exception] = {}
         for conn, future in group:
             if future.done():
