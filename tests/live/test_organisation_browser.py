@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import CONSOLE, ORGANISER_EMAIL, ORGANISER_PASSWORD, PHONE, Api, axe_violations
 from tests.live.test_organisation import PARTNER, WITHOUT, organised_by_three
@@ -59,7 +60,7 @@ async def test_an_organiser_sets_their_organisation_and_a_refusal_keeps_what_was
     assert "not an email address" in await page.locator("#organisation-error").inner_text()
     assert await field.input_value() == "kim@natverket.se"
     assert await field.get_attribute("aria-invalid") == "true"
-    assert await page.evaluate("document.activeElement.id") == "organisation"
+    await expect(field).to_be_focused()
     await page.screenshot(path=str(SHOTS / f"organisation-refused-{size}.png"))
     assert await axe_violations(page) == []
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import CONSOLE, ORGANISER_EMAIL, ORGANISER_PASSWORD, Api, axe_violations
 from tests.live.test_organiser_events import KIM, add_account
@@ -70,7 +71,8 @@ async def test_the_organiser_builds_join_questions_and_duplicates_a_session(
     await page.locator("#q-0-label").fill("Nivå")
     await page.locator("#q-0-choices").fill("Lokal\nRegional\nNationell")
     await page.locator("#add-question").click()
-    assert await page.evaluate("document.activeElement.id") == "q-1-label"
+    # The new page's autofocus is applied at its next rendering, after the click returns.
+    await expect(page.locator("#q-1-label")).to_be_focused()
     await page.locator("#q-1-label").fill("Sektor")
     await page.locator("#q-1-choices").fill("Civilsamhälle\nOffentlig sektor")
     await page.locator("#q-1-up").click()
