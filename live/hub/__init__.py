@@ -270,15 +270,30 @@ class Hub:
 
     async def _process_inbox(self) -> None:
         while True:
-            channel, payload = await self._inbox.get()
-            try:
-                message = json.loads(payload)
-                if channel == CONTROL_CHANNEL:
-                    self._control(message)
-                else:
-                    await self._receive(message)
-            except Exception:
-                log.exception("a message on %s could not be handled", channel)
+            batch = [await self._inbox.get()]
+            await asyncio.sleep(0)  # the broker's reader hands over what it has buffered
+            # What came while the last batch was shown goes out together: a session that
+            # several instances publish to gets one fan-out for all their messages, so its
+            # sockets get one frame per update however many instances took its votes.
+            while not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            ticks: dict[str, messages.Message] = {}
+            for channel, payload in batch:
+                try:
+                    message = json.loads(payload)
+                    if channel == CONTROL_CHANNEL:
+                        self._control(message)
+                    else:
+                        self.stats["received"] += 1
+                        tick = messages.decode(message)
+                        ticks[tick.session_id] = messages.merge(ticks.get(tick.session_id), tick)
+                except Exception:
+                    log.exception("a message on %s could not be handled", channel)
+            for tick in ticks.values():
+                try:
+                    await self._receive(tick)
+                except Exception:
+                    log.exception("the changes of session %s could not be shown", tick.session_id)
 
     def _control(self, message: dict[str, Any]) -> None:
         if message.get("removed"):
@@ -293,12 +308,10 @@ class Hub:
             if message.get("deleted") and conn.session_id == message["deleted"]:
                 close(conn, WS_1008_POLICY_VIOLATION, "session deleted")
 
-    async def _receive(self, message: dict[str, Any]) -> None:
-        watch = self.connections.get(message["s"])
+    async def _receive(self, tick: messages.Message) -> None:
+        watch = self.connections.get(tick.session_id)
         if watch is None:
             return
-        self.stats["received"] += 1
-        tick = messages.decode(message)
         released = release(watch, tick.versions, tick.events)
         if released or tick.presence:
             started = time.monotonic()

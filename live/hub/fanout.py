@@ -36,7 +36,12 @@ class FanOut:
         push_many = self.outboxes.push_many
         # The JSON stream: each event once, serialised once, to every socket that may see it.
         json_conns = [c for c in watch.connections if c.kind == "json" and not c.needs_snapshot]
+        # Of the events sharing a key only the last is sent, as within one instance's tick:
+        # messages released together (several instances' ticks) collapse alike.
+        last = {e.key: v for v, e in released if e.key is not None}
         for version, event in released:
+            if event.key is not None and last[event.key] != version:
+                continue
             to = [c for c in json_conns if version > c.version and c.sees(event)]
             if to:
                 frame = json.dumps({"type": event.type, "version": version, **event.data})

@@ -3,6 +3,7 @@ versions in order, the registry's presence counts, the overflow policy and `watc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from starlette.status import WS_1013_TRY_AGAIN_LATER
 
+from live.broker import session_channel
 from live.broker.memory import MemoryBroker
 from live.hub import Connection, Hub, OverflowPolicy, messages
 from live.hub.connections import Registry, Watch
@@ -98,3 +100,42 @@ async def test_watching_detaches_the_socket_however_its_life_ends(fails: bool) -
             if fails:
                 raise RuntimeError("the reader failed")
     assert hub.count_local() == 0 and hub.connections.get("s1") is None
+
+
+async def test_ticks_received_together_go_out_as_one_frame_per_key() -> None:
+    """Two instances' ticks for one session, received while the last were being shown, reach
+    each socket as one frame per event key (the newest), an unkeyed event still as its own."""
+    broker = MemoryBroker()
+    hub = Hub(None, None, broker, None)  # type: ignore[arg-type]
+    watch = hub.connections.open("s1")
+    watch.watermark = 10
+    conn = connection()
+    conn.needs_snapshot, conn.version = False, 10
+    hub.connections.arrive(watch, conn)
+
+    def results(total: int) -> Event:
+        return Event("poll.results", {"total": total}, key="poll.results:p1")
+
+    asked = Event("question.asked", {"question_id": "q1"})
+    ticks = [  # the first instance's, then the second's, then the first's again
+        messages.encode("s1", [11], [(11, results(11), {"total": 11})], False),
+        messages.encode("s1", [12, 13], [(12, asked, {}), (13, results(13), {"total": 13})], False),
+        messages.encode("s1", [14], [(14, results(14), {"total": 14})], False),
+    ]
+    for payload in ticks:
+        hub._deliver(session_channel("s1"), payload)
+    inbox = asyncio.create_task(hub._process_inbox())
+    try:
+        for _ in range(10):
+            await asyncio.sleep(0)
+    finally:
+        inbox.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await inbox
+    sent = [json.loads(frame) for frame in conn.outbox]
+    assert [(f["type"], f["version"]) for f in sent] == [
+        ("question.asked", 12),
+        ("poll.results", 14),
+    ]
+    assert sent[1]["total"] == 14 and conn.version == 14 and watch.watermark == 14
+    assert hub.stats["received"] == 3
