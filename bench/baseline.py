@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 POLL_ID = "baseline-poll"
 
@@ -90,6 +91,8 @@ class Counter:
             await ws.send(json.dumps(shown))
             async for _ in ws:
                 pass
+        except ConnectionClosed:
+            pass  # dropped without a close frame: the reconnect storm's way, nothing to log
         finally:
             self.clients.discard(ws)
             if person:
