@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import upvotes
-from bench.wire import Http, HttpError, Progress, Stream, version_progress, voters_progress
+from bench.wire import (
+    Http,
+    HttpError,
+    Progress,
+    Stream,
+    joined_progress,
+    version_progress,
+    voters_progress,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ["Tillit", "Samverkan", "Öppenhet", "Mod"]
@@ -286,7 +294,7 @@ class SamlaServer(Target):
         self.session: dict[str, Any] = {}
         self.poll_id = ""
         self.scenario = "votes"
-        self.base_version = 0
+        self.base_joined = 0
         self.board_id = ""  # the upvote storm's board and note (bench/upvotes.py)
         self.note_id = ""
 
@@ -349,9 +357,9 @@ class SamlaServer(Target):
                 await upvotes.prepare(self, http, moderator)
             else:
                 described = await http.json("GET", f"/api/v1/sessions/{sid}", None, moderator)
-                self.base_version = int(described["version"])
+                self.base_joined = int(described["participants"])
                 self.option_ids = ["-"]
-                self.progress = version_progress(self.base_version)
+                self.progress = joined_progress(self.base_joined)
         finally:
             http.close()
 
@@ -399,5 +407,5 @@ class SamlaServer(Target):
         described = await http.json(
             "GET", f"/api/v1/sessions/{self.session['id']}", None, moderator
         )
-        joined = int(described["version"]) - self.base_version
+        joined = int(described["participants"]) - self.base_joined
         return joined, {"-": joined}

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 VOTERS = re.compile(rb'"voters":\s*(\d+)')
 VERSION = re.compile(rb'"version":\s*(\d+)')
+JOINED = re.compile(rb'"(?:joined|participants)":\s*(\d+)')
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
@@ -314,6 +315,17 @@ def version_progress(base: int) -> Progress:
 
     def progress(payload: bytes, is_snapshot: bool) -> int | None:
         match = VERSION.search(payload)
+        return int(match.group(1)) - base if match else None
+
+    return progress
+
+
+def joined_progress(base: int) -> Progress:
+    """Progress = how many have joined past `base` (Samla's join storm): a participant is
+    told `{"type": "participants.count", "joined": n}`, a snapshot has `"participants": n`."""
+
+    def progress(payload: bytes, is_snapshot: bool) -> int | None:
+        match = JOINED.search(payload)
         return int(match.group(1)) - base if match else None
 
     return progress

@@ -15,6 +15,9 @@ T = TypeVar("T")
 
 Role = Literal["participant", "moderator", "presenter"]
 ROLES: tuple[Role, ...] = ("participant", "moderator", "presenter")
+# Who runs the session and its screens, as against those taking part.
+STAFF: frozenset[Role] = frozenset({"moderator", "presenter"})
+PARTICIPANTS: frozenset[Role] = frozenset({"participant"})
 
 # Field limits (characters, after trimming), shared by the API, the forms and the sockets.
 NAME_MAX = 80

@@ -19,6 +19,8 @@ from rooms.models import (
     ATTRIBUTE_LABEL_MAX,
     ATTRIBUTES_MAX,
     NAME_MAX,
+    PARTICIPANTS,
+    STAFF,
     TITLE_MAX,
     Conference,
     Event,
@@ -225,8 +227,13 @@ async def add_participant(
     )
     db.add(participant)
     await db.flush()
-    joined = Event("participant.joined", {"participant_id": participant.id, "name": clean_name})
-    return Outcome(session.id, Joined(participant, token), (joined,))
+    # Who joined is for those who run the session; everyone else is told how many have,
+    # once per tick however many join in it (a hall of thousands arriving at once).
+    joined = Event(
+        "participant.joined", {"participant_id": participant.id, "name": clean_name}, roles=STAFF
+    )
+    counted = Event("participants.count", {}, key="participants.count", roles=PARTICIPANTS)
+    return Outcome(session.id, Joined(participant, token), (joined, counted))
 
 
 def clean_answers(

@@ -168,7 +168,10 @@ a moderator's also with `participant_ids`, a participant's only where they may c
 (an open round with `assignment: "self"`), since where everyone else sits is the moderator's
 to follow, not theirs. Every later frame is an event,
 `{"type": "poll.results", "version": n, ...}`, in version order; after a gap the server
-sends a fresh snapshot. A client may send the same actions as a browser
+sends a fresh snapshot. Events of one key that come within a tick are sent once, the
+newest: a vote storm is a `poll.results` a tick with the totals. So are joins: a moderator
+is told each (`participant.joined`, with the name), a participant how many have joined
+(`{"type": "participants.count", "joined": n}`). A client may send the same actions as a browser
 (`{"type": "rename", "name": "Anna"}`, `{"type": "ping"}`), answered by
 `{"type": "ack", "for": ...}`, `{"type": "pong"}` or an error frame
 `{"type": "error", "error": {"code": ..., "message": ...}}`. A caller with no right to the

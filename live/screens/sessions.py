@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.screens import PRESENCE, FormReader, Panel, Summary, Viewer
 from rooms import sessions
-from rooms.models import ROLES, Participant
+from rooms.models import ROLES, Event, Participant
 
 
 async def presence_panel(db: AsyncSession, viewer: Viewer) -> dict[str, Any]:
@@ -33,7 +33,7 @@ PANELS: tuple[Panel, ...] = (
         "presence",
         "sessions/_presence.html",
         frozenset(ROLES),
-        frozenset({PRESENCE, "participant.joined", "participant.removed"}),
+        frozenset({PRESENCE, "participant.joined", "participants.count", "participant.removed"}),
         presence_panel,
     ),
     Panel(
@@ -52,7 +52,14 @@ PANELS: tuple[Panel, ...] = (
         personal=True,
     ),
 )
-SUMMARIES: Mapping[str, Summary] = {}
+
+
+async def joined_count(db: AsyncSession, session_id: str, event: Event) -> dict[str, Any]:
+    """How many have joined, read once per tick for the burst of joins it gathered."""
+    return {"joined": await sessions.participant_count(db, session_id)}
+
+
+SUMMARIES: Mapping[str, Summary] = {"participants.count": joined_count}
 # action type -> the panel re-rendered for its sender
 REPLIES: Mapping[str, str] = {"rename": "you"}
 FORMS: Mapping[str, FormReader] = {}

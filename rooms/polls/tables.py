@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import JSON, Column, ForeignKey, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from rooms.models import Role, new_id, utcnow
+from rooms.models import new_id, utcnow
 
 Kind = Literal["single", "multiple", "scale", "wordcloud", "open", "ranking"]
 KINDS: tuple[Kind, ...] = ("single", "multiple", "scale", "wordcloud", "open", "ranking")
@@ -29,8 +29,6 @@ HIDDEN_WORDS_MAX = 200
 # Long answer and word lists are cut in each live update (screens show fewer still);
 # GET .../results and the archive keep them all.
 SUMMARY_ITEMS = 100
-
-STAFF: frozenset[Role] = frozenset({"moderator", "presenter"})
 
 
 # -- tables ---------------------------------------------------------------------------------

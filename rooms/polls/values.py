@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rooms.models import PLENARY, Event, iso
-from rooms.polls.tables import STAFF, Poll, PollOption
+from rooms.models import PLENARY, STAFF, Event, iso
+from rooms.polls.tables import Poll, PollOption
 
 
 @dataclass(frozen=True)

@@ -69,23 +69,35 @@ async def crossed_redis(
 async def test_the_event_stream_starts_with_a_snapshot_then_versions_only_rise(
     api: Api, stream: Callable[..., Any]
 ) -> None:
+    """The moderator is told each join with its name; a participant how many have joined,
+    once a tick, and never who."""
     session = await api.make_session()
     first = await api.join(session, "Anna")
-    async with stream(session["id"], first["token"]) as s:
+    async with (
+        stream(session["id"], first["token"]) as s,
+        stream(session["id"], session["moderator_token"]) as mod,
+    ):
         snapshot = await s.next()
         assert snapshot["type"] == "snapshot"
         assert snapshot["session"]["participants"] == 1
         assert snapshot["you"]["participant_id"] == first["participant_id"]
+        assert (await mod.next())["type"] == "snapshot"
         names = [f"Person {i}" for i in range(20)]
         await asyncio.gather(*(api.join(session, n) for n in names))
         seen: set[str] = set()
         while len(seen) < len(names):
-            frame = await s.next()
+            frame = await mod.next()
             if frame["type"] == "participant.joined":
                 seen.add(frame["name"])
-        versions = [f["version"] for f in s.frames]
-        assert versions == sorted(set(versions)), versions
         assert seen == set(names)
+        counted = await s.until(lambda f: f.get("joined") == len(names) + 1)
+        assert counted["type"] == "participants.count"
+        for frames in (s.frames, mod.frames):
+            versions = [f["version"] for f in frames]
+            assert versions == sorted(set(versions)), versions
+        assert not [f for f in s.frames if f["type"] == "participant.joined"]
+        # Twenty joins at once are fewer counts than joins: a burst is told once a tick.
+        assert len([f for f in s.frames if f["type"] == "participants.count"]) < len(names)
 
 
 async def test_the_page_shows_how_many_are_here_live_as_people_come_and_go(

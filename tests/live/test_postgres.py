@@ -50,11 +50,16 @@ async def test_a_served_instance_on_postgresql_streams_joins(served_on_postgres:
         api = Api(served, client)
         session = await api.make_session()
         first = await api.join(session, "Anna")
-        async with open_stream(served)(session["id"], first["token"]) as s:
+        async with open_stream(served)(session["id"], session["moderator_token"]) as s:
             await s.next()
             await api.join(session, "Bo")
             frame = await s.until(lambda f: f["type"] == "participant.joined")
             assert frame["name"] == "Bo"
+        async with open_stream(served)(session["id"], first["token"]) as s:
+            await s.next()
+            await api.join(session, "Cay")
+            frame = await s.until(lambda f: f["type"] == "participants.count")
+            assert frame["joined"] == 3
         r = await api.call(
             "DELETE", f"/api/v1/sessions/{session['id']}", await api.organiser_token()
         )

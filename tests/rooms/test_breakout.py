@@ -155,6 +155,7 @@ async def test_an_ended_round_is_closed_by_the_next_write_and_places_nobody(stor
         joined = await lifecycle.join(db, code=session.code)
     assert [e.type for e in joined.events] == [
         "participant.joined",
+        "participants.count",
         "rooms.closed",
         "participants.moved",
     ]
