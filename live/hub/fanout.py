@@ -56,14 +56,23 @@ class FanOut:
             return
         render = self.snapshots.render
         marker = version_marker(max(v for v, _ in released)) if released else ""
+        # A panel that is the same in every room is rendered once for all rooms' audiences.
+        rendered: dict[tuple[str, Audience], str] = {}
         async with self.store.hub_read() as db:
             for audience, conns in groups.items():
                 visible = [e for e in triggers if conns[0].sees(e)]
                 stale = [p for p in self.screens.panels_for(audience.role) if p.stale(visible)]
                 if not stale:
                     continue
-                viewer = Viewer(audience, None)
-                shared = "".join([await render(db, p, viewer) for p in stale if not p.personal])
+                parts = []
+                for p in stale:
+                    if p.personal:
+                        continue
+                    key = (p.name, p.audience_of(audience))
+                    if key not in rendered:
+                        rendered[key] = await render(db, p, Viewer(key[1], None))
+                    parts.append(rendered[key])
+                shared = "".join(parts)
                 shared += marker if shared else ""
                 alike = []  # the sockets whose frame is the shared part alone
                 for conn in conns:

@@ -8,6 +8,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Any
 
 from live.broker import Broker
@@ -174,7 +175,7 @@ class Snapshots:
             return version_marker(version)
         key = (conn.session_id, (conn.audience, conn.kind), version)
         reuse = SNAPSHOT_REUSE if conn.kind == "html" else math.inf
-        part = await self._memo(shared, key, lambda: self._shared(db, conn), reuse)
+        part = await self._memo(shared, key, lambda: self._shared(db, conn, version), reuse)
         viewer = Viewer(conn.audience, conn.participant_id)
         mine = [p for p in self.screens.panels_for(conn.role) if p.personal]
         if conn.kind == "html":
@@ -264,15 +265,30 @@ class Snapshots:
         while len(self._cache) > SNAPSHOTS_KEPT:
             del self._cache[next(iter(self._cache))]
 
-    async def _shared(self, db: Any, conn: Connection) -> Shared:
+    async def _shared(self, db: Any, conn: Connection, version: int) -> Shared:
         """The audience's HTML panels, or its JSON panels' keys (each after a comma) for
-        the body to splice in."""
+        the body to splice in. A JSON panel that is the same in every room is loaded once
+        for all rooms' audiences at this version."""
         viewer = Viewer(conn.audience, None)
         shown = [p for p in self.screens.panels_for(conn.role) if not p.personal]
         if conn.kind == "html":
             return "".join([await self.render(db, p, viewer) for p in shown])
-        loaded = [(p.name, await p.load(db, viewer)) for p in shown if p.json]
-        return "".join(f", {json.dumps(name)}: {json.dumps(data)}" for name, data in loaded)
+        parts = []
+        for p in shown:
+            if not p.json:
+                continue
+            audience = p.audience_of(conn.audience)
+            load = partial(self._json_part, db, p, Viewer(audience, None))
+            if audience == conn.audience:
+                parts.append(await load())
+            else:
+                key = (conn.session_id, (audience, f"json:{p.name}"), version)
+                parts.append(await self._once(key, load, math.inf))
+        return "".join(parts)
+
+    @staticmethod
+    async def _json_part(db: Any, p: Panel, viewer: Viewer) -> Shared:
+        return f", {json.dumps(p.name)}: {json.dumps(await p.load(db, viewer))}"
 
     async def _described(self, db: Any, conn: Connection) -> Shared:
         """The JSON body's opening: its type, version and the session as the role sees it,

@@ -9,7 +9,7 @@ one `Screens`, which the hub is given. Nothing in the transport changes for a ne
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from markupsafe import Markup
@@ -56,6 +56,13 @@ class Panel:
     personal: bool = False
     # Whether the JSON event stream's snapshot carries the loaded data under `name`.
     json: bool = False
+    # Whether what it shows depends on the viewer's breakout room. One that does not (the
+    # session's questions) is loaded once for the audiences of every room, not once a room.
+    by_room: bool = True
+
+    def audience_of(self, audience: Audience) -> Audience:
+        """The audience this panel is the same for: the viewer's, or every room's alike."""
+        return audience if self.by_room else replace(audience, room_id=None)
 
     def stale(self, events: Iterable[Event]) -> bool:
         return any(e.type in self.triggers for e in events)

@@ -99,6 +99,7 @@ PANELS: tuple[Panel, ...] = (
         QUESTION_EVENTS,
         questions_panel,
         json=True,
+        by_room=False,  # the session's questions, asked in the plenary
     ),
     Panel(
         "question-ask",

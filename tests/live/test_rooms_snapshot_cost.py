@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import live.hub.snapshots
+import live.screens.questions
 from live.hub import Connection, outbox
 from rooms.errors import Refused
 from rooms.models import Role
@@ -104,6 +105,36 @@ async def test_every_room_is_shown_one_description_built_once_per_role_and_versi
     assert list(shown[0])[:4] == ["type", "version", "session", "here"]
     assert list(shown[0])[-1] == "you"
     assert {b["version"] for b in bodies} == {b["session"]["version"] for b in bodies}
+
+
+async def test_the_sessions_questions_are_read_once_for_every_rooms_snapshot(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The questions are the session's, the same in every room: read once a version for
+    all the rooms' audiences, where the rooms' own polls and boards are read per room."""
+    session, seats = await people_in_rooms(api)
+    asker = await api.join(session, "Asker")
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/questions",
+        asker["token"],
+        json={"text": "Vem bär ansvaret?"},
+    )
+    assert r.status_code == 201, r.text
+    reads: Counter[bool] = Counter()
+    listed = live.screens.questions.list_questions
+
+    async def counting(db: Any, session_id: str, *, moderator: bool) -> Any:
+        reads[moderator] += 1
+        return await listed(db, session_id, moderator=moderator)
+
+    monkeypatch.setattr(live.screens.questions, "list_questions", counting)
+    people = [socket_of(session["id"], "participant", pid) for pid in seats]
+    bodies = await snapshots_of(api, people)
+    assert reads == {False: 1}
+    assert {b["you"]["participant_id"]: b["you"]["room_id"] for b in bodies} == seats
+    (shown,) = {json.dumps(b["questions"]) for b in bodies}
+    assert [q["text"] for q in json.loads(shown)["questions"]] == ["Vem bär ansvaret?"]
 
 
 async def test_a_fan_out_slower_than_the_reuse_window_still_builds_one_description(
