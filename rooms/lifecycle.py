@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms import boards, breakout, polls, sessions
+from rooms.errors import Refused
 from rooms.events import registrations
 from rooms.models import Outcome, Role, Session
 
@@ -28,6 +29,20 @@ async def join(
     session = await sessions.session_by_id(db, participant.session_id)
     seated = await breakout.place_late_joiner(db, session, participant)
     return Outcome(joined.session_id, joined.value, (*joined.events, *seated))
+
+
+async def join_many(
+    db: AsyncSession, session_id: str, arrivals: list[tuple[Any, Any]]
+) -> Outcome[list[sessions.Joined | Refused]]:
+    """Several people join by the session's code without an invitation, each with their
+    name and answers, in one transaction (a join storm's group commit): each accepted or
+    refused as `join` would, and those accepted seated in turn while a round is open."""
+    session = await sessions.open_to_join(db, session_id)
+    await registrations.admitted(db, session, None)  # an invited event's sessions refuse all
+    joined = await sessions.add_participants(db, session, arrivals)
+    people = [j.participant for j in joined.value if isinstance(j, sessions.Joined)]
+    seated = await breakout.place_late_joiners(db, session, people)
+    return Outcome(session.id, joined.value, (*joined.events, *seated))
 
 
 async def change_answers(

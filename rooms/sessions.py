@@ -196,10 +196,7 @@ async def add_participant(
     A registrant joining with their personal invitation joins with their name and answers;
     one who joined this session before (on another device) is the same participant, with a
     new token."""
-    # Locked as `writable` locks it: no one joins after a close that is under way.
-    session = await locked(db, Session, (await session_by_code(db, code)).id, "key share")
-    if session is None or session.status != "open":
-        raise Refused("session_closed", "This session has ended; it takes no new participants.")
+    session = await open_to_join(db, (await session_by_code(db, code)).id)
     token = new_secret("p")
     if registration is not None:
         again = await db.scalar(
@@ -227,13 +224,54 @@ async def add_participant(
     )
     db.add(participant)
     await db.flush()
-    # Who joined is for those who run the session; everyone else is told how many have,
-    # once per tick however many join in it (a hall of thousands arriving at once).
-    joined = Event(
-        "participant.joined", {"participant_id": participant.id, "name": clean_name}, roles=STAFF
-    )
+    return Outcome(session.id, Joined(participant, token), joined_events([participant]))
+
+
+async def open_to_join(db: AsyncSession, session_id: str) -> Session:
+    """The session, locked as `writable` locks it (no one joins after a close that is under
+    way), if it still takes new participants."""
+    session = await locked(db, Session, session_id, "key share")
+    if session is None or session.status != "open":
+        raise Refused("session_closed", "This session has ended; it takes no new participants.")
+    return session
+
+
+async def add_participants(
+    db: AsyncSession, session: Session, arrivals: list[tuple[Any, Any]]
+) -> Outcome[list[Joined | Refused]]:
+    """Several people join an open session (`open_to_join`) by its code, each with their
+    name and answers: each is accepted or refused on its own, as `add_participant` would,
+    and those accepted are stored with one round of inserts."""
+    done: list[Joined | Refused] = []
+    for name, attributes in arrivals:
+        try:
+            clean_name = optional(name, "The name", NAME_MAX, name=True)
+            given = clean_answers(session.attributes, attributes)
+        except Refused as exc:
+            done.append(exc)
+            continue
+        token = new_secret("p")
+        participant = Participant(
+            session_id=session.id, token_hash=digest(token), name=clean_name, attributes=given
+        )
+        done.append(Joined(participant, token))
+    people = [d.participant for d in done if isinstance(d, Joined)]
+    db.add_all(people)
+    await db.flush()
+    return Outcome(session.id, done, joined_events(people))
+
+
+def joined_events(people: list[Participant]) -> tuple[Event, ...]:
+    """Who joined is for those who run the session; everyone else is told how many have,
+    once per tick however many join in it (a hall of thousands arriving at once)."""
+    if not people:
+        return ()
+    told = [
+        Event("participant.joined", {"participant_id": p.id, "name": p.name}, roles=STAFF)
+        for p in people
+    ]
     counted = Event("participants.count", {}, key="participants.count", roles=PARTICIPANTS)
-    return Outcome(session.id, Joined(participant, token), (joined, counted))
+    return (*told, counted)
 
 
 def clean_answers(

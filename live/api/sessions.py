@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from live import auth, joining
-from live.actions import Body
+from live.actions import Body, joins
 from live.actions.calls import CallsBody
 from live.api.base import Endpoint, member_session, moderated_session, read_body, route, samla_of
 from live.api.stage import stage_url
@@ -259,11 +259,18 @@ async def join(request: Request) -> Response:
     gate = joining.gate_for(samla)
     session = await gate.session_for(request, body.code)
     await gate.admit(request, session)
-    joined = await samla.change(
-        lambda db: lifecycle.join(
-            db, code=session.code, name=body.name, attributes=body.attributes, invite=body.invite
+    if not body.invite:
+        joined = await joins.join(samla, session, body.name, body.attributes)
+    else:
+        joined = await samla.change(
+            lambda db: lifecycle.join(
+                db,
+                code=session.code,
+                name=body.name,
+                attributes=body.attributes,
+                invite=body.invite,
+            )
         )
-    )
     p = joined.participant
     auth.remember_voter(joined.token, p.id, p.session_id)
     return JSONResponse(

@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from live import auth, joining
+from live.actions import joins
 from live.api import sessions as api_sessions
 from live.screens import Audience, Viewer
 from live.services import Samla
@@ -126,11 +127,7 @@ async def join_page(request: Request) -> Response:
             forget_automatic(request, session.id)
             return RedirectResponse(request.url_for("participant_page", sid=session.id), 303)
         await gate.admit(request, session)
-        joined = await samla.change(
-            lambda db: lifecycle.join(
-                db, code=session.code, name=form.get("name"), attributes=answers
-            )
-        )
+        joined = await joins.join(samla, session, form.get("name"), answers)
     except Refused as exc:
         if exc.code in ("invalid",):
             return page(
@@ -216,11 +213,7 @@ async def join_as_before(request: Request, session: Session) -> Response | None:
             asked = {a["key"] for a in session.attributes}
             answers = {k: v for k, v in before.attributes.items() if k in asked}
             await gate.admit(request, session)
-            joined = await samla.change(
-                lambda db: lifecycle.join(
-                    db, code=session.code, name=before.name, attributes=answers
-                )
-            )
+            joined = await joins.join(samla, session, before.name, answers)
             remember_automatic(request, session.id)
     except Refused as exc:
         if exc.code == "forbidden" and isinstance(invite, str):

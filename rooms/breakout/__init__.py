@@ -14,7 +14,7 @@ from rooms.breakout.clock import (
 )
 from rooms.breakout.messages import answer_help, ask_for_help, broadcast
 from rooms.breakout.moving import choose_room, move, retag
-from rooms.breakout.opening import open_prepared, open_rooms, place_late_joiner
+from rooms.breakout.opening import open_prepared, open_rooms, place_late_joiner, place_late_joiners
 from rooms.breakout.reading import (
     RoundView,
     current_round,
@@ -104,6 +104,7 @@ __all__ = [
     "people",
     "pick",
     "place_late_joiner",
+    "place_late_joiners",
     "retag",
     "room_json",
     "room_names",

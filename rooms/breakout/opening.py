@@ -265,10 +265,17 @@ async def place_late_joiner(
     db: AsyncSession, session: Session, participant: Participant
 ) -> tuple[Event, ...]:
     """Someone who joins while rooms are open goes where the round's rule would put them."""
+    return await place_late_joiners(db, session, [participant])
+
+
+async def place_late_joiners(
+    db: AsyncSession, session: Session, people: list[Participant]
+) -> tuple[Event, ...]:
+    """People who join while rooms are open, one after another in their order, each where
+    the round's rule would put them: the rooms' counts read once for them all."""
     r, events = await expire(db, session)
-    if r is None or r.status != "open" or r.assignment not in ("random", "balanced"):
+    if not people or r is None or r.status != "open" or r.assignment not in ("random", "balanced"):
         return tuple(events)
-    tag = tag_of(participant.attributes, r.balance_by)
     n_keys = len(keys_of(r.balance_by))
     # One grouped count: how many of each tag sit in each room (no one's attributes read).
     rows = (
@@ -290,12 +297,28 @@ async def place_late_joiner(
             for i, answer in enumerate(answers_of(seat_tag, n_keys)):
                 count.by_answer[i, answer] += int(n)
                 totals[i, answer] += int(n)
-    own = answers_of(tag, n_keys) if n_keys else ()
-    chosen = pick(counts, sorted(counts), own, totals, random.Random())
-    # Someone who just joined has no seat yet: one insert, and UNIQUE guards the rest.
-    db.add(Seat(session_id=r.session_id, participant_id=participant.id, room_id=chosen, tag=tag))
+    rng = random.Random()
+    room_ids = sorted(counts)
+    seats = []
+    for participant in people:
+        tag = tag_of(participant.attributes, r.balance_by)
+        own = answers_of(tag, n_keys) if n_keys else ()
+        chosen = pick(counts, room_ids, own, totals, rng)
+        counts[chosen].size += 1
+        for which in enumerate(own):
+            counts[chosen].by_answer[which] += 1
+            totals[which] += 1
+        seats.append(
+            Seat(session_id=r.session_id, participant_id=participant.id, room_id=chosen, tag=tag)
+        )
+        events.append(
+            Event(
+                "rooms.placed",
+                {"participant_id": participant.id, "room_id": chosen},
+                room_id=chosen,
+            )
+        )
+    # Someone who just joined has no seat yet: one round of inserts, and UNIQUE guards the rest.
+    db.add_all(seats)
     await db.flush()
-    events.append(
-        Event("rooms.placed", {"participant_id": participant.id, "room_id": chosen}, room_id=chosen)
-    )
     return tuple(events)
