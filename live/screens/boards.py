@@ -22,6 +22,7 @@ from rooms.boards import (
     NoteUpvote,
     board_notes,
     board_summary,
+    boards_of_place,
     column_json,
     dots_left,
     gallery_open,
@@ -54,13 +55,10 @@ NOTE_EVENTS = frozenset(
 
 
 async def _visible_boards(db: AsyncSession, viewer: Viewer, *, write: bool = False) -> list[Board]:
-    boards = await session_boards(db, viewer.audience.session_id)
-    if viewer.audience.role == "participant":
-        if not write and await gallery_open(db, viewer.audience.session_id):
-            return boards  # the gallery: every room's board, to read and give dots
-        room = viewer.audience.room_id
-        boards = [b for b in boards if b.room_id is None or b.room_id == room]
-    return boards
+    session_id = viewer.audience.session_id
+    if viewer.audience.role != "participant" or (not write and await gallery_open(db, session_id)):
+        return await session_boards(db, session_id)  # the gallery: every room's board
+    return await boards_of_place(db, session_id, viewer.audience.room_id)
 
 
 async def _boards_context(db: AsyncSession, viewer: Viewer, *, moderator: bool) -> dict[str, Any]:

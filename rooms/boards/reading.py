@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from rooms.boards.tables import Board, Dot, DotVote, Note, NoteUpvote
@@ -219,6 +220,20 @@ async def session_boards(db: AsyncSession, session_id: str) -> list[Board]:
     found = await db.scalars(
         select(Board)
         .where(col(Board.session_id) == session_id)
+        .order_by(col(Board.room_id).is_not(None), col(Board.room_id), col(Board.created_at))
+    )
+    return list(found)
+
+
+async def boards_of_place(db: AsyncSession, session_id: str, room_id: str | None) -> list[Board]:
+    """The plenary's boards and, for someone in a room, that room's: as `session_boards`
+    orders them, without reading every other room's."""
+    place: ColumnElement[bool] = col(Board.room_id).is_(None)
+    if room_id is not None:
+        place = or_(place, col(Board.room_id) == room_id)
+    found = await db.scalars(
+        select(Board)
+        .where(col(Board.session_id) == session_id, place)
         .order_by(col(Board.room_id).is_not(None), col(Board.room_id), col(Board.created_at))
     )
     return list(found)
