@@ -19,8 +19,10 @@ log = logging.getLogger("samla.hub")
 
 # The share of the loop's time that showing one session's changes may take. A session's
 # changes go out at most once per tick, and less often when showing them to its sockets
-# takes this instance long: a hall of thousands keeps half the loop for its votes.
-FAN_OUT_SHARE = 0.5
+# takes this instance long: a hall of thousands keeps three quarters of the loop for its
+# votes and joins (at 5,000 sockets an update every quarter second or so; with half, the
+# joins of a hall arriving at once waited seconds for their answers behind the updates).
+FAN_OUT_SHARE = 0.25
 # However slow one fan-out was (a stall, a heavy render), the next update waits no longer.
 SLOWEST_UPDATES = 1.0
 

@@ -35,14 +35,26 @@ class FanOut:
             await self._relocate(session_id, watch)
         push_many = self.outboxes.push_many
         # The JSON stream: each event once, serialised once, to every socket that may see it.
-        json_conns = [c for c in watch.connections if c.kind == "json" and not c.needs_snapshot]
+        # Who may see an event depends on a socket's role and room alone: the sockets are
+        # grouped by them once, and an event told to a few (a join, to the moderators) is
+        # not checked against the thousands it is not for.
+        json_groups: dict[tuple[str, str | None], list[Connection]] = defaultdict(list)
+        for c in watch.connections:
+            if c.kind == "json" and not c.needs_snapshot:
+                json_groups[c.role, c.room_id].append(c)
         # Of the events sharing a key only the last is sent, as within one instance's tick:
         # messages released together (several instances' ticks) collapse alike.
         last = {e.key: v for v, e in released if e.key is not None}
         for version, event in released:
             if event.key is not None and last[event.key] != version:
                 continue
-            to = [c for c in json_conns if version > c.version and c.sees(event)]
+            to = [
+                c
+                for group in json_groups.values()
+                if group[0].sees(event)
+                for c in group
+                if version > c.version
+            ]
             if to:
                 frame = json.dumps({"type": event.type, "version": version, **event.data})
                 push_many(to, frame, version)

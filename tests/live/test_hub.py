@@ -245,7 +245,7 @@ async def test_a_session_slow_to_show_gets_its_changes_less_often(
         await s.until(lambda f: f["type"] == "burst.tick" and f["n"] == 19)
         elapsed = time.monotonic() - started
         published = hub.stats["published"] - before
-        # The rest waited 5 / FAN_OUT_SHARE = 10 s after the first, cut to SLOWEST_UPDATES.
+        # The rest waited 5 / FAN_OUT_SHARE = 20 s after the first, cut to SLOWEST_UPDATES.
         assert SLOWEST_UPDATES - served.settings.tick <= elapsed < 3 * SLOWEST_UPDATES, elapsed
         assert published == 2, published
 
