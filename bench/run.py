@@ -41,6 +41,8 @@ P99_RATIO_AIM = 1.15
 DELIVERY_RATIO_MIN = 0.6
 DELIVERY_RATIO_AIM = 0.85
 IDLE_KIB_MAX = 30.0
+# The join storm (issue 16): every join answered within this long after the last was sent.
+JOIN_ANSWERS_WITHIN_S = 2.0
 
 
 @dataclass
@@ -93,6 +95,8 @@ class Result:
     refused: dict[str, int] = field(default_factory=dict)
     counted: int = -1
     counted_by_option: dict[str, int] = field(default_factory=dict)
+    placed: int = -1  # the join storm: of those who joined, how many sit in a room
+    last_answer_after_last_send_s: float = -1.0
     expected_by_option: dict[str, int] = field(default_factory=dict)
     delivered_to_all: int = 0  # accepted votes whose total reached every socket
     latency_ms: dict[str, float | str] = field(default_factory=dict)
@@ -317,6 +321,11 @@ async def run_target(target: Target, opts: Options) -> Result:
     result.latency_ms = summary_ms(latencies, missing)
     result.latency_other_ms = summary_ms(other, missing)
     result.answer_ms = summary_ms([r.answered - r.sent for r in accepted])
+    if accepted:
+        last_sent = max(r.sent for r in records)
+        result.last_answer_after_last_send_s = round(
+            max(r.answered for r in accepted) - last_sent, 3
+        )
     result.send_backlog_ms_max = round(
         max((r.sent - r.scheduled for r in records), default=0.0) * 1000, 1
     )
@@ -342,6 +351,7 @@ async def run_target(target: Target, opts: Options) -> Result:
         result.counted, result.counted_by_option = await asyncio.wait_for(
             target.counted(http), opts.settle + 30
         )
+        result.placed = getattr(target, "placed", -1)
     except TimeoutError:
         result.notes.append(f"the count was not answered within {opts.settle + 30:g} s")
     finally:
@@ -365,6 +375,19 @@ def ratio(a: float | str, b: float | str) -> float | None:
 
 def verdicts(base: Result, samla: Result) -> list[tuple[str, str, bool]]:
     out = []
+    if samla.placed >= 0:  # the join storm's own target (issue 16)
+        within = samla.last_answer_after_last_send_s
+        out.append(
+            (
+                f"every join answered within {JOIN_ANSWERS_WITHIN_S:g} s of the last sent: "
+                f"{samla.accepted} of {samla.votes_sent} answered, the last {within} s after "
+                f"the last join; {samla.placed} of {samla.counted} placed in a room",
+                "joins",
+                samla.accepted == samla.votes_sent
+                and 0 <= within <= JOIN_ANSWERS_WITHIN_S
+                and samla.placed == samla.counted,
+            )
+        )
     p99 = ratio(samla.latency_ms.get("p99", 0.0), base.latency_ms.get("p99", 0.0))
     out.append(
         (
@@ -437,6 +460,8 @@ ROWS = [
     ("unanswered at the storm limit", "unanswered"),
     ("refused", "refused"),
     ("counted", "counted"),
+    ("of them placed in a room (joins)", "placed"),
+    ("last answer after the last sent, s", "last_answer_after_last_send_s"),
     ("reached every socket", "delivered_to_all"),
     ("vote {primary} -> every socket, ms", "latency_ms"),
     ("vote {other} -> every socket, ms", "latency_other_ms"),

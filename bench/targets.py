@@ -295,6 +295,8 @@ class SamlaServer(Target):
         self.poll_id = ""
         self.scenario = "votes"
         self.base_joined = 0
+        self.base_placed = 0
+        self.placed = -1  # the join storm's joiners seated in a room
         self.board_id = ""  # the upvote storm's board and note (bench/upvotes.py)
         self.note_id = ""
 
@@ -356,6 +358,14 @@ class SamlaServer(Target):
             elif scenario == "upvotes":
                 await upvotes.prepare(self, http, moderator)
             else:
+                # Rooms are open while the hall arrives: every joiner is placed at once.
+                rooms = await http.json(
+                    "POST",
+                    f"/api/v1/sessions/{sid}/rooms",
+                    {"count": max(2, n // 10), "assignment": "random"},
+                    moderator,
+                )
+                self.base_placed = sum(len(r["participant_ids"]) for r in rooms["rooms"])
                 described = await http.json("GET", f"/api/v1/sessions/{sid}", None, moderator)
                 self.base_joined = int(described["participants"])
                 self.option_ids = ["-"]
@@ -408,4 +418,6 @@ class SamlaServer(Target):
             "GET", f"/api/v1/sessions/{self.session['id']}", None, moderator
         )
         joined = int(described["participants"]) - self.base_joined
+        seated = sum(len(r["participant_ids"]) for r in described["rooms"])
+        self.placed = seated - self.base_placed
         return joined, {"-": joined}

@@ -300,10 +300,19 @@ async def place_late_joiners(
     rng = random.Random()
     room_ids = sorted(counts)
     seats = []
+    smallest: list[str] = []  # unbalanced: the smallest rooms not yet given one this turn
     for participant in people:
         tag = tag_of(participant.attributes, r.balance_by)
         own = answers_of(tag, n_keys) if n_keys else ()
-        chosen = pick(counts, room_ids, own, totals, rng)
+        if own:
+            chosen = pick(counts, room_ids, own, totals, rng)
+        else:
+            # As `pick` would, at random among the smallest rooms, without looking at
+            # every room again for each of a storm's thousands.
+            if not smallest:
+                least = min(counts[rid].size for rid in room_ids)
+                smallest = [rid for rid in room_ids if counts[rid].size == least]
+            chosen = smallest.pop(rng.randrange(len(smallest)))
         counts[chosen].size += 1
         for which in enumerate(own):
             counts[chosen].by_answer[which] += 1
