@@ -358,14 +358,15 @@ class SamlaServer(Target):
             elif scenario == "upvotes":
                 await upvotes.prepare(self, http, moderator)
             else:
-                # Rooms are open while the hall arrives: every joiner is placed at once.
-                rooms = await http.json(
-                    "POST",
-                    f"/api/v1/sessions/{sid}/rooms",
-                    {"count": max(2, n // 10), "assignment": "random"},
-                    moderator,
-                )
-                self.base_placed = sum(len(r["participant_ids"]) for r in rooms["rooms"])
+                if scenario == "joins":
+                    # Rooms are open while the hall arrives: every joiner is placed at once.
+                    rooms = await http.json(
+                        "POST",
+                        f"/api/v1/sessions/{sid}/rooms",
+                        {"count": max(2, n // 10), "assignment": "random"},
+                        moderator,
+                    )
+                    self.base_placed = sum(len(r["participant_ids"]) for r in rooms["rooms"])
                 described = await http.json("GET", f"/api/v1/sessions/{sid}", None, moderator)
                 self.base_joined = int(described["participants"])
                 self.option_ids = ["-"]
@@ -418,6 +419,7 @@ class SamlaServer(Target):
             "GET", f"/api/v1/sessions/{self.session['id']}", None, moderator
         )
         joined = int(described["participants"]) - self.base_joined
-        seated = sum(len(r["participant_ids"]) for r in described["rooms"])
-        self.placed = seated - self.base_placed
+        if self.scenario == "joins":
+            seated = sum(len(r["participant_ids"]) for r in described["rooms"])
+            self.placed = seated - self.base_placed
         return joined, {"-": joined}
