@@ -8,12 +8,13 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from live.broker import Broker
 from live.hub.connections import Connection
-from live.screens import PRESENCE, Painted, Panel, Screens, Viewer
+from live.screens import ANY_ROOM, PRESENCE, Audience, Painted, Panel, Screens, Viewer
 from live.store import Store
 from live.templating import Templates
 from rooms import breakout, sessions
@@ -72,6 +73,8 @@ class Snapshots:
         # Shared parts by key, each with the time until which it may be reused, and the
         # newest version each session's parts were built at.
         self._cache: dict[Key, tuple[float, Shared]] = {}
+        # The rooms with something of their own in a panel, by session, panel and version.
+        self._owning: dict[tuple[str, str, int], frozenset[str]] = {}
         self._newest: dict[str, int] = {}
         # How many were here in each session, and until when that count may be reused.
         self._here_counts: dict[str, tuple[float, int]] = {}
@@ -277,7 +280,7 @@ class Snapshots:
         for p in shown:
             if not p.json:
                 continue
-            audience = p.audience_of(conn.audience)
+            audience = await self._json_audience(db, p, conn.audience, version)
             load = partial(self._json_part, db, p, Viewer(audience, None))
             if audience == conn.audience:
                 parts.append(await load())
@@ -285,6 +288,21 @@ class Snapshots:
                 key = (conn.session_id, (audience, f"json:{p.name}"), version)
                 parts.append(await self._once(key, load, math.inf))
         return "".join(parts)
+
+    async def _json_audience(self, db: Any, p: Panel, audience: Audience, version: int) -> Audience:
+        """The audience a JSON panel is the same for at this version: this one, every
+        room's (`by_room`), or every room's with nothing of its own in it (`own_rooms`)."""
+        audience = p.audience_of(audience)
+        if audience.room_id is None or p.own_rooms is None:
+            return audience
+        key = (audience.session_id, p.name, version)
+        owning = self._owning.get(key)
+        if owning is None:
+            owning = frozenset(await p.own_rooms(db, audience.session_id))
+            if len(self._owning) > SNAPSHOTS_KEPT:
+                self._owning.clear()
+            self._owning[key] = owning
+        return audience if audience.room_id in owning else replace(audience, room_id=ANY_ROOM)
 
     @staticmethod
     async def _json_part(db: Any, p: Panel, viewer: Viewer) -> Shared:

@@ -42,6 +42,10 @@ class Viewer:
 
 
 Loader = Callable[[AsyncSession, Viewer], Awaitable[dict[str, Any]]]
+OwnRooms = Callable[[AsyncSession, str], Awaitable[set[str]]]
+# The room of a shared load for every room with nothing of its own in a panel: no room has
+# this id, so a loader's own room's part of it comes out empty, as it is for them.
+ANY_ROOM = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Panel:
     # Whether what it shows depends on the viewer's breakout room. One that does not (the
     # session's questions) is loaded once for the audiences of every room, not once a room.
     by_room: bool = True
+    # For one that does: the rooms with something of their own in it (their polls, their
+    # board). Every other room's audience is shown the same, loaded once as `ANY_ROOM`'s.
+    own_rooms: OwnRooms | None = None
 
     def audience_of(self, audience: Audience) -> Audience:
         """The audience this panel is the same for: the viewer's, or every room's alike."""

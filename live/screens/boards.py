@@ -30,6 +30,7 @@ from rooms.boards import (
     live_rooms,
     note_json,
     ordered,
+    rooms_with_boards,
     session_boards,
     upvote_count,
     vote_json,
@@ -272,6 +273,7 @@ PANELS: tuple[Panel, ...] = (
         NOTE_EVENTS,
         boards_panel,
         json=True,
+        own_rooms=rooms_with_boards,
     ),
     Panel(
         "note-compose",

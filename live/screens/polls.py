@@ -256,6 +256,7 @@ PANELS: tuple[Panel, ...] = (
         frozenset({"poll.results", *POLL_EVENTS}),
         participant_results,
         json=True,
+        own_rooms=polls.rooms_with_polls,
     ),
     Panel(
         "poll-history",
@@ -264,6 +265,7 @@ PANELS: tuple[Panel, ...] = (
         POLL_EVENTS,
         participant_history,
         json=True,
+        own_rooms=polls.rooms_with_polls,
     ),
     Panel(
         "poll-control",

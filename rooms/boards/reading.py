@@ -225,6 +225,16 @@ async def session_boards(db: AsyncSession, session_id: str) -> list[Board]:
     return list(found)
 
 
+async def rooms_with_boards(db: AsyncSession, session_id: str) -> set[str]:
+    """The rooms of the session that have a board of their own."""
+    found = await db.scalars(
+        select(col(Board.room_id))
+        .where(col(Board.session_id) == session_id, col(Board.room_id).is_not(None))
+        .distinct()
+    )
+    return {r for r in found if r is not None}
+
+
 async def boards_of_place(db: AsyncSession, session_id: str, room_id: str | None) -> list[Board]:
     """The plenary's boards and, for someone in a room, that room's: as `session_boards`
     orders them, without reading every other room's."""

@@ -24,6 +24,7 @@ from rooms.polls.reading import (
     results,
     results_for,
     results_visible,
+    rooms_with_polls,
     shown_polls,
 )
 from rooms.polls.running import close_open_polls, close_poll, create_poll, open_poll
@@ -104,6 +105,7 @@ __all__ = [
     "results_event",
     "results_for",
     "results_visible",
+    "rooms_with_polls",
     "shown_polls",
     "split_results",
     "told",

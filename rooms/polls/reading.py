@@ -230,6 +230,20 @@ async def live_results(db: AsyncSession, session_id: str, poll_id: Any) -> dict[
     return found
 
 
+async def rooms_with_polls(db: AsyncSession, session_id: str) -> set[str]:
+    """The rooms of the session that have polls of their own (drafts aside)."""
+    found = await db.scalars(
+        select(col(Poll.room_id))
+        .where(
+            col(Poll.session_id) == session_id,
+            col(Poll.status) != "draft",
+            col(Poll.room_id).is_not(None),
+        )
+        .distinct()
+    )
+    return {r for r in found if r is not None}
+
+
 async def shown_polls(db: AsyncSession, session_id: str, room_id: str | None) -> list[Poll]:
     """The polls of one place that are not drafts: open ones first, then the newest closed."""
     rows = await db.scalars(

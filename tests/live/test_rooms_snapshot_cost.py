@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import live.hub.snapshots
+import live.screens.boards
 import live.screens.questions
 from live.hub import Connection, outbox
 from rooms.errors import Refused
@@ -135,6 +136,38 @@ async def test_the_sessions_questions_are_read_once_for_every_rooms_snapshot(
     assert {b["you"]["participant_id"]: b["you"]["room_id"] for b in bodies} == seats
     (shown,) = {json.dumps(b["questions"]) for b in bodies}
     assert [q["text"] for q in json.loads(shown)["questions"]] == ["Vem bär ansvaret?"]
+
+
+async def test_rooms_with_no_board_of_their_own_share_one_read_of_the_boards(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room's board is read for that room; every room without one is shown the plenary's
+    boards, read once for them all."""
+    session, seats = await people_in_rooms(api)
+    own = sorted(set(seats.values()))[0]
+    for title, room in (("Plenum", None), ("Rummets tavla", own)):
+        r = await api.call(
+            "POST",
+            f"/api/v1/sessions/{session['id']}/boards",
+            session["moderator_token"],
+            json={"title": title, "columns": ["Idéer"], "room_id": room},
+        )
+        assert r.status_code == 201, r.text
+    places: list[str | None] = []
+    read = live.screens.boards.boards_of_place
+
+    async def counting(db: Any, session_id: str, room_id: str | None) -> Any:
+        places.append(room_id)
+        return await read(db, session_id, room_id)
+
+    monkeypatch.setattr(live.screens.boards, "boards_of_place", counting)
+    people = [socket_of(session["id"], "participant", pid) for pid in seats]
+    bodies = await snapshots_of(api, people)
+    assert sorted(places, key=str) == ["", own]  # not once for each of the 5 rooms
+    for body in bodies:
+        titles = [b["title"] for b in body["boards"]["boards"]]
+        mine = body["you"]["room_id"] == own
+        assert titles == (["Plenum", "Rummets tavla"] if mine else ["Plenum"]), titles
 
 
 async def test_a_fan_out_slower_than_the_reuse_window_still_builds_one_description(
