@@ -21,7 +21,8 @@ from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
+from websockets.streams import StreamReader
 
 from live.guard import reset
 from live.settings import Settings
@@ -82,6 +83,7 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
             # not needed again; a socket stays open for hours, and thousands do.
             self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+            _forget_handshake(self.conn)
 
     def write_framed(self, data: bytes) -> bool:
         """Writes one frame made by `framed` if the socket can take it now; answers whether
@@ -94,6 +96,27 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
                 transport.write(data)
                 return True
         return False
+
+
+def _forget_handshake(conn: Protocol) -> None:
+    """Lets go of the handshake request that the server's frame parser keeps.
+
+    `websockets` parses the request and then every frame in one generator, whose frame holds
+    the request (and its headers, about 1.5 KiB) for as long as the socket is open. Between
+    two frames that generator waits in `StreamReader.at_eof`; there, with nothing read of a
+    next frame, it is swapped for the frame parser alone, which reads the same buffer. In any
+    other state (a client that sent frames before the handshake's answer) it is kept."""
+    server_parser = conn.parser
+    frames = getattr(server_parser, "gi_yieldfrom", None)
+    waiting = getattr(frames, "gi_yieldfrom", None)
+    if (
+        getattr(frames, "gi_code", None) is Protocol.parse.__code__
+        and getattr(waiting, "gi_code", None) is StreamReader.at_eof.__code__
+        and not conn.reader.buffer
+    ):
+        conn.parser = Protocol.parse(conn)
+        next(conn.parser)  # started: it waits in at_eof for the next frame
+        server_parser.close()
 
 
 class _BoundedClose(asyncio.Transport):

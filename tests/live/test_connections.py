@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.http11 import Request
 
 from tests.conftest import Api, Served, eventually, open_stream
 from tests.live.pages import join_by_form, page_socket
@@ -412,3 +414,36 @@ async def test_one_address_may_have_only_so_many_connections_still_sending_heade
             with pytest.raises(TimeoutError):  # nothing was answered: still waited for
                 late.recv(4096)
             late.close()
+
+
+async def test_an_open_socket_keeps_nothing_of_its_handshake_request(
+    served: Served, api: Api
+) -> None:
+    # Thousands of sockets stay open for hours: each kept its handshake's request, with
+    # every header, for as long as it was open (about 1.5 KiB a socket).
+    session = await api.make_session()
+    tokens = [(await api.join(session))["token"] for _ in range(10)]
+    marker = os.urandom(8).hex()
+    path = f"/api/v1/sessions/{session['id']}/events"
+
+    async def requests_kept() -> int:
+        def count() -> int:
+            return sum(
+                1
+                for o in gc.get_objects()
+                if isinstance(o, Request) and o.headers.get("X-Samla-Test") == marker
+            )
+
+        kept: int = await served.run(lambda: asyncio.sleep(0, count()))
+        return kept
+
+    with contextlib.ExitStack() as sockets:
+        for token in tokens:
+            headers = {"Authorization": f"Bearer {token}", "X-Samla-Test": marker}
+            sockets.enter_context(upgrade(served, path, headers))
+        assert len(await open_ports(served)) >= len(tokens)
+
+        async def none_kept() -> bool:
+            return await requests_kept() == 0
+
+        await eventually(none_kept, timeout=2)
