@@ -609,7 +609,7 @@ def parse(argv: list[str] | None = None) -> Options:
         choices=["votes", "upvotes", "joins", "minutes", "reconnect", "rooms", "slow", "socketio"],
         default="votes",
         help="votes: the vote storm; upvotes: N upvotes of one note (bench/upvotes.py); "
-        "joins: a join storm (provisional); minutes: 50 editors "
+        "joins: a join storm, rooms open (bench/README.md); minutes: 50 editors "
         "on one room's minutes beside a bare pycrdt-websocket server (bench/minutes.py); "
         "reconnect: every stream of an instance dropped at once and reopened (bench/reconnect.py); "
         "rooms: N people into N/10 breakout rooms and back (bench/rooms.py); slow: the vote "
