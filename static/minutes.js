@@ -58,6 +58,11 @@
   // often, and when the page is shown again or the network is back. The editor's
   // data-resync-ms, where set, says another interval.
   var RESYNC_MS = 30000;
+  // Samla takes at most 40 changes a second from one writer, and closes the socket of one
+  // that sends more (a script). A page sends at most this many a second: the keystrokes of a
+  // faster burst (a fast typist, dictation, a word replaced letter by letter) wait, and go
+  // out together as one change when the second has passed.
+  var PACE_PER_S = 20;
 
   var LOCAL = { name: "local" }, REMOTE = { name: "remote" }, STORE = { name: "store" };
   var editors = new Map();  // element -> editor
@@ -140,6 +145,9 @@
     this.composing = false;
     this.behind = false;  // a remote change arrived while an input method was composing
     this.held = null;
+    this.paced = [];  // changes waiting for the pace (PACE_PER_S), sent together
+    this.pacedTimer = null;
+    this.sentAt = [];  // when the changes of the last second went out
     this.unsent = [];  // {update, seq}: this browser's changes Samla has not acknowledged
     this.seq = 0;
     this.sentSeq = 0;  // the last of them sent on the current socket
@@ -194,6 +202,7 @@
     clearTimeout(this.timer);
     clearTimeout(this.savingTimer);
     clearTimeout(this.askTimer);
+    clearTimeout(this.pacedTimer);
     clearInterval(this.tick);
     clearInterval(this.resync);
     this.area.removeEventListener("input", this.onInput);
@@ -442,9 +451,16 @@
     this.sentSeq = 0;
     this.marks = [];
     this.catchingUp = 0;
+    // What waited for the pace goes with the answer on connect, as all that is unsent does.
+    this.paced = [];
+    clearTimeout(this.pacedTimer);
+    this.pacedTimer = null;
     socket.onopen = function () {
       self.ask();
-      if (self.awareness.getLocalState()) { self.sendAwareness([self.doc.clientID]); }
+      // Its state again with a newer clock: the others were told it left at its last clock,
+      // and take a state only when its clock has moved on (the update handler sends it).
+      var state = self.awareness.getLocalState();
+      if (state) { self.awareness.setLocalState(state); }
     };
     socket.onmessage = function (event) {
       if (socket === self.socket && event.data instanceof ArrayBuffer) {
@@ -536,11 +552,32 @@
   };
 
   Editor.prototype.sendUpdate = function (update) {
+    var now = Date.now(), self = this;
+    this.sentAt = this.sentAt.filter(function (at) { return now - at < 1000; });
+    if (this.paced.length || this.sentAt.length >= PACE_PER_S) {
+      this.paced.push(update);
+      if (!this.pacedTimer) {
+        var wait = this.sentAt.length ? this.sentAt[0] + 1000 - now : 0;
+        this.pacedTimer = setTimeout(function () { self.sendPaced(); }, Math.max(50, wait));
+      }
+      return;
+    }
+    this.sentAt.push(now);
     var encoder = this.message(SYNC);
     window.SamlaYjs.sync.writeUpdate(encoder, update);
     if (this.send(encoder)) { this.sent += 1; this.sentSeq = this.seq; }
     if (this.status && this.status.getAttribute("data-state") === "saved") { this.show("saving", true); }
     this.unsaved();
+  };
+
+  // The changes that waited for the pace, as one (each is still among the unsent until
+  // Samla says it has them).
+  Editor.prototype.sendPaced = function () {
+    this.pacedTimer = null;
+    if (!this.paced.length) { return; }
+    var merged = this.paced.length > 1 ? this.Y.mergeUpdates(this.paced) : this.paced[0];
+    this.paced = [];
+    this.sendUpdate(merged);
   };
 
   Editor.prototype.unsaved = function () {

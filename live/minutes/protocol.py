@@ -137,12 +137,14 @@ def read_awareness(update: bytes) -> Awareness:
 
 
 def awareness_gone(clocks: dict[int, int]) -> bytes:
-    """The awareness message that says these clients have left (their state is null)."""
+    """The awareness message that says these clients have left (their state is null), each
+    at its last clock: Yjs takes a null at the clock it holds as a removal, and the client's
+    next state, its clock moved on, as new (a client that comes back bumps its clock)."""
     encoder = Encoder()
     encoder.write_var_uint(len(clocks))
     for client, clock in clocks.items():
         encoder.write_var_uint(client)
-        encoder.write_var_uint(clock + 1)
+        encoder.write_var_uint(clock)
         encoder.write_var_string("null")
     return create_awareness_message(encoder.to_bytes())
 

@@ -449,6 +449,8 @@ async def test_the_moderator_reads_a_room_live_and_collects_a_passage_to_a_board
     assert r.status_code == 201, r.text
     board = r.json()
     anna = await _phone(browser, served, session, "Anna")
+    sockets: list[str] = []
+    anna.on("websocket", lambda ws: sockets.append(ws.url))
     room = await _open_room(api, session)
     await _in_room(anna)
     console = await (await browser.new_context(viewport=CONSOLE)).new_page()
@@ -464,6 +466,11 @@ async def test_the_moderator_reads_a_room_live_and_collects_a_passage_to_a_board
     await anna.keyboard.type("Kommunen har en ingång för föreningar. Vi saknar tid.")
     await expect(text).to_have_value("Kommunen har en ingång för föreningar. Vi saknar tid.")
     await expect(fold.locator("[data-minutes-writing]")).to_contain_text("Anna")
+    # Typed faster than Samla takes changes from one writer (forty a second), and paced by
+    # the page: one socket throughout, never closed for it.
+    assert [url for url in sockets if url.endswith("/minutes/sync")] == [
+        f"{served.base.replace('http', 'ws')}/api/v1/rooms/{room['id']}/minutes/sync"
+    ]
     await text.evaluate("t => t.setSelectionRange(0, 38)")
     await fold.get_by_role("button", name="Collect to a board").click()
 
