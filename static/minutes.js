@@ -570,14 +570,19 @@
     this.unsaved();
   };
 
-  // The changes that waited for the pace, as one (each is still among the unsent until
-  // Samla says it has them).
+  // The changes that waited for the pace: the first of them as one change, up to a piece's
+  // size (Samla takes at most 64 KB a message); the rest wait for the pace again, so a long
+  // paste still goes out piece by piece. Each is among the unsent until Samla has it.
   Editor.prototype.sendPaced = function () {
     this.pacedTimer = null;
-    if (!this.paced.length) { return; }
-    var merged = this.paced.length > 1 ? this.Y.mergeUpdates(this.paced) : this.paced[0];
+    var waiting = this.paced, first = [], size = 0;
+    while (waiting.length && (!first.length || size + waiting[0].length <= PIECE_BYTES)) {
+      size += waiting[0].length;
+      first.push(waiting.shift());
+    }
     this.paced = [];
-    this.sendUpdate(merged);
+    if (first.length) { this.sendUpdate(first.length > 1 ? this.Y.mergeUpdates(first) : first[0]); }
+    waiting.forEach(function (update) { this.sendUpdate(update); }, this);
   };
 
   Editor.prototype.unsaved = function () {

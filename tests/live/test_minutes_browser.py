@@ -76,6 +76,32 @@ async def _room_of_two(
     return session, room, anna, erik
 
 
+async def test_a_burst_of_keystrokes_and_a_long_paste_go_out_paced_on_one_socket(
+    browser: Browser, api: Api, served: Served
+) -> None:
+    # Samla takes at most 40 changes a second from one writer and closes the socket of one
+    # that sends more. Fast typing and a paste of many pieces right after it are more than
+    # that: the page paces them, merging keystrokes, never a piece past one message's size.
+    session, room, anna, erik = await _room_of_two(browser, api, served)
+    reopened: list[str] = []
+    anna.on("websocket", lambda ws: reopened.append(ws.url))
+    typed = "Snabbt skrivet. " * 4
+    paste = "".join(f"Rad {i}: erfarenheter av samverkan i kommunen.\n" for i in range(6000))
+    await anna.locator(TEXT).click()
+    await anna.keyboard.type(typed)
+    await anna.locator(TEXT).evaluate(
+        """(area, part) => {
+            area.setRangeText(part, area.value.length, area.value.length, "end");
+            area.dispatchEvent(new InputEvent("input", {bubbles: true, inputType: "insertFromPaste"}));
+        }""",
+        paste,
+    )
+    await expect(erik.locator(TEXT)).to_have_value(typed + paste, timeout=20_000)
+    await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved")
+    assert await _stored_text(api, session, room["id"]) == typed + paste
+    assert [url for url in reopened if url.endswith("/minutes/sync")] == []
+
+
 async def _stored_text(api: Api, session: dict[str, Any], room_id: str) -> str:
     r = await api.call("GET", f"/api/v1/rooms/{room_id}/minutes", session["moderator_token"])
     assert r.status_code == 200, r.text
