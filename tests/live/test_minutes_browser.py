@@ -92,7 +92,8 @@ async def test_a_burst_of_keystrokes_and_a_long_paste_go_out_paced_on_one_socket
     await anna.locator(TEXT).evaluate(
         """(area, part) => {
             area.setRangeText(part, area.value.length, area.value.length, "end");
-            area.dispatchEvent(new InputEvent("input", {bubbles: true, inputType: "insertFromPaste"}));
+            const pasted = {bubbles: true, inputType: "insertFromPaste"};
+            area.dispatchEvent(new InputEvent("input", pasted));
         }""",
         paste,
     )
