@@ -89,14 +89,7 @@ async def test_a_burst_of_keystrokes_and_a_long_paste_go_out_paced_on_one_socket
     paste = "".join(f"Rad {i}: erfarenheter av samverkan i kommunen.\n" for i in range(6000))
     await anna.locator(TEXT).click()
     await anna.keyboard.type(typed)
-    await anna.locator(TEXT).evaluate(
-        """(area, part) => {
-            area.setRangeText(part, area.value.length, area.value.length, "end");
-            const pasted = {bubbles: true, inputType: "insertFromPaste"};
-            area.dispatchEvent(new InputEvent("input", pasted));
-        }""",
-        paste,
-    )
+    await _paste_at_end(anna, paste)
     await expect(erik.locator(TEXT)).to_have_value(typed + paste, timeout=20_000)
     await expect(anna.locator(STATUS)).to_have_attribute("data-state", "saved")
     assert await _stored_text(api, session, room["id"]) == typed + paste
@@ -265,23 +258,28 @@ async def test_a_long_paste_arrives_in_parts_and_too_much_is_refused_in_words(
     await expect(erik.locator(TEXT)).to_have_value(paste + "Slut.")
 
 
+async def _paste_at_end(page: Page, text: str) -> None:
+    """Pastes at the end of the minutes as the textarea's own paste does (`setRangeText`,
+    then the `input` event a paste fires): Chromium's inserting of typed text into a
+    textarea of 100 KB takes seconds, and is not what these tests are about."""
+    await page.locator(TEXT).evaluate(
+        """(area, part) => {
+            area.setRangeText(part, area.value.length, area.value.length, "end");
+            const pasted = {bubbles: true, inputType: "insertFromPaste"};
+            area.dispatchEvent(new InputEvent("input", pasted));
+        }""",
+        text,
+    )
+
+
 async def _type_offline_in_parts(page: Page, parts: int) -> str:
-    """About 20 KB at a time, each pasted at the end of the text: what the person writes.
-    The paste is the textarea's own (`setRangeText`, then the `input` event a paste fires):
-    Chromium's inserting of typed text into a textarea of 100 KB takes seconds a part, a
-    minute and a half for this test, and is not what it is about."""
+    """About 20 KB at a time, each pasted at the end of the text: what the person writes
+    (typed, a minute and a half for this test)."""
     written = await page.locator(TEXT).input_value()
     await page.locator(TEXT).focus()
     for n in range(parts):
         part = "".join(f"Del {n}, rad {i}: vi samlar idéer om samverkan.\n" for i in range(450))
-        await page.locator(TEXT).evaluate(
-            """(area, part) => {
-                area.setRangeText(part, area.value.length, area.value.length, "end");
-                const pasted = {bubbles: true, inputType: "insertFromPaste"};
-                area.dispatchEvent(new InputEvent("input", pasted));
-            }""",
-            part,
-        )
+        await _paste_at_end(page, part)
         written += part
         await expect(page.locator(TEXT)).to_have_value(written)
     return written
