@@ -102,10 +102,11 @@ def _forget_handshake(conn: Protocol) -> None:
     """Lets go of the handshake request that the server's frame parser keeps.
 
     `websockets` parses the request and then every frame in one generator, whose frame holds
-    the request (and its headers, about 1.5 KiB) for as long as the socket is open. Between
-    two frames that generator waits in `StreamReader.at_eof`; there, with nothing read of a
-    next frame, it is swapped for the frame parser alone, which reads the same buffer. In any
-    other state (a client that sent frames before the handshake's answer) it is kept."""
+    the request (its headers and what parsed them: 3.4 KiB a socket, measured) for as long as
+    the socket is open. Between two frames that generator waits in `StreamReader.at_eof`;
+    there, with nothing read of a next frame, it is swapped for the frame parser alone, which
+    reads the same buffer. In any other state (a client that sent frames before the
+    handshake's answer) it is kept."""
     server_parser = conn.parser
     frames = getattr(server_parser, "gi_yieldfrom", None)
     waiting = getattr(frames, "gi_yieldfrom", None)
