@@ -122,6 +122,20 @@ async def actor_for(request: Request, session_id: str) -> Actor:
     return Actor(session.id, role, participant_id, None, organiser_id)
 
 
+async def participant_actor(request: Request) -> Actor | None:
+    """A participant's Bearer token as the actor in their own session, without a read
+    transaction (the token's owner is kept in memory): for the writes of a storm (votes,
+    likes), whose batch checks the target's session and place. None for a moderator's or
+    an organiser's token, which the caller reads with the target, as `actor_for` does."""
+    try:
+        voter = await auth.participant_by_bearer(samla_of(request).store.read, request)
+    except Refused as exc:
+        if exc.code != "forbidden":
+            raise
+        return None
+    return Actor(voter.session_id, "participant", voter.participant_id, None)
+
+
 async def member_session(request: Request, db: Any) -> tuple[auth.Identity, Session]:
     """Who calls, and the session of the path (not found if there is none)."""
     who = await auth.from_bearer(db, request)

@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 from live import auth
 from live.actions import Action, Actor, perform
 from live.actions import polls as actions
-from live.api.base import Endpoint, actor_for, route, samla_of
+from live.api.base import Endpoint, actor_for, participant_actor, route, samla_of
 from live.errors import read_json
 from rooms import polls, sessions
-from rooms.errors import Refused, forbidden
+from rooms.errors import forbidden
 
 
 async def _perform(request: Request, action: Action[Any], actor: Actor) -> Any:
@@ -53,18 +53,9 @@ async def close_poll(request: Request) -> Response:
 
 
 async def vote(request: Request) -> Response:
-    samla = samla_of(request)
-    # No read transaction of its own: the token's owner is kept in memory, and the batch
-    # checks the poll, its session and place.
-    try:
-        voter = await auth.participant_by_bearer(samla.store.read, request)
-    except Refused as exc:
-        if exc.code != "forbidden":
-            raise
-        # A moderator's or organiser's token: refused by the action, as over a socket.
-        actor = await _poll_actor(request)
-    else:
-        actor = Actor(voter.session_id, "participant", voter.participant_id, None)
+    # No read transaction of its own: the batch checks the poll, its session and place. A
+    # moderator's or organiser's token is refused by the action, as over a socket.
+    actor = await participant_actor(request) or await _poll_actor(request)
     voted: polls.Voted = await _perform(request, actions.VOTE, actor)
     return JSONResponse(
         {"poll_id": voted.poll_id, "replaced": voted.replaced}, 200 if voted.replaced else 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -241,3 +242,53 @@ async def test_likes_on_two_instances_at_once_count_each_person_once(
         )
         assert [r.status_code for r in back] == [200] * 10
         assert await note_upvotes(a, session, note) == 14
+
+
+async def test_a_participants_like_opens_no_read_of_its_own_before_its_batch(
+    api: Api, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm of likes is thousands of requests in seconds: a participant's like of a note or
+    a question, and its taking back, reads nothing before its batch (as a vote does not);
+    the batch checks what is liked. A like of another session's note is still refused."""
+    session = await api.make_session()
+    people = [await api.join(session) for _ in range(4)]
+    note = await a_note(api, session, people[0])
+    r = await api.call(
+        "POST",
+        f"/api/v1/sessions/{session['id']}/questions",
+        people[0]["token"],
+        json={"text": "Hur når vi fler?"},
+    )
+    assert r.status_code == 201, r.text
+    question_path = f"/api/v1/questions/{r.json()['id']}/upvote"
+    for p in people:  # each token's owner is read once, then kept
+        r = await api.call("POST", like_path(note), p["token"])
+        assert r.status_code == 200, r.text
+
+    reads: list[str] = []
+    original = served.samla.store.read
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.endswith(("live/api/boards.py", "live/api/questions.py")):
+                reads.append(frame.f_code.co_name)
+                break
+            frame = frame.f_back
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(served.samla.store, "read", counting)
+    for p in people:
+        took_back = await api.call("DELETE", like_path(note), p["token"])
+        liked = await api.call("POST", question_path, p["token"])
+        assert (took_back.status_code, liked.status_code) == (200, 200), (took_back, liked)
+    assert took_back.json() == {"upvotes": 0} and liked.json() == {"upvotes": 4}
+    assert reads == []
+    # The batch refuses what the reads before it used to: a note of another session.
+    other = await api.make_session()
+    stranger = await api.join(other)
+    r = await api.call("POST", like_path(note), stranger["token"])
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "forbidden"
+    r = await api.call("POST", "/api/v1/notes/no-such-note/upvote", stranger["token"])
+    assert r.status_code == 404, r.text
