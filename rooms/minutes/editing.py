@@ -226,24 +226,24 @@ async def _store(db: AsyncSession, batch: _Batch, update: bytes) -> None:
     """Appends an update, or refuses it (storing nothing) when the document would pass
     DOCUMENT_MAX. Near the limit the document is merged first: its size is then exact; a
     merge that found it near full is not repeated for added text until MERGE_SLACK bytes
-    more were stored (a deletion is stored as it is: it only shortens the text)."""
+    more were stored (a deletion is stored as it is: it only shortens the text, and the
+    next addition merges again to weigh the room it made)."""
     head = batch.head
-    if head.size + len(update) > DOCUMENT_MAX:
-        if _deletes_only(update):
-            _near(head.id, None)
-        else:
-            merged_at = _near_full.get(head.id)
-            if merged_at is not None and 0 <= head.size - merged_at < MERGE_SLACK:
-                raise _full()
-            stored = await stored_updates(db, head.id)
-            whole = merged([*stored, *batch.appended, update]).get_update()
-            if len(whole) > DOCUMENT_MAX:
-                _near(head.id, head.size)
-                raise _full()
-            batch.appended = []
-            await _compact(db, head, whole)
-            _near(head.id, head.size if len(whole) > DOCUMENT_MAX - MERGE_SLACK else None)
-            return
+    if _deletes_only(update):
+        _near(head.id, None)
+    elif head.size + len(update) > DOCUMENT_MAX:
+        merged_at = _near_full.get(head.id)
+        if merged_at is not None and 0 <= head.size - merged_at < MERGE_SLACK:
+            raise _full()
+        stored = await stored_updates(db, head.id)
+        whole = merged([*stored, *batch.appended, update]).get_update()
+        if len(whole) > DOCUMENT_MAX:
+            _near(head.id, head.size)
+            raise _full()
+        batch.appended = []
+        await _compact(db, head, whole)
+        _near(head.id, head.size if len(whole) > DOCUMENT_MAX - MERGE_SLACK else None)
+        return
     batch.appended.append(update)
     head.size += len(update)
     head.count += 1
