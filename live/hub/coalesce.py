@@ -70,6 +70,10 @@ class Coalescer:
             out.events[event.key or f"#{version}"] = (version, event)
         self._schedule(session_id, out)
 
+    def quiet(self) -> bool:
+        """Nothing committed here is waiting to go out, nor going out now."""
+        return not self._outgoing and not self._flushing
+
     def nudge_presence(self, session_id: str) -> None:
         """Who is here in this session changed: the next message says so."""
         out = self._outgoing.setdefault(session_id, Outgoing())

@@ -13,6 +13,10 @@ from rooms.models import PLENARY, Event, Role
 
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[int, str], Awaitable[None]]
+# A frame waiting in a socket's outbox, with the session version it shows (None: a change
+# with no version of its own, such as who is here): a snapshot read at that version or a
+# later one already holds it.
+Queued = tuple[str, int | None]
 
 
 @dataclass(eq=False, slots=True)
@@ -37,11 +41,11 @@ class Connection:
     # The socket's protocol when it offers `write_framed` (live/wire.py): frames can then be
     # written to it straight from the fan-out while its writer is idle.
     wire: SamlaWebSockets | None = None
-    version: int = -1  # the newest session version this socket has been sent
+    version: int = -1  # the version of the socket's latest snapshot (-1: none read yet)
     # The version the page showed when its socket opened (its first paint, or the newest it
     # was sent before a reconnect): a first snapshot at that version redraws nothing.
     page_version: int = -1
-    outbox: list[str] = field(default_factory=list)
+    outbox: list[Queued] = field(default_factory=list)
     direct: list[str] = field(default_factory=list)  # replies to this socket's own messages
     needs_snapshot: bool = True
     closing: tuple[int, str] | None = None

@@ -67,7 +67,8 @@ class FanOut:
         if not groups:
             return
         render = self.snapshots.render
-        marker = version_marker(max(v for v, _ in released)) if released else ""
+        newest = max(v for v, _ in released) if released else None
+        marker = version_marker(newest) if newest is not None else ""
         # A panel that is the same in every room is rendered once for all rooms' audiences.
         rendered: dict[tuple[str, Audience], str] = {}
         async with self.store.hub_read() as db:
@@ -90,11 +91,12 @@ class FanOut:
                 for conn in conns:
                     personal = await self._personal(db, conn, stale, visible)
                     if personal:
-                        push_many((conn,), shared + personal + ("" if shared else marker))
+                        frame = shared + personal + ("" if shared else marker)
+                        push_many((conn,), frame, newest)
                     else:
                         alike.append(conn)
                 if shared:
-                    push_many(alike, shared)
+                    push_many(alike, shared, newest)
 
     async def _personal(
         self, db: Any, conn: Connection, stale: list[Panel], events: list[Event]

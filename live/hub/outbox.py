@@ -71,14 +71,14 @@ class Outboxes:
     ) -> None:
         """Sends the same frame to every socket in `conns`, in one pass: straight into each
         socket whose writer is idle and that can take it now, else through its outbox. A
-        socket that has fallen too far behind gets a snapshot instead. With `version`, each
-        socket is noted as having been sent that version."""
+        socket that has fallen too far behind gets a snapshot instead. `version` is the
+        session version the frame shows: a socket whose snapshot is being read gets it only
+        if the snapshot turns out older (`serve`)."""
         data: bytes | None = None  # the frame's bytes, made once for all (see live/wire.py)
         written = 0
         limit = self.limit
+        queued = (frame, version)
         for conn in conns:
-            if version is not None:
-                conn.version = version
             if conn.needs_snapshot:
                 continue  # the coming snapshot carries this change too
             wire = conn.wire
@@ -100,7 +100,7 @@ class Outboxes:
             if len(conn.outbox) >= limit:
                 self.overflow(conn)
             else:
-                conn.outbox.append(frame)
+                conn.outbox.append(queued)
             conn.wake()
         self.stats["frames"] += written
 
@@ -163,12 +163,15 @@ class Outboxes:
                     log.exception("snapshot of session %s failed", conn.session_id)
                     await conn.close(WS_1013_TRY_AGAIN_LATER, "try again shortly")
                     return
+                # What was queued while the snapshot was read goes after it only if it is
+                # newer: the versions a socket is sent only ever increase.
+                conn.outbox = [q for q in conn.outbox if q[1] is None or q[1] > conn.version]
                 await conn.send(frame)
                 # An idle socket's writer sleeps in this frame for hours: keep no snapshot.
                 del frame
                 self.stats["snapshots"] += 1
             while conn.outbox and conn.closing is None:
-                await conn.send(conn.outbox.pop(0))
+                await conn.send(conn.outbox.pop(0)[0])
                 self.stats["frames"] += 1
             while conn.direct and conn.closing is None:
                 await conn.send(conn.direct.pop(0))

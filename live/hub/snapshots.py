@@ -42,6 +42,11 @@ Waiting = tuple[Connection, asyncio.Future[str]]
 # socket a transaction and its statements, but the loop is held while the batch's own
 # panels are rendered (about a millisecond a socket for a participant's HTML panels).
 BATCH_MAX = 64
+# A crowd reconnecting arrives about a socket a millisecond, each handshake in its own turn
+# of the loop: gathered for one turn, the reads took two sockets each. A read that follows
+# another within CROWD_S waits GATHER_S for more of the crowd; a lone socket is read at once.
+CROWD_S = 0.05
+GATHER_S = 0.02
 
 
 # What a snapshot refused for someone no longer in the session says it did not find.
@@ -92,8 +97,9 @@ class Snapshots:
 
     async def snapshot(self, conn: Connection) -> str:
         """Everything the socket shows, as of one consistent read of the store. Sockets
-        that ask within the same two turns of the loop (a reconnecting crowd) are read
-        together."""
+        that ask within the same two turns of the loop, or while a crowd reconnects within
+        GATHER_S, are read together. Changes fanned out meanwhile wait in the socket's outbox
+        and follow the snapshot if they are newer (live/hub/outbox.py)."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiting.append((conn, future))
         if not self._gathering:
@@ -104,8 +110,10 @@ class Snapshots:
         return await future
 
     async def _read_waiting(self) -> None:
-        # One more turn: the sockets whose handshakes finish in it join this read.
-        await asyncio.sleep(0)
+        # One more turn, or while a crowd arrives a little longer: the sockets whose
+        # handshakes finish meanwhile join this read.
+        crowd = time.monotonic() - self.last_read < CROWD_S
+        await asyncio.sleep(GATHER_S if crowd else 0)
         self._gathering = False
         waiting, self._waiting = self._waiting, []
         for start in range(0, len(waiting), BATCH_MAX):

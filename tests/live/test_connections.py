@@ -207,6 +207,13 @@ async def test_sockets_that_stop_reading_are_aborted_while_the_rest_keep_receivi
                 reading(page) as page_frames,
                 reading(events) as event_frames,
             ):
+
+                async def snapshots_in() -> bool:
+                    return bool(event_frames) and bool(page_frames)
+
+                # Every message from here on is news to both: each has its snapshot first
+                # (a crowd's are read together, a moment after they ask).
+                await eventually(snapshots_in)
                 sent = 0
                 stalled_ports = {port_of(s) for s in stalled}
                 paused_at: dict[int, float] = {}

@@ -15,7 +15,7 @@ from live.broker import session_channel
 from live.broker.memory import MemoryBroker
 from live.hub import Connection, Hub, OverflowPolicy, messages
 from live.hub.connections import Registry, Watch
-from live.hub.outbox import Outboxes
+from live.hub.outbox import Outboxes, close
 from live.hub.repair import release
 from rooms.models import Event
 
@@ -88,6 +88,47 @@ async def test_an_outbox_that_overflows_owes_a_snapshot_and_twice_is_dropped() -
     assert conn.deadline is None
 
 
+async def test_changes_queued_while_a_snapshot_is_read_follow_it_only_if_newer() -> None:
+    """A crowd's snapshots are read together, a moment after each socket asks: what is fanned
+    out meanwhile waits in the outbox. Of it the socket gets what is newer than its snapshot
+    and what has no version (who is here), in order; never a version it already holds."""
+    outboxes = Outboxes(64, slow_socket_timeout=60, stats={"frames": 0, "snapshots": 0})
+    sent: list[str] = []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+        if len(sent) == 4:
+            close(conn, 1000, "done")
+
+    conn = connection()
+    conn.send = send
+    closed: list[int] = []
+
+    async def closed_with(code: int, _: str) -> None:
+        closed.append(code)
+
+    conn.close = closed_with
+
+    async def snapshot(c: Connection) -> str:
+        outboxes.push_many([c], "25", 25)  # released before the read, already in it
+        outboxes.push_many([c], "here", None)
+        await asyncio.sleep(0)
+        c.version = 26  # the read: the store is at 26
+        outboxes.push_many([c], "26", 26)  # released late, after the read
+        outboxes.push_many([c], "27", 27)  # committed after the read
+        await asyncio.sleep(0)
+        return "snapshot 26"
+
+    writer = asyncio.create_task(outboxes.serve(conn, snapshot))
+    conn.wake()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    outboxes.push_many([conn], "28", 28)
+    await asyncio.wait_for(writer, 1)
+    assert sent == ["snapshot 26", "here", "27", "28"]
+    assert closed == [1000]
+
+
 @pytest.mark.parametrize("fails", [False, True], ids=["ends", "raises"])
 async def test_watching_detaches_the_socket_however_its_life_ends(fails: bool) -> None:
     broker = MemoryBroker()
@@ -132,10 +173,11 @@ async def test_ticks_received_together_go_out_as_one_frame_per_key() -> None:
         inbox.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await inbox
-    sent = [json.loads(frame) for frame in conn.outbox]
+    sent = [json.loads(frame) for frame, _ in conn.outbox]
     assert [(f["type"], f["version"]) for f in sent] == [
         ("question.asked", 12),
         ("poll.results", 14),
     ]
-    assert sent[1]["total"] == 14 and conn.version == 14 and watch.watermark == 14
+    assert [version for _, version in conn.outbox] == [12, 14]
+    assert sent[1]["total"] == 14 and watch.watermark == 14
     assert hub.stats["received"] == 3

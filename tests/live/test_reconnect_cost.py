@@ -19,7 +19,7 @@ from live import sockets
 from live.app import JOBS as SAMLA_JOBS
 from live.hub import Connection
 from rooms.models import Participant
-from tests.conftest import Api, Served
+from tests.conftest import Api, Served, eventually
 from tests.live.pages import join_by_form, page_socket
 
 JOBS = {f"samla-{job.name}" for job in SAMLA_JOBS}
@@ -84,6 +84,15 @@ async def test_a_reopened_participant_stream_opens_one_read_transaction(
     ):
         await w.next()
         await p.next()
+        coalescer = served.samla.hub.coalescer
+
+        async def on_its_loop() -> bool:
+            return coalescer.quiet()
+
+        async def quiet() -> bool:
+            return bool(await served.run(on_its_loop))
+
+        await eventually(quiet)  # the joins' changes have gone out (their summaries read)
         opened = _counting_reads(served)
         frame = await _snapshot(stream, session["id"], person["token"])
     assert frame["you"]["participant_id"] == person["participant_id"]
