@@ -678,18 +678,27 @@ async def test_an_instance_starting_purges_sessions_whose_retention_ran_out_whil
         made = await filled(api)
         sid, mod = made["session"]["id"], made["session"]["moderator_token"]
         await ok(await api.call("POST", f"/api/v1/sessions/{sid}/close", mod))
-        async with first.samla.store.write() as db:
-            await db.execute(
-                update(Session)
-                .where(col(Session.id) == sid)
-                .values(closed_at=utcnow() - timedelta(days=8))
-            )
+
+        async def closed_long_ago() -> None:
+            async with first.samla.store.write() as db:
+                await db.execute(
+                    update(Session)
+                    .where(col(Session.id) == sid)
+                    .values(closed_at=utcnow() - timedelta(days=8))
+                )
+
+        await first.run(closed_long_ago)
     first.stop()
     second = served_factory(retention_days=7)
     async with httpx.AsyncClient(base_url=second.base, timeout=30) as client:
 
+        async def left() -> list[str]:
+            return await remnants(second.samla.store, needles_of(made))
+
         async def purged() -> bool:
-            return not await remnants(second.samla.store, needles_of(made))
+            # Read on the server's own loop, which is purging at this moment: its store's
+            # connection pool wakes only waiters on that loop.
+            return not await second.run(left)
 
         await eventually(purged)
         r = await client.get(
