@@ -13,7 +13,9 @@ Measured per server: the time from the drop until every reopened stream had its 
 each stream's time from its connect to its snapshot (p50/p99), how many snapshots showed the
 wrong state, streams of the other instances that closed meanwhile, the server's CPU and its
 memory after the storm against before. `--profile` records Samla's first instance with py-spy
-from the drop until the last snapshot."""
+from the drop until the last snapshot. `--storms K` drops and reopens the same streams K times
+(the figures above are the first storm's) and gives the memory after each, and each later
+storm's time: whether what a storm leaves behind grows."""
 
 from __future__ import annotations
 
@@ -21,15 +23,17 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.distributed import SamlaCluster, samla_target
 from bench.profile import Profiler
-from bench.targets import Baseline, Target, bounded, gather_limited
+from bench.targets import Baseline, SamlaServer, Target, bounded, gather_limited
 from bench.wire import Stream, open_stream
 
 if TYPE_CHECKING:
@@ -59,11 +63,16 @@ class Reconnect:
     services_cpu_s: float = 0.0
     rss_idle_kib: int = 0
     rss_after_kib: int = 0
+    # --storms K: after each storm, and how long each took (drop -> every snapshot).
+    rss_after_storms_kib: list[int] = field(default_factory=list)
+    storms_seconds: list[float] = field(default_factory=list)
+    later_failures: int = 0  # streams of the later storms that failed or showed the wrong state
     load_average: str = ""
     database: dict[str, float] = field(default_factory=dict)  # PostgreSQL's counters, per stream
     statements: dict[str, int] = field(default_factory=dict)  # SAMLA_BENCH_PG_STATEMENTS=1
     notes: list[str] = field(default_factory=list)
     profile: str = ""
+    memory_trace: str = ""
 
 
 async def measure(target: Target, opts: Options) -> Reconnect:
@@ -160,9 +169,60 @@ async def measure(target: Target, opts: Options) -> Reconnect:
             for k in after
         }
         result.statements = cluster.statements_between("drop", "done")
+    result.rss_after_storms_kib.append(result.rss_after_kib)
+    result.storms_seconds.append(result.all_snapshots_seconds)
+    # --trace-memory with three storms or more: what the later storms (all but the first two)
+    # left allocated, by where it was allocated.
+    tracing = isinstance(target, SamlaServer) and target.trace_memory and opts.storms >= 3
+    for k in range(2, opts.storms + 1):
+        took, failed = await storm_again(target, streams, dropped, connect, opts)
+        result.storms_seconds.append(took)
+        result.later_failures += failed
+        await asyncio.sleep(opts.idle)
+        result.rss_after_storms_kib.append(target.rss())
+        if tracing and k in (2, opts.storms):
+            assert isinstance(target, SamlaServer)
+            os.kill(target.pid, signal.SIGUSR2)
+    if tracing:
+        assert isinstance(target, SamlaServer)
+        result.memory_trace = await read_trace(target)
     for s in streams.values():
         s.close()
     return result
+
+
+async def read_trace(target: SamlaServer) -> str:
+    """The tracemalloc comparison the server writes after its second signal."""
+    trace = target.stats_path.with_suffix(".memory.txt")
+    for _ in range(600):
+        if trace.exists():
+            return trace.read_text()
+        await asyncio.sleep(0.1)
+    return "the server wrote no memory trace within 60 s"
+
+
+async def storm_again(
+    target: Target,
+    streams: dict[int, Stream],
+    dropped: list[int],
+    connect: Callable[[int], Awaitable[Stream | str]],
+    opts: Options,
+) -> tuple[float, int]:
+    """The same streams dropped and reopened once more: its time, and the streams that failed
+    to reopen or showed the wrong state."""
+    drop = time.monotonic()
+    for i in dropped:
+        transport = streams[i].transport
+        if transport is not None:
+            transport.abort()
+    again = await gather_limited(opts.reconnect_concurrency, [connect(i) for i in dropped])
+    failed = 0
+    for i, s in zip(dropped, again, strict=True):
+        if isinstance(s, str) or s.best != target.expected_progress:
+            failed += 1
+        if isinstance(s, Stream):
+            streams[i] = s
+    return round(time.monotonic() - drop, 3), failed
 
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -184,6 +244,9 @@ ROWS = [
     ("Redis + PostgreSQL CPU, s", "services_cpu_s"),
     ("RSS with idle streams, KiB", "rss_idle_kib"),
     ("RSS after the storm, KiB", "rss_after_kib"),
+    ("RSS after each storm, KiB", "rss_after_storms_kib"),
+    ("drop -> every snapshot, each storm, s", "storms_seconds"),
+    ("later storms: failed or wrong", "later_failures"),
     ("PostgreSQL", "database"),
     ("machine load average at start", "load_average"),
 ]
@@ -239,6 +302,9 @@ def render(opts: Options, results: list[Reconnect], started: str) -> str:
     for r in results:
         if r.profile:
             lines += ["", f"Where {r.target}'s time went (py-spy, first instance):", r.profile]
+        if r.memory_trace:
+            lines += ["", f"What {r.target}'s later storms left allocated (tracemalloc):"]
+            lines.append(r.memory_trace)
     return "\n".join(lines)
 
 

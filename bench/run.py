@@ -73,6 +73,7 @@ class Options:
     stamp: str = ""
     instances: int = 1  # several: Samla on Redis and PostgreSQL (bench/distributed.py)
     reconnect_concurrency: int = 500
+    storms: int = 1  # the reconnect scenario: how many times the streams are dropped
     slow_share: float = 0.0  # sockets that stop reading in the storm (bench/slow.py)
 
 
@@ -676,6 +677,12 @@ def parse(argv: list[str] | None = None) -> Options:
         help="reconnect scenario: streams reopening at once",
     )
     parser.add_argument(
+        "--storms",
+        type=int,
+        default=1,
+        help="reconnect scenario: drop and reopen the streams this many times (memory after each)",
+    )
+    parser.add_argument(
         "--vote-connections",
         type=int,
         default=0,
@@ -753,6 +760,7 @@ def parse(argv: list[str] | None = None) -> Options:
         args.trace_memory,
         instances=args.instances,
         reconnect_concurrency=args.reconnect_concurrency,
+        storms=args.storms,
     )
 
 

@@ -105,6 +105,13 @@ class GuardedHttp(HttpToolsProtocol):
         self._headers_arrived()
         super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # The socket is the WebSocket protocol's now, and this one is done. Its parser calls
+        # back into it: a cycle that only a full collection would free (and Samla runs those
+        # in quiet spells, live/collector.py), holding the request's scope for each socket.
+        del self.parser
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._expect_headers()  # the next request on a kept-alive connection

@@ -17,6 +17,7 @@ began to is reset (live/guard.py), whatever began it: Samla, a keepalive timeout
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -57,6 +58,21 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
             self._deadline.cancel()
             self._deadline = None
         super().connection_lost(exc)
+        # What holds the socket's objects in cycles is let go of, so that reference counting
+        # frees them as it closes rather than a full collection (live/collector.py runs
+        # those in quiet spells only; a crowd reconnecting over and over in a busy session
+        # piled up 11 KiB a socket): the protocol is held by its transport's wrapper and by
+        # its own scope, and the `websockets` connection by its parser (a generator of its
+        # own) and by the error that ended it (whose traceback holds that generator).
+        if isinstance(self.transport, _BoundedClose):
+            self.transport.detach()
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope.get("extensions", {}).pop(EXTENSION, None)
+        conn = self.conn
+        parser, conn.parser = conn.parser, _ended()
+        parser.close()
+        conn.parser_exc = None
 
     def close_soon(self) -> None:
         """The socket is to close: reset it unless it has within `close_timeout`."""
@@ -98,6 +114,12 @@ class SamlaWebSockets(WebSocketsSansIOProtocol):
         return False
 
 
+def _ended() -> Generator[None]:
+    """The parser of a connection that is lost: nothing more will be read."""
+    while True:
+        yield
+
+
 def _forget_handshake(conn: Protocol) -> None:
     """Lets go of the handshake request that the server's frame parser keeps.
 
@@ -129,11 +151,16 @@ class _BoundedClose(asyncio.Transport):
     def __init__(self, inner: asyncio.Transport, protocol: SamlaWebSockets) -> None:
         super().__init__()
         self._inner = inner
-        self._protocol = protocol
+        self._protocol: SamlaWebSockets | None = protocol
+
+    def detach(self) -> None:
+        """The connection is lost: nothing is left to bound."""
+        self._protocol = None
 
     def close(self) -> None:
         self._inner.close()
-        self._protocol.close_soon()
+        if self._protocol is not None:
+            self._protocol.close_soon()
 
     def abort(self) -> None:
         reset(self._inner)
