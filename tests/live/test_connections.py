@@ -13,14 +13,17 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
+from starlette.websockets import WebSocket
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
 from live.guard import GuardedHttp
+from live.hub.connections import Connection
 from live.wire import SamlaWebSockets
 from tests.conftest import Api, Served, eventually, open_stream
 from tests.live.pages import join_by_form, page_socket
@@ -459,18 +462,28 @@ async def test_an_open_socket_keeps_nothing_of_its_handshake_request(
         await eventually(none_kept, timeout=2)
 
 
+@pytest.mark.parametrize("kind", ["stream", "page"])
 @pytest.mark.parametrize("ending", ["aborted", "closed"])
 async def test_a_socket_that_ends_is_freed_without_waiting_for_a_full_collection(
-    served: Served, api: Api, ending: str
+    served: Served, api: Api, ending: str, kind: str
 ) -> None:
     """Samla runs Python's full collection only in quiet spells (live/collector.py): what a
     socket leaves in reference cycles waits for one. A crowd whose network blinks again and
     again in a busy session piled up 11 KiB a socket that way. Whether dropped (no close
-    frame) or closed, a socket's protocols and its `websockets` connection are freed as it
-    ends: none is left for the collector."""
+    frame) or closed, an event stream's or a page's socket is freed as it ends, its
+    protocols, its `websockets` connection and the hub's connection: none is left for the
+    collector."""
     session = await api.make_session()
-    tokens = [(await api.join(session))["token"] for _ in range(8)]
-    kinds = (SamlaWebSockets, GuardedHttp, ServerProtocol)
+    kinds = (SamlaWebSockets, GuardedHttp, ServerProtocol, Connection, WebSocket)
+    if kind == "stream":
+        tokens = [(await api.join(session))["token"] for _ in range(6)]
+        opens = [partial(open_stream(served), session["id"], token) for token in tokens]
+    else:
+        people = [httpx.AsyncClient(base_url=served.base, timeout=30) for _ in range(6)]
+        for person in people:
+            await join_by_form(person, session["code"])
+        path = f"/s/{session['id']}/ws"
+        opens = [partial(page_socket, served.base, person, path) for person in people]
 
     async def on_its_loop() -> int:
         return served.samla.hub.count_local()
@@ -493,13 +506,16 @@ async def test_a_socket_that_ends_is_freed_without_waiting_for_a_full_collection
     # No collection of its own may free them meanwhile (the server shares this process).
     gc.disable()
     try:
-        for token in tokens:
-            async with open_stream(served)(session["id"], token) as stream:
-                await stream.next()  # its snapshot
+        for opened in opens:
+            async with opened() as socket_:
+                await socket_.ws.recv()  # its snapshot
                 if ending == "aborted":
-                    stream.ws.transport.abort()
+                    socket_.ws.transport.abort()
         await eventually(all_gone)
         await asyncio.sleep(0.2)  # the server's side of the last one has ended too
         assert await served.run(left_in_cycles) == []
     finally:
         gc.enable()
+        if kind == "page":
+            for person in people:
+                await person.aclose()
