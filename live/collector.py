@@ -7,8 +7,9 @@ included. So Samla leaves what start-up built out of every collection (`gc.freez
 the young generations' collections, which take about a millisecond, and runs the full one
 itself: once the broker has brought no change, and no crowd of sockets has been sent its
 snapshots, for a few seconds after either, or at the latest every ten minutes. Sockets'
-objects are freed by reference counting as they close; a full collection finds only the
-rare cycle, so deferring it costs next to no memory."""
+objects are freed by reference counting as they close (live/wire.py and live/guard.py break
+the cycles uvicorn and `websockets` make; tests/live/test_connections.py checks it); a full
+collection finds only the rare cycle, so deferring it costs next to no memory."""
 
 from __future__ import annotations
 
