@@ -122,10 +122,7 @@ async def measure(target: Target, opts: Options) -> Reconnect:
     cpu, cpu_services = target.cpu(), target.services_cpu()
 
     drop = time.monotonic()
-    for i in dropped:
-        transport = streams[i].transport
-        if transport is not None:
-            transport.abort()
+    abort(streams, dropped)
     began: dict[int, float] = {}
 
     async def reopen(i: int) -> tuple[int, Stream | str]:
@@ -173,22 +170,30 @@ async def measure(target: Target, opts: Options) -> Reconnect:
     result.storms_seconds.append(result.all_snapshots_seconds)
     # --trace-memory with three storms or more: what the later storms (all but the first two)
     # left allocated, by where it was allocated.
-    tracing = isinstance(target, SamlaServer) and target.trace_memory and opts.storms >= 3
+    traced = target if isinstance(target, SamlaServer) and target.trace_memory else None
+    if opts.storms < 3:
+        traced = None
     for k in range(2, opts.storms + 1):
         took, failed = await storm_again(target, streams, dropped, connect, opts)
         result.storms_seconds.append(took)
         result.later_failures += failed
         await asyncio.sleep(opts.idle)
         result.rss_after_storms_kib.append(target.rss())
-        if tracing and k in (2, opts.storms):
-            assert isinstance(target, SamlaServer)
-            os.kill(target.pid, signal.SIGUSR2)
-    if tracing:
-        assert isinstance(target, SamlaServer)
-        result.memory_trace = await read_trace(target)
+        if traced is not None and k in (2, opts.storms):
+            os.kill(traced.pid, signal.SIGUSR2)
+    if traced is not None:
+        result.memory_trace = await read_trace(traced)
     for s in streams.values():
         s.close()
     return result
+
+
+def abort(streams: dict[int, Stream], dropped: list[int]) -> None:
+    """Drops these streams at once, without a close frame, as a network that blinks."""
+    for i in dropped:
+        transport = streams[i].transport
+        if transport is not None:
+            transport.abort()
 
 
 async def read_trace(target: SamlaServer) -> str:
@@ -211,10 +216,7 @@ async def storm_again(
     """The same streams dropped and reopened once more: its time, and the streams that failed
     to reopen or showed the wrong state."""
     drop = time.monotonic()
-    for i in dropped:
-        transport = streams[i].transport
-        if transport is not None:
-            transport.abort()
+    abort(streams, dropped)
     again = await gather_limited(opts.reconnect_concurrency, [connect(i) for i in dropped])
     failed = 0
     for i, s in zip(dropped, again, strict=True):
